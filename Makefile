@@ -1,0 +1,40 @@
+# The two commands that do everything on a fresh machine (see README.md):
+#   make demo   set up, build, run the main job on the built-in default config
+#   make test   set up, build, run the test suite (gpu-labelled tests only where a GPU is visible)
+SHELL := /bin/bash
+BUILD ?= build
+JOBS ?= $(shell nproc)
+WM := $(BUILD)/wm
+
+.PHONY: all setup configure build test demo bench clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+configure: setup
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=ON >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	@if $(WM) --version | grep -q 'GPUs visible: [1-9]'; then labels=""; \
+	 else labels="-LE gpu"; echo "make test: no GPU visible, tests labelled gpu are not run"; fi; \
+	 cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $$labels
+
+# Until the training pipeline lands, the main job reports what this machine offers:
+# versions, the device a run would use, and the GEMM ceiling.
+demo: build
+	@$(WM) --version
+	@echo "--- resolved demo config (configs/demo.yaml) ---"
+	@$(WM) config show --config configs/demo.yaml
+	@echo "--- GEMM ceiling on the device the demo would use ---"
+	@$(WM) bench gemm --device $$($(WM) config show --config configs/demo.yaml | awk '$$1=="device:"{print $$2}')
+
+bench: build
+	@$(WM) bench gemm --json
+
+clean:
+	rm -rf $(BUILD)

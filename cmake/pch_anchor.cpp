@@ -1,0 +1,1 @@
+// Empty translation unit: wm_pch exists only to build the shared precompiled header.

@@ -1,0 +1,26 @@
+// Reads YAML config files and command-line overrides into a ConfigSchema's fields.
+//
+// A file is a nested map whose leaves are the schema's keys (run: {seed: 3} sets run.seed).
+// A top-level `include: base.yaml` (or a list) loads other files first, relative to the
+// including file; this file's keys then override theirs. Overrides (`run.seed=4`) come last.
+// Errors name the file and line, the key, and what is wrong; an unknown key also names the
+// closest valid key.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/config_schema.h"
+
+namespace wm::core {
+
+void load_config_file(const std::filesystem::path& file, ConfigSchema& schema);
+
+// Each override is "key.path=value"; "[1, 2]" is a list, anything else a verbatim scalar.
+void apply_config_overrides(const std::vector<std::string>& overrides, ConfigSchema& schema);
+
+// The resolved config as YAML, one commented line per key; loading it back reproduces it.
+std::string config_to_yaml(const ConfigSchema& schema);
+
+}  // namespace wm::core

@@ -1,0 +1,27 @@
+// Checked file helpers: every failure names the file, the operation and the OS reason.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace wm::core {
+
+// Reads a whole file into memory.
+std::string read_file(const std::filesystem::path& path);
+
+// Writes `bytes` to `path` so that readers see either the old file or the complete new
+// one: write to "<path>.tmp.<pid>", fsync, rename over `path`, fsync the directory.
+void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
+
+// fsync a directory so a rename inside it survives a power loss.
+void fsync_directory(const std::filesystem::path& dir);
+
+// Creates `dir` and its parents; an error names the directory.
+void ensure_directory(const std::filesystem::path& dir);
+
+// "reason" text for the current errno, e.g. "No space left on device".
+std::string errno_text();
+
+}  // namespace wm::core

@@ -1,0 +1,40 @@
+#include "core/metrics.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/file_io.h"
+#include "core/tensorboard_writer.h"
+
+namespace wm::core {
+
+MetricsWriter::MetricsWriter(const std::filesystem::path& run_dir, bool tensorboard)
+    : jsonl_path_(run_dir / "metrics.jsonl") {
+  ensure_directory(run_dir);
+  jsonl_.open(jsonl_path_, std::ios::app);
+  if (!jsonl_) throw Error("cannot open " + jsonl_path_.string() + " for appending: " + errno_text());
+  if (tensorboard) tensorboard_ = std::make_unique<TensorBoardWriter>(run_dir / "tb");
+}
+
+MetricsWriter::~MetricsWriter() = default;
+
+void MetricsWriter::write(int64_t step, const Scalars& scalars) {
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  nlohmann::ordered_json line;
+  line["step"] = step;
+  line["time"] = now;
+  for (const auto& [name, value] : scalars) {
+    line[name] = std::isfinite(value) ? nlohmann::ordered_json(value) : nlohmann::ordered_json();
+    if (tensorboard_) tensorboard_->add_scalar(name, value, step, now);
+  }
+  jsonl_ << line.dump() << '\n';
+  jsonl_.flush();
+  if (!jsonl_) throw Error("cannot write " + jsonl_path_.string() + ": " + errno_text());
+  if (tensorboard_) tensorboard_->flush();
+}
+
+}  // namespace wm::core

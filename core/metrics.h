@@ -1,0 +1,35 @@
+// Training metrics: one JSON object per logged step in <run>/metrics.jsonl, and the same
+// scalars as TensorBoard events under <run>/tb. Only rank 0 should own a MetricsWriter.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace wm::core {
+
+class TensorBoardWriter;
+
+using Scalars = std::vector<std::pair<std::string, double>>;
+
+class MetricsWriter {
+ public:
+  // Appends to <run_dir>/metrics.jsonl (a resumed run continues the same file).
+  MetricsWriter(const std::filesystem::path& run_dir, bool tensorboard);
+  ~MetricsWriter();
+
+  // {"step": step, "time": unix seconds, "<name>": value, ...}; flushed at once so a crash
+  // loses nothing already logged. Non-finite values are written as null.
+  void write(int64_t step, const Scalars& scalars);
+
+ private:
+  std::filesystem::path jsonl_path_;
+  std::ofstream jsonl_;
+  std::unique_ptr<TensorBoardWriter> tensorboard_;
+};
+
+}  // namespace wm::core

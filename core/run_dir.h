@@ -1,0 +1,33 @@
+// The run directory <out_dir>/<name>/: config.yaml (resolved, as run), metrics.jsonl, tb/,
+// logs/, checkpoints/, and later episodes/ and dreams/.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "core/options.h"
+
+namespace wm::core {
+
+class RunDir {
+ public:
+  // Creates the directory and its logs/ and checkpoints/ folders.
+  explicit RunDir(const RunOptions& run);
+
+  const std::filesystem::path& root() const { return root_; }
+  std::filesystem::path logs() const { return root_ / "logs"; }
+  std::filesystem::path checkpoints() const { return root_ / "checkpoints"; }
+  std::filesystem::path tensorboard() const { return root_ / "tb"; }
+
+  // Writes config.yaml atomically (the resolved config of this run).
+  void write_config(const std::string& yaml) const;
+
+ private:
+  std::filesystem::path root_;
+};
+
+// Sets the intra-op thread count: `threads` when > 0, else the cores divided among the
+// processes of this machine (oversubscribed ranks crawl). Returns the count used.
+int configure_threads(int threads, int local_world_size);
+
+}  // namespace wm::core

@@ -1,0 +1,39 @@
+// Helpers shared by the tests: scratch directories and running commands.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace wm::test {
+
+// A fresh empty directory under the system temp dir, removed with its contents on scope exit.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs `command` through /bin/sh and captures stdout, stderr and the exit code.
+CommandResult run_command(const std::string& command);
+
+// Writes a text file (creating parent directories).
+void write_text(const std::filesystem::path& path, const std::string& text);
+
+// Path of the wm binary and of the project's .venv Python.
+std::string wm_binary();
+std::string venv_python();
+
+}  // namespace wm::test

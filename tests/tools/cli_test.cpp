@@ -1,0 +1,85 @@
+// The wm binary as a user runs it: exit codes and one-line errors.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <sstream>
+
+#include "test_support.h"
+#include "wm/build_config.h"
+
+namespace wm {
+namespace {
+
+int line_count(const std::string& text) {
+  int lines = 0;
+  for (char c : text) lines += c == '\n';
+  return lines;
+}
+
+TEST(Cli, VersionNamesTorchCudaAndBlas) {
+  const auto r = test::run_command(test::wm_binary() + " --version");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("torch 2."), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("CUDA: compiled in"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("GPUs visible:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("BLAS: "), std::string::npos) << r.out;
+}
+
+TEST(Cli, HelpListsTheSubcommands) {
+  const auto r = test::run_command(test::wm_binary() + " --help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("config"), std::string::npos);
+  EXPECT_NE(r.out.find("bench"), std::string::npos);
+}
+
+TEST(Cli, ConfigShowPrintsTheResolvedConfig) {
+  const auto r = test::run_command(test::wm_binary() + " config show --config configs/demo.yaml run.seed=7");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("seed: 7"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err, "");
+}
+
+TEST(Cli, UnknownKeyExitsNonZeroWithOneLineNamingKeyAndClosestKey) {
+  const auto r = test::run_command(test::wm_binary() + " config show --config configs/demo.yaml bogus.key=1");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(line_count(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("'bogus.key'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("closest valid key"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(Cli, UserErrorsExitNonZeroWithOneLineAndNoStackTrace) {
+  for (const std::string args : {"config show --config configs/missing.yaml",
+                                 "config show run.seed=abc",
+                                 "bench gemm --device cuda:9 --sizes 8 --min-time 0.001",
+                                 "no-such-command",
+                                 "bench gemm --sizes -4"}) {
+    const auto r = test::run_command(test::wm_binary() + " " + args);
+    EXPECT_NE(r.exit_code, 0) << args;
+    EXPECT_EQ(line_count(r.err), 1) << args << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("wm: error: ", 0), 0u) << args << ": " << r.err;
+  }
+}
+
+TEST(Cli, BenchGemmJsonPrintsOneObjectPerLine) {
+  const auto r = test::run_command(test::wm_binary() + " bench gemm --json --device cpu --sizes 64 --min-time 0.01");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.out);
+  int records = 0;
+  for (std::string line; std::getline(lines, line); ++records) {
+    const auto record = nlohmann::json::parse(line);
+    EXPECT_EQ(record["bench"], "gemm");
+    EXPECT_GT(record["value"].get<double>(), 0.0);
+    EXPECT_EQ(record["device"], "cpu");
+  }
+  EXPECT_EQ(records, 2);  // fp32 and bf16
+}
+
+TEST(Cli, WmrunSaysNotYetAndFails) {
+  const auto r = test::run_command(std::string(WM_BINARY_DIR) + "/wmrun");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("not yet implemented"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace wm

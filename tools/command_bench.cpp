@@ -1,0 +1,68 @@
+// wm bench <what> [--json]: benchmark figures, one per line (JSON objects with --json).
+#include <CLI/CLI.hpp>
+#include <torch/torch.h>
+
+#include <memory>
+
+#include "bench/bench_record.h"
+#include "bench/gemm_bench.h"
+#include "core/build_info.h"
+#include "core/device.h"
+#include "core/run_dir.h"
+#include "tools/commands.h"
+
+namespace wm::tools {
+
+namespace {
+
+struct GemmArgs {
+  bool json = false;
+  std::string device = "auto";
+  std::vector<int64_t> sizes = {1024, 2048};
+  int threads = 0;
+  double min_seconds = 1.0;
+};
+
+void run_gemm(const GemmArgs& args) {
+  const c10::Device device = core::resolve_device(args.device);
+  const int threads = core::configure_threads(args.threads, /*local_world_size=*/1);
+  const core::BuildInfo info = core::build_info();
+  const std::string device_name =
+      device.is_cuda() ? info.gpu_name : "cpu (" + info.cpu_capability + ")";
+  for (int64_t n : args.sizes) {
+    for (auto [dtype, name] : {std::pair{torch::kFloat32, "fp32"}, std::pair{torch::kBFloat16, "bf16"}}) {
+      const bench::GemmResult result = bench::run_gemm_bench(device, dtype, n, args.min_seconds);
+      bench::BenchRecord record;
+      record.bench = "gemm";
+      record.metric = std::string(name) + "_gflops";
+      record.value = result.gflops;
+      record.context = {{"device", device.str()},  {"device_name", device_name},
+                        {"n", n},                  {"threads", threads},
+                        {"blas", info.blas},       {"torch", info.torch_version}};
+      bench::print_record(record, args.json);
+    }
+  }
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks (one figure per line; --json for JSON lines)");
+  bench->require_subcommand(1);
+
+  auto gemm = std::make_shared<GemmArgs>();
+  CLI::App* gemm_cmd = bench->add_subcommand(
+      "gemm", "Matrix-product GFLOP/s (fp32, bf16): the ceiling efficiency figures divide by");
+  gemm_cmd->add_flag("--json", gemm->json, "one JSON object per line");
+  gemm_cmd->add_option("--device", gemm->device, "auto|cpu|cuda|cuda:<i>")->capture_default_str();
+  gemm_cmd->add_option("--sizes", gemm->sizes, "matrix sizes n (n x n times n x n)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{32768}));
+  gemm_cmd->add_option("--threads", gemm->threads, "intra-op threads; 0 = all cores")->capture_default_str();
+  gemm_cmd->add_option("--min-time", gemm->min_seconds, "seconds per timed repeat")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 3600.0));
+  gemm_cmd->callback([gemm] { run_gemm(*gemm); });
+}
+
+}  // namespace wm::tools

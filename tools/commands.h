@@ -1,0 +1,14 @@
+// Each `wm` subcommand registers itself on the CLI11 app; its callback does the work and
+// throws wm::core::Error on failure (main turns that into one line and a non-zero exit).
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace wm::tools {
+
+void add_config_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+
+}  // namespace wm::tools

@@ -1,0 +1,31 @@
+// The whole configuration of a wm run: one section per library, each described by that
+// library's describe(). Later issues add envs, tokenizer, dynamics, policy sections here.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/config_schema.h"
+#include "core/options.h"
+
+namespace wm::tools {
+
+struct WmConfig {
+  core::RunOptions run;
+  core::LogOptions log;
+  core::CheckpointOptions checkpoint;
+};
+
+void describe(core::ConfigSchema& schema, WmConfig& config);
+
+struct LoadedConfig {
+  WmConfig config;
+  std::string yaml;  // the resolved config, as written to <run>/config.yaml
+};
+
+// Defaults, then `file` (with its includes) when not empty, then the overrides.
+LoadedConfig load_wm_config(const std::filesystem::path& file,
+                            const std::vector<std::string>& overrides);
+
+}  // namespace wm::tools
