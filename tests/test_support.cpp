@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/error.h"
 #include "wm/build_config.h"
 
 namespace wm::test {
@@ -49,6 +50,15 @@ void write_text(const std::filesystem::path& path, const std::string& text) {
   std::filesystem::create_directories(path.parent_path());
   std::ofstream out(path);
   out << text;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const core::Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 std::string wm_binary() { return std::string(WM_BINARY_DIR) + "/wm"; }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace wm::test {
@@ -31,6 +32,9 @@ CommandResult run_command(const std::string& command);
 
 // Writes a text file (creating parent directories).
 void write_text(const std::filesystem::path& path, const std::string& text);
+
+// The message of the wm::core::Error that `f` throws; "" when it throws none.
+std::string error_of(const std::function<void()>& f);
 
 // Path of the wm binary and of the project's .venv Python.
 std::string wm_binary();

@@ -26,14 +26,7 @@ void train_one_step(TinyNet& net, torch::optim::Adam& adam) {
   adam.step();
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 CheckpointWriter make_writer(TinyNet& net, torch::optim::Adam& adam, int64_t step) {
   CheckpointWriter writer;

@@ -38,14 +38,7 @@ ConfigSchema make_schema(TestOptions& options) {
   return schema;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 TEST(Config, FileValuesReplaceDefaultsAndOthersKeepThem) {
   test::TempDir dir;

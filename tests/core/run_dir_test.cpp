@@ -1,0 +1,55 @@
+#include <gtest/gtest.h>
+
+#include <ATen/Parallel.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/run_dir.h"
+#include "test_support.h"
+#include "tools/wm_config.h"
+
+namespace wm::core {
+namespace {
+
+TEST(RunDir, CreatesItsFoldersAndWritesTheResolvedConfig) {
+  test::TempDir dir;
+  const auto loaded = tools::load_wm_config("configs/demo.yaml",
+                                            {"run.out_dir=" + dir.path().string(), "run.name=exp1"});
+  RunDir run(loaded.config.run);
+  EXPECT_EQ(run.root(), dir / "exp1");
+  EXPECT_TRUE(std::filesystem::is_directory(run.logs()));
+  EXPECT_TRUE(std::filesystem::is_directory(run.checkpoints()));
+  run.write_config(loaded.yaml);
+
+  // The written file reproduces the run's config when loaded again.
+  const auto reloaded = tools::load_wm_config(run.root() / "config.yaml", {});
+  EXPECT_EQ(reloaded.yaml, loaded.yaml);
+  EXPECT_EQ(reloaded.config.run.name, "exp1");
+  // No temporary file is left next to it.
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(run.root())) files += entry.is_regular_file();
+  EXPECT_EQ(files, 1);
+}
+
+TEST(RunDir, ThreadsSplitTheCoresAmongLocalRanks) {
+  const int before = at::get_num_threads();
+  EXPECT_EQ(configure_threads(/*threads=*/3, /*local_world_size=*/1), 3);
+  EXPECT_EQ(at::get_num_threads(), 3);
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  EXPECT_EQ(configure_threads(0, /*local_world_size=*/cores), 1);
+  EXPECT_EQ(configure_threads(0, /*local_world_size=*/cores * 4), 1);  // never zero
+  at::set_num_threads(before);
+}
+
+TEST(RunDir, NameWithASlashIsRejectedWhenRead) {
+  try {
+    tools::load_wm_config("", {"run.name=a/b"});
+    FAIL() << "expected an error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("run.name"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace wm::core
