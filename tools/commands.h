@@ -10,5 +10,6 @@ namespace wm::tools {
 
 void add_config_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_collect_command(CLI::App& app);
 
 }  // namespace wm::tools

@@ -10,6 +10,15 @@ void describe(core::ConfigSchema& schema, WmConfig& config) {
     core::describe(schema, config.run);
   }
   {
+    auto scope = schema.section("env");
+    envs::describe(schema, config.env);
+  }
+  {
+    auto scope = schema.section("collect");
+    schema.add("steps", &config.collect.steps, "environment steps, all environments together");
+    schema.add("policy", &config.collect.policy, "random | expert (the driving game's scripted driver)");
+  }
+  {
     auto scope = schema.section("log");
     core::describe(schema, config.log);
   }

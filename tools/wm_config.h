@@ -8,11 +8,19 @@
 
 #include "core/config_schema.h"
 #include "core/options.h"
+#include "envs/env_options.h"
 
 namespace wm::tools {
 
+struct CollectOptions {
+  int64_t steps = 10000;         // environment steps, all environments together
+  std::string policy = "random"; // random | expert (driving only)
+};
+
 struct WmConfig {
   core::RunOptions run;
+  envs::EnvOptions env;
+  CollectOptions collect;
   core::LogOptions log;
   core::CheckpointOptions checkpoint;
 };

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
                        "Print the wm version, what it was built with and what it can use");
   app.require_subcommand(1);
   wm::tools::add_config_command(app);
+  wm::tools::add_collect_command(app);
   wm::tools::add_bench_command(app);
 
   try {

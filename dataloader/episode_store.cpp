@@ -1,0 +1,193 @@
+#include "dataloader/episode_store.h"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <regex>
+
+#include "core/error.h"
+#include "core/file_io.h"
+#include "core/npy.h"
+
+namespace wm::dataloader {
+
+namespace {
+
+constexpr const char* kArrays[] = {"frames.npy", "actions.npy", "rewards.npy", "dones.npy"};
+const std::regex kEpisodeName("ep_([0-9]{6,})");
+
+std::string episode_name(int64_t index) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "ep_%06ld", static_cast<long>(index));
+  return name;
+}
+
+// Reads the headers of a complete episode folder and checks they agree.
+EpisodeInfo inspect_episode(const std::filesystem::path& dir, std::vector<int64_t>& frame_shape,
+                            int64_t& action_dim) {
+  const auto frames = core::read_npy_header(dir / "frames.npy");
+  const auto actions = core::read_npy_header(dir / "actions.npy");
+  const auto rewards = core::read_npy_header(dir / "rewards.npy");
+  const auto dones = core::read_npy_header(dir / "dones.npy");
+  const int64_t t = frames.shape.empty() ? -1 : frames.shape[0];
+  if (frames.shape.size() != 4 || actions.shape.empty() || actions.shape[0] != t || rewards.shape != std::vector<int64_t>{t} ||
+      dones.shape != std::vector<int64_t>{t}) {
+    throw core::Error(dir.string() + ": the arrays of this episode disagree in length or shape");
+  }
+  frame_shape.assign(frames.shape.begin() + 1, frames.shape.end());
+  action_dim = actions.shape.size() == 2 ? actions.shape[1] : 0;
+  const at::Tensor reward_values = core::read_npy(dir / "rewards.npy");
+  return {dir.filename().string(), t, reward_values.sum().item<double>()};
+}
+
+}  // namespace
+
+struct EpisodeStore::Mapped {
+  explicit Mapped(const std::filesystem::path& dir)
+      : frames(dir / "frames.npy"), actions(dir / "actions.npy"), rewards(dir / "rewards.npy"), dones(dir / "dones.npy") {}
+  MappedNpy frames, actions, rewards, dones;
+};
+
+EpisodeStore::EpisodeStore(std::filesystem::path dir, Mode mode) : dir_(std::move(dir)), mode_(mode) {
+  if (mode_ == Mode::kRead && !std::filesystem::is_directory(dir_)) {
+    throw core::Error("episode store " + dir_.string() + " does not exist (collect episodes with 'wm collect')");
+  }
+  core::ensure_directory(dir_);
+  if (mode_ == Mode::kAppend) {
+    // Leftovers of a writer that died mid-episode: never visible, now removed.
+    for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+      if (entry.is_directory() && entry.path().extension() == ".tmp") {
+        spdlog::warn("removing incomplete episode {} left by an interrupted writer", entry.path().string());
+        std::filesystem::remove_all(entry.path());
+      }
+    }
+  }
+  scan();
+  if (mode_ == Mode::kAppend) write_manifest();
+}
+
+EpisodeStore::~EpisodeStore() = default;
+
+void EpisodeStore::scan() {
+  std::vector<std::pair<int64_t, std::filesystem::path>> found;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    std::smatch match;
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory() && std::regex_match(name, match, kEpisodeName)) {
+      found.emplace_back(std::stoll(match[1].str()), entry.path());
+    }
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<EpisodeInfo> episodes;
+  for (const auto& [index, path] : found) {
+    std::vector<int64_t> shape;
+    int64_t dim = 0;
+    try {
+      episodes.push_back(inspect_episode(path, shape, dim));
+    } catch (const core::Error& e) {
+      spdlog::warn("skipping damaged episode: {}", e.what());
+      continue;
+    }
+    if (frame_shape_.empty()) {
+      frame_shape_ = shape;
+      action_dim_ = dim;
+    } else if (shape != frame_shape_ || dim != action_dim_) {
+      throw core::Error(path.string() + ": frame shape or action kind differs from the store's other episodes");
+    }
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  episodes_ = std::move(episodes);
+  mapped_.clear();
+  mapped_.resize(episodes_.size());
+}
+
+void EpisodeStore::refresh() { scan(); }
+
+int64_t EpisodeStore::total_steps() const {
+  int64_t total = 0;
+  for (const auto& e : episodes_) total += e.length;
+  return total;
+}
+
+void EpisodeStore::write_manifest() const {
+  nlohmann::ordered_json manifest;
+  manifest["format"] = "wm-episodes-1";
+  manifest["frame_shape"] = frame_shape_;
+  manifest["action_dim"] = action_dim_;
+  manifest["total_steps"] = total_steps();
+  manifest["episodes"] = nlohmann::ordered_json::array();
+  for (const auto& e : episodes_) {
+    manifest["episodes"].push_back({{"name", e.name}, {"length", e.length}, {"return", e.total_reward}});
+  }
+  core::write_file_atomic(dir_ / "manifest.json", manifest.dump(1) + "\n");
+}
+
+std::string EpisodeStore::append(const Episode& episode) {
+  if (mode_ != Mode::kAppend) throw core::Error("episode store " + dir_.string() + " was opened read-only");
+  std::lock_guard<std::mutex> lock(mutex_);
+  int64_t index = 0;
+  if (!episodes_.empty()) {
+    std::smatch match;
+    std::regex_match(episodes_.back().name, match, kEpisodeName);
+    index = std::stoll(match[1].str()) + 1;
+  }
+  const std::string name = episode_name(index);
+  episode.validate("episode " + name + " for " + dir_.string());
+  const std::vector<int64_t> shape(episode.frames.sizes().begin() + 1, episode.frames.sizes().end());
+  const int64_t dim = episode.actions.dim() == 2 ? episode.actions.size(1) : 0;
+  if (!frame_shape_.empty() && (shape != frame_shape_ || dim != action_dim_)) {
+    throw core::Error("episode " + name + " does not fit " + dir_.string() + ": frames " + c10::str(shape) +
+                      " and action_dim " + std::to_string(dim) + " against the store's " + c10::str(frame_shape_) +
+                      " and " + std::to_string(action_dim_));
+  }
+
+  const std::filesystem::path tmp = dir_ / (name + ".tmp");
+  const std::filesystem::path final_dir = dir_ / name;
+  std::filesystem::remove_all(tmp);
+  core::ensure_directory(tmp);
+  core::write_npy(tmp / "frames.npy", episode.frames);
+  core::write_npy(tmp / "actions.npy", episode.actions);
+  core::write_npy(tmp / "rewards.npy", episode.rewards);
+  core::write_npy(tmp / "dones.npy", episode.dones);
+  core::fsync_directory(tmp);
+  std::error_code ec;
+  std::filesystem::rename(tmp, final_dir, ec);
+  if (ec) throw core::Error("cannot rename " + tmp.string() + " to " + final_dir.string() + ": " + ec.message());
+  core::fsync_directory(dir_);
+
+  frame_shape_ = shape;
+  action_dim_ = dim;
+  episodes_.push_back({name, episode.length(), episode.rewards.sum().item<double>()});
+  mapped_.resize(episodes_.size());
+  write_manifest();
+  return name;
+}
+
+Episode EpisodeStore::load(int64_t episode) const {
+  const auto dir = dir_ / episodes_.at(episode).name;
+  Episode e{core::read_npy(dir / "frames.npy"), core::read_npy(dir / "actions.npy"),
+            core::read_npy(dir / "rewards.npy"), core::read_npy(dir / "dones.npy")};
+  e.validate(dir.string());
+  return e;
+}
+
+const EpisodeStore::Mapped& EpisodeStore::mapped(int64_t episode) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto& slot = mapped_.at(episode);
+  if (!slot) slot = std::make_unique<Mapped>(dir_ / episodes_.at(episode).name);
+  return *slot;
+}
+
+void EpisodeStore::read_steps(int64_t episode, int64_t start, int64_t count, WindowBatch& batch, int64_t row,
+                              int64_t offset) const {
+  const Mapped& m = mapped(episode);
+  batch.observations[row].narrow(0, offset, count).copy_(m.frames.tensor().narrow(0, start, count));
+  batch.actions[row].narrow(0, offset, count).copy_(m.actions.tensor().narrow(0, start, count));
+  batch.rewards[row].narrow(0, offset, count).copy_(m.rewards.tensor().narrow(0, start, count));
+  batch.dones[row].narrow(0, offset, count).copy_(m.dones.tensor().narrow(0, start, count));
+}
+
+}  // namespace wm::dataloader

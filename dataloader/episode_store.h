@@ -1,0 +1,73 @@
+// The episode store: a directory of episodes, one folder of .npy files each (DESIGN.md).
+//
+//   <dir>/manifest.json        {"format": "wm-episodes-1", "episodes": [{"name", "length",
+//                               "return"}...], "frame_shape": [H, W, 3], "action_dim": 0}
+//   <dir>/ep_000000/frames.npy, actions.npy, rewards.npy, dones.npy
+//
+// An episode is written into ep_XXXXXX.tmp/ and renamed when complete, so readers only ever
+// see whole episodes. Opening for append removes temporary folders a crash left behind and
+// rebuilds the manifest from the complete episodes.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "dataloader/episode.h"
+#include "dataloader/mapped_npy.h"
+#include "dataloader/window_source.h"
+
+namespace wm::dataloader {
+
+struct EpisodeInfo {
+  std::string name;  // "ep_000012"
+  int64_t length = 0;
+  double total_reward = 0;
+};
+
+class EpisodeStore : public WindowSource {
+ public:
+  enum class Mode { kRead, kAppend };
+  // kRead: the store must exist; episodes are found by scanning for complete folders.
+  // kAppend: created when missing; crash leftovers are cleaned and the manifest rebuilt.
+  EpisodeStore(std::filesystem::path dir, Mode mode);
+  ~EpisodeStore() override;
+
+  // Writes the episode (validated; same frame shape and action kind as the store's) and
+  // returns its name. Thread-safe.
+  std::string append(const Episode& episode);
+  // Picks up episodes appended by another process since opening (readers of a live store).
+  void refresh();
+
+  const std::filesystem::path& dir() const { return dir_; }
+  const std::vector<EpisodeInfo>& episodes() const { return episodes_; }
+  int64_t total_steps() const;
+  Episode load(int64_t episode) const;
+
+  // WindowSource
+  int64_t num_episodes() const override { return static_cast<int64_t>(episodes_.size()); }
+  int64_t episode_length(int64_t episode) const override { return episodes_.at(episode).length; }
+  std::vector<int64_t> observation_shape() const override { return frame_shape_; }
+  at::ScalarType observation_dtype() const override { return at::kByte; }
+  int64_t action_dim() const override { return action_dim_; }
+  void read_steps(int64_t episode, int64_t start, int64_t count, WindowBatch& batch, int64_t row,
+                  int64_t offset) const override;
+
+ private:
+  struct Mapped;  // the four mapped arrays of one episode
+  void scan();
+  void write_manifest() const;
+  const Mapped& mapped(int64_t episode) const;
+
+  std::filesystem::path dir_;
+  Mode mode_;
+  std::vector<EpisodeInfo> episodes_;
+  std::vector<int64_t> frame_shape_;  // [H, W, 3]; empty until the first episode
+  int64_t action_dim_ = -1;           // -1 until the first episode
+  mutable std::mutex mutex_;
+  mutable std::vector<std::unique_ptr<Mapped>> mapped_;
+};
+
+}  // namespace wm::dataloader

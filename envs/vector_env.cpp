@@ -1,0 +1,50 @@
+#include "envs/vector_env.h"
+
+#include <ATen/Parallel.h>
+
+#include <exception>
+#include <mutex>
+
+#include "core/error.h"
+
+namespace wm::envs {
+
+ThreadedVectorEnv::ThreadedVectorEnv(std::vector<std::unique_ptr<Env>> envs) : envs_(std::move(envs)) {
+  if (envs_.empty()) throw core::Error("a vector environment needs at least one environment");
+  next_seed_.resize(envs_.size());
+}
+
+void ThreadedVectorEnv::reset(uint64_t base_seed, uint8_t* frames) {
+  const int64_t bytes = frame_spec().bytes();
+  for (size_t i = 0; i < envs_.size(); ++i) next_seed_[i] = base_seed + i;
+  at::parallel_for(0, size(), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      envs_[i]->reset(next_seed_[i], frames + i * bytes);
+      next_seed_[i] += envs_.size();
+    }
+  });
+}
+
+void ThreadedVectorEnv::step(const std::vector<Action>& actions, uint8_t* frames,
+                             std::vector<StepResult>& results) {
+  if (static_cast<int64_t>(actions.size()) != size()) {
+    throw core::Error(name() + ": got " + std::to_string(actions.size()) + " actions for " +
+                      std::to_string(size()) + " environments");
+  }
+  // Validate up front: an exception must not escape a worker thread half-way.
+  for (const Action& action : actions) validate_action(action_space(), action, name());
+  results.resize(envs_.size());
+  const int64_t bytes = frame_spec().bytes();
+  at::parallel_for(0, size(), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      uint8_t* frame = frames + i * bytes;
+      results[i] = envs_[i]->step(actions[i], frame);
+      if (results[i].done()) {
+        envs_[i]->reset(next_seed_[i], frame);
+        next_seed_[i] += envs_.size();
+      }
+    }
+  });
+}
+
+}  // namespace wm::envs

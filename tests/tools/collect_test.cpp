@@ -1,0 +1,132 @@
+// `wm collect` as a user runs it: episodes on disk, a kill mid-run, signals and workers.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "dataloader/episode_store.h"
+#include "test_support.h"
+
+namespace wm {
+namespace {
+
+// Starts `wm args...` in the background; stdout and stderr go to /dev/null.
+pid_t spawn_wm(const std::vector<std::string>& args) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<const char*> argv = {"wm"};
+    for (const auto& a : args) argv.push_back(a.c_str());
+    argv.push_back(nullptr);
+    freopen("/dev/null", "w", stdout);
+    freopen("/dev/null", "w", stderr);
+    ::execv(test::wm_binary().c_str(), const_cast<char* const*>(argv.data()));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+template <class Predicate>
+bool wait_for(Predicate done, double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+// Child processes of `parent`, from /proc.
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> children;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    const size_t close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    char state;
+    pid_t ppid;
+    rest >> state >> ppid;
+    if (ppid == parent) children.push_back(std::stoi(name));
+  }
+  return children;
+}
+
+bool alive(pid_t pid) { return ::kill(pid, 0) == 0; }
+
+TEST(Collect, WritesEpisodesNumpyReadsAndTheManifestListsThem) {
+  test::TempDir dir;
+  const auto r = test::run_command(test::wm_binary() + " collect --config configs/demo.yaml --steps 240 --policy expert run.out_dir=" +
+                                   dir.path().string() + " run.name=c env.max_steps=60 env.num_envs=2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  dataloader::EpisodeStore store(dir / "c" / "episodes", dataloader::EpisodeStore::Mode::kRead);
+  EXPECT_EQ(store.num_episodes(), 4);  // 2 envs x 120 steps / 60-step episodes
+  const auto check = test::run_command(test::venv_python() + " tests/python/npy_check.py read " +
+                                       (dir / "c" / "episodes" / "ep_000003" / "frames.npy").string());
+  ASSERT_EQ(check.exit_code, 0) << check.err;
+  const auto info = nlohmann::json::parse(check.out);
+  EXPECT_EQ(info["shape"], nlohmann::json::array({60, 64, 64, 3}));
+  EXPECT_TRUE(std::filesystem::exists(dir / "c" / "config.yaml"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "c" / "logs" / "rank0.log"));
+}
+
+TEST(Collect, AWriterKilledMidRunLeavesOnlyCompleteEpisodes) {
+  test::TempDir dir;
+  const auto store_dir = dir / "k" / "episodes";
+  const pid_t pid = spawn_wm({"collect", "--config", "configs/demo.yaml", "--steps", "100000000", "run.out_dir=" + dir.path().string(),
+                              "run.name=k", "env.max_steps=40", "env.num_envs=8", "env.height=96", "env.width=96"});
+  ASSERT_TRUE(wait_for([&] { return std::filesystem::exists(store_dir / "ep_000004"); }, 30));
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+
+  dataloader::EpisodeStore reader(store_dir, dataloader::EpisodeStore::Mode::kRead);
+  ASSERT_GE(reader.num_episodes(), 5);
+  for (int64_t e = 0; e < reader.num_episodes(); ++e) {
+    EXPECT_EQ(reader.load(e).length(), 40) << e;  // every visible episode is whole
+  }
+  dataloader::EpisodeStore writer(store_dir, dataloader::EpisodeStore::Mode::kAppend);
+  for (const auto& entry : std::filesystem::directory_iterator(store_dir)) {
+    EXPECT_NE(entry.path().extension(), ".tmp") << entry.path();
+  }
+  std::ifstream in(store_dir / "manifest.json");
+  EXPECT_EQ(nlohmann::json::parse(in)["episodes"].size(), static_cast<size_t>(writer.num_episodes()));
+}
+
+TEST(Collect, NoGymWorkerSurvivesSigtermOrSigint) {
+  for (int signal : {SIGTERM, SIGINT}) {
+    test::TempDir dir;
+    const pid_t pid = spawn_wm({"collect", "--config", "configs/demo.yaml", "--steps", "100000000", "run.out_dir=" + dir.path().string(),
+                                "env.id=ALE/Pong-v5", "env.num_envs=2"});
+    std::vector<pid_t> workers;
+    ASSERT_TRUE(wait_for([&] { workers = children_of(pid); return workers.size() == 2; }, 30));
+    ASSERT_TRUE(wait_for([&] { return std::filesystem::exists(dir / "demo" / "metrics.jsonl"); }, 30));
+    ::kill(pid, signal);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    for (pid_t worker : workers) {
+      EXPECT_TRUE(wait_for([&] { return !alive(worker); }, 5)) << "worker " << worker << " outlived wm after signal " << signal;
+    }
+  }
+}
+
+TEST(Collect, UnknownPolicyAndExpertOutsideDrivingAreOneLineErrors) {
+  const auto r = test::run_command(test::wm_binary() + " collect --config configs/demo.yaml --steps 10 --policy genius run.out_dir=/tmp/wm_unused");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("collect.policy 'genius'"), std::string::npos) << r.err;
+  const auto pong = test::run_command(test::wm_binary() + " collect --config configs/demo.yaml --steps 10 --policy expert env.id=ALE/Pong-v5 env.num_envs=1 run.out_dir=/tmp/wm_unused");
+  EXPECT_NE(pong.exit_code, 0);
+  EXPECT_NE(pong.err.find("driving game only"), std::string::npos) << pong.err;
+}
+
+}  // namespace
+}  // namespace wm
