@@ -41,7 +41,7 @@ void DrivingEnv::reset(uint64_t seed, uint8_t* frame) {
   for (double z = 40.0 + 20.0 * unit(rng_); z < length;
        z += options_.traffic_gap_min + (options_.traffic_gap_max - options_.traffic_gap_min) * unit(rng_)) {
     const int lane = static_cast<int>(unit(rng_) * 3.0) % 3;
-    const double speed = physics_.max_speed * (0.3 + 0.3 * unit(rng_));
+    const double speed = physics_.max_speed * (0.45 + 0.3 * unit(rng_));
     traffic_.push_back({z, physics_.lane_centre(lane), speed, static_cast<int>(unit(rng_) * 6.0) % 6});
   }
   z_ = 0.0;

@@ -25,8 +25,8 @@ struct DrivingOptions {
   int64_t max_steps = 1000;       // truncation, as the default
   int64_t max_offroad_steps = 30; // 3 s at 10 steps/s: time enough to come back
   bool continuous = false;        // box actions [steer, throttle] instead of 9 discrete
-  double traffic_gap_min = 25.0;  // road units between consecutive cars ahead
-  double traffic_gap_max = 70.0;
+  double traffic_gap_min = 20.0;  // road units between consecutive cars ahead
+  double traffic_gap_max = 50.0;
 };
 
 // Constants of the car and the road; the expert plans with the same numbers.

@@ -29,7 +29,7 @@ constexpr std::array<Rgb, 6> kCarColors{{{210, 40, 40}, {40, 90, 210}, {240, 200
 // Camera and layout, in fractions of the (supersampled) frame.
 constexpr double kHorizon = 0.40;      // of the height
 constexpr double kDashboardTop = 0.88; // rows below are the car's dashboard
-constexpr double kCameraHeight = 1.3;  // road units above the road
+constexpr double kCameraHeight = 0.7;  // road units above the road (the road is 2 wide)
 constexpr double kFarDistance = 150.0;
 constexpr double kStripeLength = 3.0;  // grass / rumble alternation (the speed cue)
 constexpr double kDashPeriod = 4.0;    // lane markings: 2 units painted, 2 blank
@@ -216,7 +216,7 @@ void render_driving_frame(const DrivingScene& scene, int height, int width, int 
   pixels.resize(static_cast<size_t>(big_h) * big_w * 3);
   const double horizon = kHorizon * big_h;
   const int bottom = static_cast<int>(std::lround(kDashboardTop * big_h));
-  const double focal = big_h;  // vertical field of view fixed; wider frames see more sideways
+  const double focal = 1.2 * big_h;  // vertical field of view fixed; wider frames see more sideways
   Canvas canvas(pixels, big_w, big_h, bottom);
   draw_sky(canvas, scene, horizon, focal);
   draw_road(canvas, scene, horizon, bottom, focal);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/thread_pool.h"
 #include "envs/env.h"
 
 namespace wm::envs {
@@ -26,11 +27,11 @@ class VectorEnv {
   virtual void step(const std::vector<Action>& actions, uint8_t* frames, std::vector<StepResult>& results) = 0;
 };
 
-// Native environments on the intra-op thread pool (at::parallel_for): as many threads as
-// at::get_num_threads(), each stepping a contiguous share of the environments.
+// Native environments stepped by a thread pool, each thread taking a contiguous share.
 class ThreadedVectorEnv : public VectorEnv {
  public:
-  explicit ThreadedVectorEnv(std::vector<std::unique_ptr<Env>> envs);
+  // threads = 0: as many as at::get_num_threads() (run.threads, or the cores).
+  explicit ThreadedVectorEnv(std::vector<std::unique_ptr<Env>> envs, int threads = 0);
 
   int64_t size() const override { return static_cast<int64_t>(envs_.size()); }
   std::string name() const override { return envs_.front()->name(); }
@@ -44,6 +45,7 @@ class ThreadedVectorEnv : public VectorEnv {
  private:
   std::vector<std::unique_ptr<Env>> envs_;
   std::vector<uint64_t> next_seed_;
+  std::unique_ptr<core::ThreadPool> pool_;
 };
 
 }  // namespace wm::envs

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "bench/bench_record.h"
+#include "bench/env_bench.h"
 #include "bench/gemm_bench.h"
 #include "core/build_info.h"
 #include "core/device.h"
@@ -63,6 +64,31 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0.001, 3600.0));
   gemm_cmd->callback([gemm] { run_gemm(*gemm); });
+
+  struct EnvArgs {
+    bool json = false;
+    bench::EnvBenchOptions options;
+  };
+  auto env = std::make_shared<EnvArgs>();
+  CLI::App* env_cmd = bench->add_subcommand(
+      "env", "Environment steps/s (driving: 1 thread and vectorized; Pong through the bridge) and driving returns");
+  env_cmd->add_flag("--json", env->json, "one JSON object per line");
+  env_cmd->add_option("--min-time", env->options.min_seconds, "seconds per throughput figure")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 3600.0));
+  env_cmd->add_option("--envs", env->options.vector_envs, "environments in the vectorized driving figure")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  env_cmd->add_option("--workers", env->options.gym_workers, "Pong worker processes")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{256}));
+  env_cmd->add_option("--episodes", env->options.return_episodes, "episodes per return figure")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  env_cmd->add_flag("!--no-gym", env->options.gym, "leave out the Gymnasium bridge figure");
+  env_cmd->callback([env] {
+    for (const auto& record : bench::run_env_bench(env->options)) bench::print_record(record, env->json);
+  });
 }
 
 }  // namespace wm::tools

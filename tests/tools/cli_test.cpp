@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <sstream>
 
 #include "test_support.h"
@@ -73,6 +74,24 @@ TEST(Cli, BenchGemmJsonPrintsOneObjectPerLine) {
     EXPECT_EQ(record["device"], "cpu");
   }
   EXPECT_EQ(records, 2);  // fp32 and bf16
+}
+
+TEST(Cli, BenchEnvReportsStepRatesAndReturns) {
+  const auto r = test::run_command(test::wm_binary() + " bench env --json --min-time 0.05 --episodes 2 --envs 4");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, nlohmann::json> records;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    const auto record = nlohmann::json::parse(line);
+    records[record["metric"]] = record;
+  }
+  for (const char* metric : {"driving_steps_per_s", "driving_vector_steps_per_s", "pong_bridge_steps_per_s",
+                             "driving_expert_return", "driving_random_return"}) {
+    ASSERT_TRUE(records.count(metric)) << metric << " missing from " << r.out;
+  }
+  EXPECT_GT(records["driving_steps_per_s"]["value"].get<double>(), 0.0);
+  EXPECT_GT(records["driving_expert_return"]["value"].get<double>(), records["driving_random_return"]["value"].get<double>());
+  EXPECT_EQ(records["driving_expert_return"]["episodes"], 2);
 }
 
 TEST(Cli, WmrunSaysNotYetAndFails) {
