@@ -1,10 +1,12 @@
 // wm bench <what> [--json]: benchmark figures, one per line (JSON objects with --json).
 #include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <memory>
 
 #include "bench/bench_record.h"
+#include "bench/decode_bench.h"
 #include "bench/env_bench.h"
 #include "bench/gemm_bench.h"
 #include "core/build_info.h"
@@ -88,6 +90,30 @@ void add_bench_command(CLI::App& app) {
   env_cmd->add_flag("!--no-gym", env->options.gym, "leave out the Gymnasium bridge figure");
   env_cmd->callback([env] {
     for (const auto& record : bench::run_env_bench(env->options)) bench::print_record(record, env->json);
+  });
+
+  struct DecodeArgs {
+    bool json = false;
+    bench::DecodeBenchOptions options;
+  };
+  auto decode = std::make_shared<DecodeArgs>();
+  decode->options.video = bench::default_bench_video();
+  CLI::App* decode_cmd = bench->add_subcommand(
+      "decode", "Video decode + resize frames/s (1 and 2 decoder threads, 2 files at once)");
+  decode_cmd->add_flag("--json", decode->json, "one JSON object per line");
+  decode_cmd->add_option("--video", decode->options.video, "video to decode (default: the shared Udacity recording)");
+  decode_cmd->add_option("--min-time", decode->options.min_seconds, "seconds per figure")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 3600.0));
+  decode_cmd->add_option("--size", decode->options.size, "output frames are size x size")
+      ->capture_default_str()
+      ->check(CLI::Range(8, 4096));
+  decode_cmd->callback([decode] {
+    const auto records = bench::run_decode_bench(decode->options);
+    if (records.empty()) {
+      spdlog::warn("bench decode: {} does not exist; nothing measured", decode->options.video.string());
+    }
+    for (const auto& record : records) bench::print_record(record, decode->json);
   });
 }
 

@@ -11,5 +11,6 @@ namespace wm::tools {
 void add_config_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_collect_command(CLI::App& app);
+void add_data_command(CLI::App& app);
 
 }  // namespace wm::tools

@@ -19,6 +19,10 @@ void describe(core::ConfigSchema& schema, WmConfig& config) {
     schema.add("policy", &config.collect.policy, "random | expert (the driving game's scripted driver)");
   }
   {
+    auto scope = schema.section("dataset");
+    dataloader::describe(schema, config.dataset);
+  }
+  {
     auto scope = schema.section("log");
     core::describe(schema, config.log);
   }

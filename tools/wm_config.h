@@ -8,6 +8,7 @@
 
 #include "core/config_schema.h"
 #include "core/options.h"
+#include "dataloader/dataset_options.h"
 #include "envs/env_options.h"
 
 namespace wm::tools {
@@ -21,6 +22,7 @@ struct WmConfig {
   core::RunOptions run;
   envs::EnvOptions env;
   CollectOptions collect;
+  dataloader::DatasetOptions dataset;
   core::LogOptions log;
   core::CheckpointOptions checkpoint;
 };

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   wm::tools::add_config_command(app);
   wm::tools::add_collect_command(app);
+  wm::tools::add_data_command(app);
   wm::tools::add_bench_command(app);
 
   try {

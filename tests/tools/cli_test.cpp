@@ -94,6 +94,19 @@ TEST(Cli, BenchEnvReportsStepRatesAndReturns) {
   EXPECT_EQ(records["driving_expert_return"]["episodes"], 2);
 }
 
+TEST(Cli, BenchDecodeMeasuresOneAndTwoThreadsOnTheRealRecording) {
+  const auto r = test::run_command(test::wm_binary() + " bench decode --json --min-time 0.05");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  if (r.out.empty()) GTEST_SKIP() << "the shared recording is absent: " << r.err;
+  std::istringstream lines(r.out);
+  std::vector<nlohmann::json> records;
+  for (std::string line; std::getline(lines, line);) records.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0]["threads"], 1);
+  EXPECT_EQ(records[1]["threads"], 2);
+  for (const auto& record : records) EXPECT_GT(record["value"].get<double>(), 0.0);
+}
+
 TEST(Cli, WmrunSaysNotYetAndFails) {
   const auto r = test::run_command(std::string(WM_BINARY_DIR) + "/wmrun");
   EXPECT_NE(r.exit_code, 0);
