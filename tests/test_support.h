@@ -5,6 +5,8 @@
 #include <functional>
 #include <string>
 
+#include <ATen/core/Tensor.h>
+
 namespace wm::test {
 
 // A fresh empty directory under the system temp dir, removed with its contents on scope exit.
@@ -35,6 +37,9 @@ void write_text(const std::filesystem::path& path, const std::string& text);
 
 // The message of the wm::core::Error that `f` throws; "" when it throws none.
 std::string error_of(const std::function<void()>& f);
+
+// PSNR in dB between two uint8 tensors of the same shape.
+double psnr_of(const at::Tensor& a, const at::Tensor& b);
 
 // Path of the wm binary and of the project's .venv Python.
 std::string wm_binary();

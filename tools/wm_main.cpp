@@ -6,6 +6,7 @@
 
 #include "core/build_info.h"
 #include "core/error.h"
+#include "core/logging.h"
 #include "tools/commands.h"
 
 namespace {
@@ -30,6 +31,8 @@ std::string parse_error_text(CLI::App& app, const CLI::ParseError& error) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Log lines go to stderr from the start, so --json output on stdout stays clean.
+  wm::core::init_logging(wm::core::LogOptions{}, {}, /*rank=*/0);
   CLI::App app{"wm: a discrete world-model trainer (VQ tokenizer + GPT dynamics + policy)", "wm"};
   app.set_version_flag("--version", [] { return wm::core::build_info_text(wm::core::build_info()); },
                        "Print the wm version, what it was built with and what it can use");

@@ -1,4 +1,5 @@
 #include "dataloader/video_test_support.h"
+#include "test_support.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -46,10 +47,7 @@ void write_png_folder(const std::filesystem::path& dir, const at::Tensor& frames
   }
 }
 
-double psnr(const at::Tensor& a, const at::Tensor& b) {
-  const double mse = (a.to(torch::kFloat64) - b.to(torch::kFloat64)).pow(2).mean().item<double>();
-  return mse == 0 ? 99.0 : 10.0 * std::log10(255.0 * 255.0 / mse);
-}
+double psnr(const at::Tensor& a, const at::Tensor& b) { return psnr_of(a, b); }
 
 bool has_encoder(const std::string& name) { return avcodec_find_encoder_by_name(name.c_str()) != nullptr; }
 
