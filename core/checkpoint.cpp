@@ -73,6 +73,11 @@ void CheckpointWriter::set_config_yaml(const std::string& yaml) {
   archives_->meta.write("config_yaml", c10::IValue(yaml));
 }
 
+void CheckpointWriter::set_text(const std::string& name, const std::string& text) {
+  check_name(name);
+  archives_->meta.write("text_" + name, c10::IValue(text));
+}
+
 void CheckpointWriter::capture_rng_states() {
   {
     at::Generator cpu = at::detail::getDefaultCPUGenerator();
@@ -173,6 +178,12 @@ std::string Checkpoint::config_yaml() const {
   auto meta = section(*archive_, "meta");
   c10::IValue value;
   return meta.try_read("config_yaml", value) ? value.toStringRef() : std::string();
+}
+
+std::string Checkpoint::text(const std::string& name) const {
+  auto meta = section(*archive_, "meta");
+  c10::IValue value;
+  return meta.try_read("text_" + name, value) ? value.toStringRef() : std::string();
 }
 
 bool Checkpoint::has_module(const std::string& name) const {

@@ -38,6 +38,8 @@ class CheckpointWriter {
   void set_counter(const std::string& name, int64_t value);
   // The resolved config (YAML), so a model can be rebuilt from the checkpoint alone.
   void set_config_yaml(const std::string& yaml);
+  // Any other named text, e.g. the YAML of one component's options.
+  void set_text(const std::string& name, const std::string& text);
   // The default CPU generator and every visible CUDA generator.
   void capture_rng_states();
 
@@ -64,6 +66,8 @@ class Checkpoint {
   bool has_counter(const std::string& name) const;
   int64_t counter(const std::string& name) const;
   std::string config_yaml() const;
+  // Empty when absent.
+  std::string text(const std::string& name) const;
   bool has_module(const std::string& name) const;
   void restore_module(const std::string& name, torch::nn::Module& module) const;
   void restore_optimizer(const std::string& name, torch::optim::Optimizer& optimizer) const;

@@ -136,6 +136,18 @@ void load_config_file(const std::filesystem::path& file, ConfigSchema& schema) {
   load_file(file, schema, stack);
 }
 
+void load_config_text(const std::string& yaml, const std::string& source, ConfigSchema& schema) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    throw Error(where(source, e.mark) + ": invalid YAML: " + e.msg);
+  }
+  if (root.IsNull()) return;
+  if (!root.IsMap()) throw Error(source + ": config text must be a map of keys");
+  apply_map(root, "", schema, source);
+}
+
 void apply_config_overrides(const std::vector<std::string>& overrides, ConfigSchema& schema) {
   for (const auto& item : overrides) {
     const size_t eq = item.find('=');

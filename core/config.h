@@ -17,6 +17,9 @@ namespace wm::core {
 
 void load_config_file(const std::filesystem::path& file, ConfigSchema& schema);
 
+// The same for YAML text (no includes); `source` names it in errors (e.g. a checkpoint).
+void load_config_text(const std::string& yaml, const std::string& source, ConfigSchema& schema);
+
 // Each override is "key.path=value"; "[1, 2]" is a list, anything else a verbatim scalar.
 void apply_config_overrides(const std::vector<std::string>& overrides, ConfigSchema& schema);
 

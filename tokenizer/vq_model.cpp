@@ -89,10 +89,14 @@ core::LossTerms VQModelImpl::compute_loss(const torch::Tensor& frames) {
   core::LossTerms loss;
   loss.total = l1 + l2 + options_.commitment_weight * r.commitment;
   const double mse01 = l2.item<double>() / 4.0;  // [-1, 1] -> [0, 1] scale
+  // Perplexity of the batch's codes: exp(entropy); V when all codes are equally used.
+  const torch::Tensor p = torch::bincount(r.tokens.flatten(), {}, options_.vocab_size).to(torch::kFloat64) / static_cast<double>(r.tokens.numel());
+  const double perplexity = std::exp(-(p * torch::log(p.clamp_min(1e-12))).sum().item<double>());
   loss.logs = {{"recon_l1", l1.item<double>()},
                {"recon_l2", l2.item<double>()},
                {"commitment", r.commitment.item<double>()},
-               {"psnr_db", 10.0 * std::log10(1.0 / std::max(mse01, 1e-10))}};
+               {"psnr_db", 10.0 * std::log10(1.0 / std::max(mse01, 1e-10))},
+               {"perplexity", perplexity}};
   return loss;
 }
 

@@ -23,6 +23,18 @@ void describe(core::ConfigSchema& schema, WmConfig& config) {
     dataloader::describe(schema, config.dataset);
   }
   {
+    auto scope = schema.section("data");
+    dataloader::describe(schema, config.data);
+  }
+  {
+    auto scope = schema.section("tokenizer");
+    tokenizer::describe(schema, config.tokenizer);
+  }
+  {
+    auto scope = schema.section("tokenizer_train");
+    tokenizer::describe(schema, config.tokenizer_train);
+  }
+  {
     auto scope = schema.section("log");
     core::describe(schema, config.log);
   }

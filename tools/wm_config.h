@@ -8,8 +8,11 @@
 
 #include "core/config_schema.h"
 #include "core/options.h"
+#include "dataloader/data_source.h"
 #include "dataloader/dataset_options.h"
 #include "envs/env_options.h"
+#include "tokenizer/tokenizer_options.h"
+#include "tokenizer/tokenizer_trainer.h"
 
 namespace wm::tools {
 
@@ -23,6 +26,9 @@ struct WmConfig {
   envs::EnvOptions env;
   CollectOptions collect;
   dataloader::DatasetOptions dataset;
+  dataloader::DataOptions data;
+  tokenizer::TokenizerOptions tokenizer;
+  tokenizer::TokenizerTrainOptions tokenizer_train;
   core::LogOptions log;
   core::CheckpointOptions checkpoint;
 };

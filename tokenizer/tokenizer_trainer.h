@@ -1,0 +1,62 @@
+// One optimizer step of the tokenizer, read top to bottom: forward, loss, backward, clip,
+// learning-rate schedule, update, codebook maintenance, figures to log. The trainer owns
+// the model's optimizer and step counter; what feeds it frames, and when it logs, evaluates
+// or checkpoints, is the caller's (tools/command_train.cpp), so a data-parallel wrapper can
+// drive the same step.
+#pragma once
+
+#include <torch/optim/adamw.h>
+
+#include <memory>
+
+#include "core/checkpoint.h"
+#include "core/config_schema.h"
+#include "core/device.h"
+#include "core/metrics.h"
+#include "tokenizer/vq_model.h"
+
+namespace wm::tokenizer {
+
+struct TokenizerTrainOptions {
+  int64_t steps = 20000;        // optimizer steps
+  int64_t batch_size = 32;      // frames per step
+  double lr = 1e-3;             // peak learning rate (AdamW)
+  int64_t warmup_steps = 200;   // linear warm-up, then cosine decay
+  double min_lr_ratio = 0.1;    // the cosine ends at lr * this
+  double weight_decay = 0.01;   // on conv/linear weights only
+  double grad_clip = 1.0;       // global gradient-norm clip
+  int64_t eval_every = 250;     // held-out PSNR and codebook usage
+  int64_t eval_frames = 128;    // held-out frames per evaluation
+  double time_budget_s = 0;     // stop after this long (0: run all steps)
+};
+
+void describe(core::ConfigSchema& schema, TokenizerTrainOptions& train);
+
+class TokenizerTrainer {
+ public:
+  TokenizerTrainer(VQModel model, TokenizerTrainOptions options, c10::Device device, core::Precision precision);
+
+  // One step on uint8 frames [B, H, W, 3]; returns the figures of this step.
+  core::Scalars train_step(const torch::Tensor& frames);
+  // PSNR (dB) of encode -> decode on uint8 frames, and the share of codes they use.
+  std::pair<double, double> evaluate(const torch::Tensor& frames);
+
+  int64_t step() const { return step_; }
+  double learning_rate() const;
+  VQModel& model() { return model_; }
+
+  void save(core::CheckpointWriter& writer);
+  void restore(const core::Checkpoint& checkpoint);
+
+ private:
+  VQModel model_;
+  TokenizerTrainOptions options_;
+  c10::Device device_;
+  core::Precision precision_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  int64_t step_ = 0;
+  double last_usage_ = 0;
+  int64_t restarts_ = 0;
+};
+
+}  // namespace wm::tokenizer
