@@ -44,6 +44,13 @@ QuantizerOutput VectorQuantizerImpl::forward(const torch::Tensor& z) {
   return out;
 }
 
+torch::Tensor VectorQuantizerImpl::nearest_codes(const torch::Tensor& z) const {
+  const auto b = z.size(0), d = z.size(1), h = z.size(2), w = z.size(3);
+  // Normalizing z does not change which code has the largest dot product: skip it.
+  const torch::Tensor flat = z.permute({0, 2, 3, 1}).reshape({-1, d});
+  return torch::matmul(flat, codebook_.t()).argmax(1).reshape({b, h, w});
+}
+
 void VectorQuantizerImpl::ema_update(const torch::Tensor& counts, const torch::Tensor& sums) {
   torch::NoGradGuard no_grad;
   ema_count_.mul_(decay_).add_(counts, 1.0 - decay_);

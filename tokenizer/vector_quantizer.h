@@ -23,6 +23,8 @@ class VectorQuantizerImpl : public torch::nn::Module {
 
   // z: [B, D, h, w] from the encoder. In training mode the codebook follows the batch (EMA).
   QuantizerOutput forward(const torch::Tensor& z);
+  // Only the nearest codes of z [B, D, h, w] -> int64 [B, h, w]: what encoding needs.
+  torch::Tensor nearest_codes(const torch::Tensor& z) const;
   // Code vectors of `tokens` (int64 [...]) -> [..., D].
   torch::Tensor lookup(const torch::Tensor& tokens) const;
 

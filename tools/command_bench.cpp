@@ -9,6 +9,7 @@
 #include "bench/decode_bench.h"
 #include "bench/env_bench.h"
 #include "bench/gemm_bench.h"
+#include "bench/tokenizer_bench.h"
 #include "core/build_info.h"
 #include "core/device.h"
 #include "core/run_dir.h"
@@ -90,6 +91,24 @@ void add_bench_command(CLI::App& app) {
   env_cmd->add_flag("!--no-gym", env->options.gym, "leave out the Gymnasium bridge figure");
   env_cmd->callback([env] {
     for (const auto& record : bench::run_env_bench(env->options)) bench::print_record(record, env->json);
+  });
+
+  struct TokenizerArgs {
+    bool json = false;
+    bench::TokenizerBenchOptions options;
+  };
+  auto tok = std::make_shared<TokenizerArgs>();
+  CLI::App* tok_cmd = bench->add_subcommand(
+      "tokenizer", "Tokenizer training and encoding frames/s, C++ against the same model in PyTorch");
+  tok_cmd->add_flag("--json", tok->json, "one JSON object per line");
+  tok_cmd->add_option("--batch", tok->options.batch, "frames per step")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  tok_cmd->add_option("--threads", tok->options.threads, "intra-op threads; 0 = all cores")->capture_default_str();
+  tok_cmd->add_option("--seconds", tok->options.seconds, "seconds per figure and implementation")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 3600.0));
+  tok_cmd->add_flag("!--no-reference", tok->options.reference, "leave out the PyTorch peer");
+  tok_cmd->callback([tok] {
+    for (const auto& record : bench::run_tokenizer_bench(tok->options)) bench::print_record(record, tok->json);
   });
 
   struct DecodeArgs {

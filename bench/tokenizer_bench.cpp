@@ -1,0 +1,96 @@
+#include "bench/tokenizer_bench.h"
+
+#include <ATen/Parallel.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "core/error.h"
+#include "core/run_dir.h"
+#include "tokenizer/tokenizer_trainer.h"
+#include "wm/build_config.h"
+
+namespace wm::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Calls fn once to warm up, then repeatedly for `seconds`; returns frames/s.
+template <class Fn>
+double frames_per_second(Fn fn, int64_t frames_per_call, double seconds) {
+  fn();
+  int64_t calls = 0;
+  const auto start = Clock::now();
+  double elapsed = 0;
+  while ((elapsed = std::chrono::duration<double>(Clock::now() - start).count()) < seconds) {
+    fn();
+    ++calls;
+  }
+  return static_cast<double>(calls * frames_per_call) / elapsed;
+}
+
+std::string join(const std::vector<int64_t>& values) {
+  std::string out;
+  for (auto v : values) out += (out.empty() ? "" : ",") + std::to_string(v);
+  return out;
+}
+
+// Runs the PyTorch reference and returns its JSON line.
+nlohmann::json run_reference(const tokenizer::TokenizerOptions& o, const TokenizerBenchOptions& options, int threads) {
+  const std::string command = std::string(WM_PYTHON) + " " + WM_SOURCE_DIR + "/bench/reference/tokenizer_reference.py" +
+                              " --batch " + std::to_string(options.batch) + " --threads " + std::to_string(threads) +
+                              " --seconds " + std::to_string(options.seconds) + " --height " + std::to_string(o.height) +
+                              " --width " + std::to_string(o.width) + " --base " + std::to_string(o.base_channels) +
+                              " --mult " + join(o.channel_mult) + " --res-blocks " + std::to_string(o.res_blocks) +
+                              " --vocab " + std::to_string(o.vocab_size) + " --code-dim " + std::to_string(o.code_dim);
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) throw core::Error("cannot run the PyTorch reference: " + command);
+  std::string out;
+  char buffer[4096];
+  while (size_t n = std::fread(buffer, 1, sizeof(buffer), pipe)) out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  if (status != 0 || out.empty()) throw core::Error("the PyTorch reference failed (exit status " + std::to_string(status) + "): " + command);
+  return nlohmann::json::parse(out);
+}
+
+}  // namespace
+
+std::vector<BenchRecord> run_tokenizer_bench(const TokenizerBenchOptions& options) {
+  const int threads = core::configure_threads(options.threads, 1);
+  torch::manual_seed(0);
+  const tokenizer::TokenizerOptions model_options;  // the default: 64x64 -> 8x8 of 1024
+  tokenizer::TokenizerTrainOptions train_options;
+  train_options.batch_size = options.batch;
+  tokenizer::TokenizerTrainer trainer(tokenizer::VQModel(model_options), train_options, c10::Device(c10::kCPU),
+                                      core::Precision::kFp32);
+  const torch::Tensor frames = torch::randint(0, 256, {options.batch, model_options.height, model_options.width, 3}).to(torch::kUInt8);
+
+  const double train = frames_per_second([&] { trainer.train_step(frames); }, options.batch, options.seconds);
+  const double encode = frames_per_second([&] { trainer.model()->encode(frames); }, options.batch, options.seconds);
+
+  nlohmann::json reference;
+  if (options.reference) reference = run_reference(model_options, options, threads);
+
+  const nlohmann::ordered_json context = {{"batch", options.batch}, {"threads", threads}, {"device", "cpu"},
+                                          {"frame", "64x64"}, {"tokens", "8x8"}, {"vocab", model_options.vocab_size}};
+  std::vector<BenchRecord> records;
+  for (auto [metric, value, key] : {std::tuple{"train_frames_per_s", train, "train_frames_per_s"},
+                                    std::tuple{"encode_frames_per_s", encode, "encode_frames_per_s"}}) {
+    BenchRecord r;
+    r.bench = "tokenizer";
+    r.metric = metric;
+    r.value = value;
+    if (options.reference) {
+      r.baseline = "pytorch";
+      r.baseline_value = reference.at(key).get<double>();
+    }
+    r.context = context;
+    records.push_back(std::move(r));
+  }
+  return records;
+}
+
+}  // namespace wm::bench
