@@ -32,6 +32,9 @@ struct CommandResult {
 // Runs `command` through /bin/sh and captures stdout, stderr and the exit code.
 CommandResult run_command(const std::string& command);
 
+// The whole content of a file.
+std::string read_bytes(const std::filesystem::path& path);
+
 // Writes a text file (creating parent directories).
 void write_text(const std::filesystem::path& path, const std::string& text);
 

@@ -47,7 +47,9 @@ void train_tokenizer(const TrainArgs& args) {
   auto source = dataloader::open_source(path, config.dataset.video);
   const auto shape = source->observation_shape();
   if (source->observation_dtype() != at::kByte || shape.size() != 3 || shape[0] != config.tokenizer.height || shape[1] != config.tokenizer.width) {
-    throw core::Error("frames of " + path.string() + " are " + c10::str(shape) + " but tokenizer.height/width say " +
+    std::string shape_text;
+    for (int64_t d : shape) shape_text += (shape_text.empty() ? "" : "x") + std::to_string(d);
+    throw core::Error("frames of " + path.string() + " are " + shape_text + " but tokenizer.height/width say " +
                       std::to_string(config.tokenizer.height) + "x" + std::to_string(config.tokenizer.width) +
                       " (set those, or dataset.height/width for videos)");
   }

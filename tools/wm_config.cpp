@@ -4,44 +4,33 @@
 
 namespace wm::tools {
 
+namespace {
+
+// Describes `options` under the key prefix `name` (e.g. run.seed); each Options type has
+// its describe() in its own namespace, found by argument-dependent lookup.
+template <class Options>
+void describe_section(core::ConfigSchema& schema, const char* name, Options& options) {
+  auto scope = schema.section(name);
+  describe(schema, options);
+}
+
+}  // namespace
+
+void describe(core::ConfigSchema& schema, CollectOptions& collect) {
+  schema.add("steps", &collect.steps, "environment steps, all environments together");
+  schema.add("policy", &collect.policy, "random | expert (the driving game's scripted driver)");
+}
+
 void describe(core::ConfigSchema& schema, WmConfig& config) {
-  {
-    auto scope = schema.section("run");
-    core::describe(schema, config.run);
-  }
-  {
-    auto scope = schema.section("env");
-    envs::describe(schema, config.env);
-  }
-  {
-    auto scope = schema.section("collect");
-    schema.add("steps", &config.collect.steps, "environment steps, all environments together");
-    schema.add("policy", &config.collect.policy, "random | expert (the driving game's scripted driver)");
-  }
-  {
-    auto scope = schema.section("dataset");
-    dataloader::describe(schema, config.dataset);
-  }
-  {
-    auto scope = schema.section("data");
-    dataloader::describe(schema, config.data);
-  }
-  {
-    auto scope = schema.section("tokenizer");
-    tokenizer::describe(schema, config.tokenizer);
-  }
-  {
-    auto scope = schema.section("tokenizer_train");
-    tokenizer::describe(schema, config.tokenizer_train);
-  }
-  {
-    auto scope = schema.section("log");
-    core::describe(schema, config.log);
-  }
-  {
-    auto scope = schema.section("checkpoint");
-    core::describe(schema, config.checkpoint);
-  }
+  describe_section(schema, "run", config.run);
+  describe_section(schema, "env", config.env);
+  describe_section(schema, "collect", config.collect);
+  describe_section(schema, "dataset", config.dataset);
+  describe_section(schema, "data", config.data);
+  describe_section(schema, "tokenizer", config.tokenizer);
+  describe_section(schema, "tokenizer_train", config.tokenizer_train);
+  describe_section(schema, "log", config.log);
+  describe_section(schema, "checkpoint", config.checkpoint);
 }
 
 LoadedConfig load_wm_config(const std::filesystem::path& file,

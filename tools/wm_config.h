@@ -33,6 +33,7 @@ struct WmConfig {
   core::CheckpointOptions checkpoint;
 };
 
+void describe(core::ConfigSchema& schema, CollectOptions& collect);
 void describe(core::ConfigSchema& schema, WmConfig& config);
 
 struct LoadedConfig {

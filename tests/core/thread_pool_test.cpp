@@ -23,7 +23,9 @@ TEST(ThreadPool, CoversEveryIndexExactlyOnceOnSeveralThreads) {
       ids.insert(std::this_thread::get_id());
     });
     for (int64_t i = 0; i < n; ++i) EXPECT_EQ(hits[i].load(), 1) << "n " << n << " i " << i;
-    if (n >= 3) EXPECT_EQ(ids.size(), 3u) << n;
+    if (n >= 3) {
+      EXPECT_EQ(ids.size(), 3u) << n;
+    }
   }
 }
 

@@ -102,11 +102,7 @@ TEST(VideoReader, ATruncatedFileIsAnErrorNamingTheFile) {
 TEST(VideoReader, CorruptDataIsAnErrorNamingTheFrame) {
   test::TempDir dir;
   test::write_video(dir / "v.mp4", test::synthetic_frames(30, 64, 64), {.quality = 10});
-  std::string bytes;
-  {
-    std::ifstream in(dir / "v.mp4", std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
+  std::string bytes = test::read_bytes(dir / "v.mp4");
   // Garbage over the middle of the compressed frames (mdat); the index stays intact.
   const size_t mdat = bytes.find("mdat");
   ASSERT_NE(mdat, std::string::npos);
@@ -122,11 +118,7 @@ TEST(VideoReader, CorruptDataIsAnErrorNamingTheFrame) {
 TEST(VideoReader, AnUnsupportedCodecIsNamed) {
   test::TempDir dir;
   test::write_video(dir / "v.avi", test::synthetic_frames(3, 16, 16), {.quality = 2});
-  std::string bytes;
-  {
-    std::ifstream in(dir / "v.avi", std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
+  std::string bytes = test::read_bytes(dir / "v.avi");
   for (size_t p = bytes.find("FMP4"); p != std::string::npos; p = bytes.find("FMP4", p)) bytes.replace(p, 4, "QQQQ");
   std::ofstream(dir / "odd.avi", std::ios::binary) << bytes;
   const std::string message = error_of([&] { open_frame_source(dir / "odd.avi", {}); });

@@ -107,6 +107,20 @@ TEST(Cli, BenchDecodeMeasuresOneAndTwoThreadsOnTheRealRecording) {
   for (const auto& record : records) EXPECT_GT(record["value"].get<double>(), 0.0);
 }
 
+TEST(Cli, BenchTokenizerComparesWithThePyTorchReference) {
+  const auto r = test::run_command(test::wm_binary() + " bench tokenizer --json --batch 2 --seconds 0.05");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::vector<nlohmann::json> records;
+  for (std::string line; std::getline(lines, line);) records.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(records.size(), 2u);
+  for (const auto& record : records) {
+    EXPECT_EQ(record["baseline"], "pytorch");
+    EXPECT_GT(record["baseline_value"].get<double>(), 0.0);
+    EXPECT_NEAR(record["ratio"].get<double>(), record["value"].get<double>() / record["baseline_value"].get<double>(), 1e-9);
+  }
+}
+
 TEST(Cli, WmrunSaysNotYetAndFails) {
   const auto r = test::run_command(std::string(WM_BINARY_DIR) + "/wmrun");
   EXPECT_NE(r.exit_code, 0);

@@ -1,0 +1,64 @@
+// `wm train tokenizer` as a user runs it: a tiny run on collected driving episodes.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+#include "core/checkpoint.h"
+#include "test_support.h"
+
+namespace wm {
+namespace {
+
+const std::string kSmallModel =
+    " tokenizer.height=32 tokenizer.width=32 tokenizer.downsample=4 tokenizer.channel_mult=[1,2,2]"
+    " tokenizer.base_channels=16 tokenizer.vocab_size=64 tokenizer.code_dim=8"
+    " tokenizer_train.batch_size=4 tokenizer_train.eval_every=5 tokenizer_train.eval_frames=8"
+    " log.every_steps=5 checkpoint.every_steps=5";
+
+std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::vector<nlohmann::json> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+TEST(TrainTokenizer, TrainsEvaluatesCheckpointsAndResumes) {
+  test::TempDir dir;
+  const std::string run = " run.out_dir=" + dir.path().string() + " run.name=t";
+  const auto collect = test::run_command(test::wm_binary() + " collect --config configs/demo.yaml --steps 120 --policy expert" + run +
+                                         " env.height=32 env.width=32 env.max_steps=30 env.num_envs=2");
+  ASSERT_EQ(collect.exit_code, 0) << collect.err;
+
+  const auto first = test::run_command(test::wm_binary() + " train tokenizer --config configs/demo.yaml" + run + kSmallModel +
+                                       " tokenizer_train.steps=10");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const auto metrics = read_jsonl(dir / "t" / "metrics.jsonl");
+  bool has_holdout = false, has_train = false;
+  for (const auto& m : metrics) {
+    has_holdout = has_holdout || m.contains("tokenizer/holdout_psnr_db");
+    has_train = has_train || (m.contains("tokenizer/recon_l1") && m.contains("tokenizer/frames_per_s"));
+  }
+  EXPECT_TRUE(has_holdout);
+  EXPECT_TRUE(has_train);
+  EXPECT_TRUE(std::filesystem::exists(dir / "t" / "checkpoints" / "tokenizer_000000010.ckpt"));
+
+  const auto resumed = test::run_command(test::wm_binary() + " train tokenizer --resume --config configs/demo.yaml" + run +
+                                         kSmallModel + " tokenizer_train.steps=15");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("resumed from"), std::string::npos) << resumed.err;
+  const auto checkpoint = core::Checkpoint::load(dir / "t" / "checkpoints" / "tokenizer_000000015.ckpt");
+  EXPECT_EQ(checkpoint.counter("tokenizer_step"), 15);
+}
+
+TEST(TrainTokenizer, FramesOfAnotherSizeAreAOneLineError) {
+  test::TempDir dir;
+  const std::string run = " run.out_dir=" + dir.path().string() + " run.name=t";
+  ASSERT_EQ(test::run_command(test::wm_binary() + " collect --config configs/demo.yaml --steps 40 env.max_steps=20 env.num_envs=1" + run).exit_code, 0);
+  const auto r = test::run_command(test::wm_binary() + " train tokenizer --config configs/demo.yaml" + run + kSmallModel);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("are 64x64x3 but tokenizer.height/width say 32x32"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace wm
