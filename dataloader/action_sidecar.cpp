@@ -173,11 +173,13 @@ SidecarData read_action_sidecar(const std::filesystem::path& path, const Sidecar
   data.dones = torch::zeros({frames}, torch::kUInt8);
   if (!options.reward_column.empty()) {
     const size_t c = column_index(table, options.reward_column, path);
-    for (int64_t f = 0; f < frames; ++f) data.rewards[f] = static_cast<float>(value(f, c));
+    auto rewards = data.rewards.accessor<float, 1>();
+    for (int64_t f = 0; f < frames; ++f) rewards[f] = static_cast<float>(value(f, c));
   }
   if (!options.done_column.empty()) {
     const size_t c = column_index(table, options.done_column, path);
-    for (int64_t f = 0; f < frames; ++f) data.dones[f] = nearest(f, c) != 0.0 ? 1 : 0;
+    auto dones = data.dones.accessor<uint8_t, 1>();
+    for (int64_t f = 0; f < frames; ++f) dones[f] = nearest(f, c) != 0.0 ? 1 : 0;
   }
   if (options.continuous) {
     data.actions = torch::zeros({frames, static_cast<int64_t>(names.size())}, torch::kFloat32);
@@ -198,6 +200,7 @@ SidecarData read_action_sidecar(const std::filesystem::path& path, const Sidecar
     data.discrete_actions *= static_cast<int64_t>(edges.back().size()) + 1;
   }
   data.actions = torch::zeros({frames}, torch::kInt64);
+  auto indices = data.actions.accessor<int64_t, 1>();
   for (int64_t f = 0; f < frames; ++f) {
     int64_t index = 0;
     for (size_t a = 0; a < names.size(); ++a) {
@@ -205,7 +208,7 @@ SidecarData read_action_sidecar(const std::filesystem::path& path, const Sidecar
       const auto bin = static_cast<int64_t>(std::upper_bound(edges[a].begin(), edges[a].end(), v) - edges[a].begin());
       index = index * (static_cast<int64_t>(edges[a].size()) + 1) + bin;
     }
-    data.actions[f] = index;
+    indices[f] = index;
   }
   return data;
 }

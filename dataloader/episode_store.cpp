@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
+#include <map>
 #include <regex>
 
 #include "core/error.h"
@@ -25,9 +27,24 @@ std::string episode_name(int64_t index) {
   return name;
 }
 
-// Reads the headers of a complete episode folder and checks they agree.
+// Returns recorded in the manifest, by episode name, so a rescan reads headers only.
+std::map<std::string, std::pair<int64_t, double>> manifest_returns(const std::filesystem::path& dir) {
+  std::map<std::string, std::pair<int64_t, double>> known;
+  std::ifstream in(dir / "manifest.json");
+  const auto manifest = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (manifest.is_discarded() || !manifest.contains("episodes")) return known;  // missing or damaged: rescan all
+  for (const auto& e : manifest["episodes"]) {
+    if (e.contains("name") && e.contains("length") && e.contains("return") && e["return"].is_number()) {
+      known[e["name"].get<std::string>()] = {e["length"].get<int64_t>(), e["return"].get<double>()};
+    }
+  }
+  return known;
+}
+
+// Reads the headers of a complete episode folder and checks they agree; the return comes
+// from the manifest when it knows this episode, else from rewards.npy.
 EpisodeInfo inspect_episode(const std::filesystem::path& dir, std::vector<int64_t>& frame_shape,
-                            int64_t& action_dim) {
+                            int64_t& action_dim, const std::map<std::string, std::pair<int64_t, double>>& known) {
   const auto frames = core::read_npy_header(dir / "frames.npy");
   const auto actions = core::read_npy_header(dir / "actions.npy");
   const auto rewards = core::read_npy_header(dir / "rewards.npy");
@@ -39,8 +56,10 @@ EpisodeInfo inspect_episode(const std::filesystem::path& dir, std::vector<int64_
   }
   frame_shape.assign(frames.shape.begin() + 1, frames.shape.end());
   action_dim = actions.shape.size() == 2 ? actions.shape[1] : 0;
-  const at::Tensor reward_values = core::read_npy(dir / "rewards.npy");
-  return {dir.filename().string(), t, reward_values.sum().item<double>()};
+  const std::string name = dir.filename().string();
+  const auto it = known.find(name);
+  if (it != known.end() && it->second.first == t) return {name, t, it->second.second};
+  return {name, t, core::read_npy(dir / "rewards.npy").sum().item<double>()};
 }
 
 }  // namespace
@@ -82,11 +101,12 @@ void EpisodeStore::scan() {
   }
   std::sort(found.begin(), found.end());
   std::vector<EpisodeInfo> episodes;
+  const auto known = manifest_returns(dir_);
   for (const auto& [index, path] : found) {
     std::vector<int64_t> shape;
     int64_t dim = 0;
     try {
-      episodes.push_back(inspect_episode(path, shape, dim));
+      episodes.push_back(inspect_episode(path, shape, dim, known));
     } catch (const core::Error& e) {
       spdlog::warn("skipping damaged episode: {}", e.what());
       continue;
