@@ -17,7 +17,6 @@ void describe(core::ConfigSchema& schema, TokenizerOptions& t) {
   schema.add("ema_decay", &t.ema_decay, "codebook EMA decay");
   schema.add("commitment_weight", &t.commitment_weight, "weight of the commitment loss");
   schema.add("restart_every", &t.restart_every, "steps between dead-code restarts");
-  schema.add("gan", &t.gan, "patch-GAN loss term (not implemented yet: must stay false)");
 }
 
 void TokenizerOptions::validate() const {
@@ -36,7 +35,6 @@ void TokenizerOptions::validate() const {
   if (code_dim < 1) fail("code_dim must be positive");
   if (base_channels % 8 != 0) fail("base_channels " + std::to_string(base_channels) + " is not a multiple of 8 (GroupNorm groups)");
   if (ema_decay <= 0 || ema_decay >= 1) fail("ema_decay must be in (0, 1)");
-  if (gan) fail("gan=true: the patch-GAN term is not implemented yet");
 }
 
 }  // namespace wm::tokenizer

@@ -22,7 +22,6 @@ struct TokenizerOptions {
   double ema_decay = 0.99;        // codebook EMA
   double commitment_weight = 0.25;
   int64_t restart_every = 100;    // steps between dead-code checks
-  bool gan = false;               // patch-GAN term after a warm-up (off by default; see README)
 
   int64_t grid_height() const { return height / downsample; }
   int64_t grid_width() const { return width / downsample; }

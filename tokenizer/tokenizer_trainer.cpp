@@ -4,7 +4,12 @@
 
 #include <cmath>
 
+#include "core/error.h"
 #include "tokenizer/tokenizer_checkpoint.h"
+
+namespace {
+constexpr const char* kDiscriminatorModule = "discriminator";
+}
 
 namespace wm::tokenizer {
 
@@ -19,10 +24,24 @@ void describe(core::ConfigSchema& schema, TokenizerTrainOptions& t) {
   schema.add("eval_every", &t.eval_every, "steps between held-out evaluations");
   schema.add("eval_frames", &t.eval_frames, "held-out frames per evaluation");
   schema.add("time_budget_s", &t.time_budget_s, "stop after this many seconds (0: run all steps)");
+  schema.add("gan_weight", &t.gan_weight, "weight of the patch-GAN generator loss (0: no GAN)");
+  schema.add("gan_start_step", &t.gan_start_step, "step at which the GAN term starts");
+  schema.add("gan_lr", &t.gan_lr, "discriminator AdamW learning rate");
+  schema.add("gan_channels", &t.gan_channels, "discriminator width of its first layer");
+  schema.add("gan_layers", &t.gan_layers, "discriminator stride-2 layers");
+}
+
+void TokenizerTrainOptions::validate() const {
+  auto fail = [](const std::string& what) { throw core::Error("tokenizer_train: " + what); };
+  if (batch_size < 1) fail("batch_size " + std::to_string(batch_size) + " must be at least 1");
+  if (gan_weight < 0) fail("gan_weight " + std::to_string(gan_weight) + " must not be negative");
+  if (gan_enabled() && (gan_layers < 1 || gan_layers > 5)) fail("gan_layers " + std::to_string(gan_layers) + " is outside 1..5");
+  if (gan_enabled() && gan_channels < 8) fail("gan_channels " + std::to_string(gan_channels) + " is below 8");
 }
 
 TokenizerTrainer::TokenizerTrainer(VQModel model, TokenizerTrainOptions options, c10::Device device, core::Precision precision)
     : model_(std::move(model)), options_(options), device_(device), precision_(precision) {
+  options_.validate();
   model_->to(device_);
   model_->train();
   // Weight decay on the conv and linear weights; none on biases, norms or the codebook.
@@ -34,6 +53,13 @@ TokenizerTrainer::TokenizerTrainer(VQModel model, TokenizerTrainOptions options,
   groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(
                                     torch::optim::AdamWOptions(options_.lr).weight_decay(0.0).betas({0.9, 0.99})));
   optimizer_ = std::make_unique<torch::optim::AdamW>(std::move(groups));
+  if (options_.gan_enabled()) {
+    discriminator_ = PatchDiscriminator(options_.gan_channels, options_.gan_layers);
+    discriminator_->to(device_);
+    // VQGAN's discriminator betas (0.5, 0.9): a short momentum keeps up with a moving target.
+    discriminator_optimizer_ = std::make_unique<torch::optim::AdamW>(
+        discriminator_->parameters(), torch::optim::AdamWOptions(options_.gan_lr).betas({0.5, 0.9}).weight_decay(0.0));
+  }
 }
 
 double TokenizerTrainer::learning_rate() const {
@@ -48,16 +74,46 @@ core::Scalars TokenizerTrainer::train_step(const torch::Tensor& frames) {
   const double lr = learning_rate();
   for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 
+  const bool adversarial = options_.gan_enabled() && step_ >= options_.gan_start_step;
+
   // Forward and loss (bf16 autocast on request), backward, clip, update.
+  // x, reconstruction: float [B, 3, H, W] in [-1, 1].
   core::LossTerms loss;
+  torch::Tensor x, reconstruction;
   {
     core::AutocastGuard autocast(device_, precision_);
-    loss = model_->compute_loss(frames);
+    x = model_->frames_to_input(frames);
+    const Reconstruction r = model_->forward(x);
+    reconstruction = r.frames;
+    loss = model_->reconstruction_loss(x, r);
+    if (adversarial) {
+      const torch::Tensor generator = generator_adversarial_loss(discriminator_(reconstruction));
+      loss.total = loss.total + options_.gan_weight * generator;
+      loss.logs.emplace_back("gan_generator", generator.item<double>());
+    }
   }
   optimizer_->zero_grad();
   loss.total.backward();
   const double grad_norm = torch::nn::utils::clip_grad_norm_(model_->parameters(), options_.grad_clip);
   optimizer_->step();
+
+  // Discriminator: real frames against the (detached) reconstructions of this step.
+  if (adversarial) {
+    torch::Tensor discriminator_loss, real_logits, fake_logits;
+    {
+      core::AutocastGuard autocast(device_, precision_);
+      real_logits = discriminator_(x);
+      fake_logits = discriminator_(reconstruction.detach());
+      discriminator_loss = discriminator_hinge_loss(real_logits, fake_logits);
+    }
+    discriminator_optimizer_->zero_grad();
+    discriminator_loss.backward();
+    discriminator_optimizer_->step();
+    loss.logs.emplace_back("gan_discriminator", discriminator_loss.item<double>());
+    // Share of patches the discriminator gets right: 0.5 means it cannot tell them apart.
+    const double correct = ((real_logits > 0).sum() + (fake_logits < 0).sum()).item<double>();
+    loss.logs.emplace_back("gan_accuracy", correct / static_cast<double>(real_logits.numel() + fake_logits.numel()));
+  }
   ++step_;
 
   // Codebook maintenance: dead codes restart from the latest encoder outputs.
@@ -88,6 +144,10 @@ std::pair<double, double> TokenizerTrainer::evaluate(const torch::Tensor& frames
 void TokenizerTrainer::save(core::CheckpointWriter& writer) {
   add_tokenizer(writer, model_);
   writer.add_optimizer("tokenizer_adamw", *optimizer_);
+  if (discriminator_) {
+    writer.add_module(kDiscriminatorModule, *discriminator_);
+    writer.add_optimizer("discriminator_adamw", *discriminator_optimizer_);
+  }
   writer.set_counter("tokenizer_step", step_);
   writer.set_counter("tokenizer_restarts", restarts_);
 }
@@ -95,6 +155,11 @@ void TokenizerTrainer::save(core::CheckpointWriter& writer) {
 void TokenizerTrainer::restore(const core::Checkpoint& checkpoint) {
   checkpoint.restore_module(kTokenizerModule, *model_);
   checkpoint.restore_optimizer("tokenizer_adamw", *optimizer_);
+  // A checkpoint from a run without the GAN resumes with a fresh discriminator.
+  if (discriminator_ && checkpoint.has_module(kDiscriminatorModule)) {
+    checkpoint.restore_module(kDiscriminatorModule, *discriminator_);
+    checkpoint.restore_optimizer("discriminator_adamw", *discriminator_optimizer_);
+  }
   step_ = checkpoint.counter("tokenizer_step");
   restarts_ = checkpoint.counter("tokenizer_restarts");
 }

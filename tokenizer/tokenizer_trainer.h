@@ -13,6 +13,7 @@
 #include "core/config_schema.h"
 #include "core/device.h"
 #include "core/metrics.h"
+#include "tokenizer/patch_discriminator.h"
 #include "tokenizer/vq_model.h"
 
 namespace wm::tokenizer {
@@ -28,6 +29,18 @@ struct TokenizerTrainOptions {
   int64_t eval_every = 250;     // held-out PSNR and codebook usage
   int64_t eval_frames = 128;    // held-out frames per evaluation
   double time_budget_s = 0;     // stop after this long (0: run all steps)
+  // Optional patch-GAN term (off by default): weight of the generator's adversarial loss,
+  // the step it starts at (the autoencoder first learns to reconstruct), and the
+  // discriminator's size and learning rate.
+  double gan_weight = 0.0;
+  int64_t gan_start_step = 2000;
+  double gan_lr = 2e-4;
+  int64_t gan_channels = 32;
+  int64_t gan_layers = 3;
+
+  bool gan_enabled() const { return gan_weight > 0.0; }
+  // Throws wm::core::Error naming the value.
+  void validate() const;
 };
 
 void describe(core::ConfigSchema& schema, TokenizerTrainOptions& train);
@@ -44,6 +57,8 @@ class TokenizerTrainer {
   int64_t step() const { return step_; }
   double learning_rate() const;
   VQModel& model() { return model_; }
+  // Null unless options.gan_weight > 0.
+  PatchDiscriminator& discriminator() { return discriminator_; }
 
   void save(core::CheckpointWriter& writer);
   void restore(const core::Checkpoint& checkpoint);
@@ -54,6 +69,8 @@ class TokenizerTrainer {
   c10::Device device_;
   core::Precision precision_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
+  PatchDiscriminator discriminator_{nullptr};
+  std::unique_ptr<torch::optim::AdamW> discriminator_optimizer_;
   int64_t step_ = 0;
   double last_usage_ = 0;
   int64_t restarts_ = 0;

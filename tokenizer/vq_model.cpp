@@ -86,7 +86,10 @@ torch::Tensor VQModelImpl::decode(const torch::Tensor& tokens) {
 
 core::LossTerms VQModelImpl::compute_loss(const torch::Tensor& frames) {
   const torch::Tensor x = frames_to_input(frames);
-  const Reconstruction r = forward(x);
+  return reconstruction_loss(x, forward(x));
+}
+
+core::LossTerms VQModelImpl::reconstruction_loss(const torch::Tensor& x, const Reconstruction& r) const {
   const torch::Tensor diff = r.frames - x;
   const torch::Tensor l1 = diff.abs().mean();
   const torch::Tensor l2 = diff.pow(2).mean();

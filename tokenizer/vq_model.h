@@ -32,8 +32,10 @@ class VQModelImpl : public torch::nn::Module {
 
   // float [B, 3, H, W] in [-1, 1] -> reconstruction through the quantizer.
   Reconstruction forward(const torch::Tensor& x);
-  // L1 + L2 reconstruction + commitment on uint8 frames [B, H, W, 3]; logs recon_l1,
-  // recon_l2, commitment, psnr_db.
+  // L1 + L2 reconstruction + commitment of `r`, the reconstruction of input x; logs
+  // recon_l1, recon_l2, commitment, psnr_db, perplexity.
+  core::LossTerms reconstruction_loss(const torch::Tensor& x, const Reconstruction& r) const;
+  // The same on uint8 frames [B, H, W, 3].
   core::LossTerms compute_loss(const torch::Tensor& frames);
 
   const TokenizerOptions& options() const { return options_; }
