@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/run_dir.h"
+#include "tokenizer/group_norm_silu.h"
 #include "tokenizer/tokenizer_trainer.h"
 #include "wm/build_config.h"
 
@@ -60,6 +61,13 @@ nlohmann::json run_reference(const tokenizer::TokenizerOptions& o, const Tokeniz
 
 std::vector<BenchRecord> run_tokenizer_bench(const TokenizerBenchOptions& options) {
   const int threads = core::configure_threads(options.threads, 1);
+  const auto kernels = tokenizer::group_norm_silu_kernels();
+  const std::string norm_kernel = options.norm_kernel != "best" ? options.norm_kernel : (kernels.empty() ? "none" : kernels.front());
+  try {
+    tokenizer::use_group_norm_silu_kernel(norm_kernel);
+  } catch (const std::invalid_argument& e) {
+    throw core::Error(std::string("--norm-kernel: ") + e.what());
+  }
   torch::manual_seed(0);
   const tokenizer::TokenizerOptions model_options;  // the default: 64x64 -> 8x8 of 1024
   tokenizer::TokenizerTrainOptions train_options;
@@ -75,7 +83,8 @@ std::vector<BenchRecord> run_tokenizer_bench(const TokenizerBenchOptions& option
   if (options.reference) reference = run_reference(model_options, options, threads);
 
   const nlohmann::ordered_json context = {{"batch", options.batch}, {"threads", threads}, {"device", "cpu"},
-                                          {"frame", "64x64"}, {"tokens", "8x8"}, {"vocab", model_options.vocab_size}};
+                                          {"frame", "64x64"}, {"tokens", "8x8"}, {"vocab", model_options.vocab_size},
+                                          {"norm_kernel", norm_kernel}};
   std::vector<BenchRecord> records;
   for (auto [metric, value, key] : {std::tuple{"train_frames_per_s", train, "train_frames_per_s"},
                                     std::tuple{"encode_frames_per_s", encode, "encode_frames_per_s"}}) {

@@ -3,6 +3,7 @@
 // the same batch, threads and torch.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "bench/bench_record.h"
@@ -14,6 +15,7 @@ struct TokenizerBenchOptions {
   int threads = 0;         // 0: all cores
   double seconds = 5.0;    // per figure and implementation
   bool reference = true;   // also run the PyTorch peer
+  std::string norm_kernel = "best";  // fused GroupNorm+SiLU build, or "none"
 };
 
 std::vector<BenchRecord> run_tokenizer_bench(const TokenizerBenchOptions& options);

@@ -16,13 +16,7 @@ std::shared_ptr<WindowSource> open_source(const std::filesystem::path& path, con
   if (!std::filesystem::exists(path)) {
     throw core::Error("data source " + path.string() + " does not exist (collect episodes with 'wm collect', or set data.path)");
   }
-  bool store = std::filesystem::is_directory(path) && std::filesystem::exists(path / "manifest.json");
-  if (std::filesystem::is_directory(path) && !store) {
-    for (const auto& entry : std::filesystem::directory_iterator(path)) {
-      store = store || (entry.is_directory() && entry.path().filename().string().rfind("ep_", 0) == 0);
-    }
-  }
-  if (store) return std::make_shared<EpisodeStore>(path, EpisodeStore::Mode::kRead);
+  if (is_episode_store(path)) return std::make_shared<EpisodeStore>(path, EpisodeStore::Mode::kRead);
   return std::make_shared<VideoDataset>(std::vector<std::filesystem::path>{path}, video);
 }
 

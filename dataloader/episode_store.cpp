@@ -70,6 +70,15 @@ struct EpisodeStore::Mapped {
   MappedNpy frames, actions, rewards, dones;
 };
 
+bool is_episode_store(const std::filesystem::path& path) {
+  if (!std::filesystem::is_directory(path)) return false;
+  if (std::filesystem::exists(path / "manifest.json")) return true;
+  for (const auto& entry : std::filesystem::directory_iterator(path)) {
+    if (entry.is_directory() && entry.path().filename().string().rfind("ep_", 0) == 0) return true;
+  }
+  return false;
+}
+
 EpisodeStore::EpisodeStore(std::filesystem::path dir, Mode mode) : dir_(std::move(dir)), mode_(mode) {
   if (mode_ == Mode::kRead && !std::filesystem::is_directory(dir_)) {
     throw core::Error("episode store " + dir_.string() + " does not exist (collect episodes with 'wm collect')");

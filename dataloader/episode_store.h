@@ -27,6 +27,9 @@ struct EpisodeInfo {
   double total_reward = 0;
 };
 
+// Whether `path` is an episode store: a folder with manifest.json or ep_* folders.
+bool is_episode_store(const std::filesystem::path& path);
+
 class EpisodeStore : public WindowSource {
  public:
   enum class Mode { kRead, kAppend };

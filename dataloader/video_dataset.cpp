@@ -23,7 +23,9 @@ bool matches(const std::filesystem::path& path, const std::string& glob) {
   return ::fnmatch(glob.c_str(), path.filename().c_str(), 0) == 0;
 }
 
-std::filesystem::path find_sidecar(const std::filesystem::path& source) {
+}  // namespace
+
+std::filesystem::path find_action_sidecar(const std::filesystem::path& source) {
   std::vector<std::filesystem::path> candidates;
   if (std::filesystem::is_directory(source)) {
     candidates = {source / "actions.csv", source.parent_path() / (source.filename().string() + ".csv")};
@@ -35,8 +37,6 @@ std::filesystem::path find_sidecar(const std::filesystem::path& source) {
   }
   return {};
 }
-
-}  // namespace
 
 std::vector<std::filesystem::path> VideoDataset::find_sources(const std::vector<std::filesystem::path>& inputs,
                                                               const std::string& glob) {
@@ -86,7 +86,7 @@ void VideoDataset::add_source(const std::filesystem::path& source) {
                       " (set dataset.height and dataset.width)");
   }
   auto sidecar = std::make_shared<SidecarData>();
-  const auto sidecar_path = find_sidecar(source);
+  const auto sidecar_path = find_action_sidecar(source);
   if (!sidecar_path.empty()) {
     *sidecar = read_action_sidecar(sidecar_path, options_.sidecar, info.frames, info.fps);
   } else {

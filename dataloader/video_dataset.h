@@ -36,6 +36,10 @@ struct VideoEpisode {
   bool ends_source = false;      // the last segment of its source
 };
 
+// The actions.csv sidecar of a video file or image folder (lookup order above); empty when
+// it has none.
+std::filesystem::path find_action_sidecar(const std::filesystem::path& source);
+
 class VideoDataset : public WindowSource {
  public:
   // Finds and opens every source under `inputs`. A source that cannot be opened is skipped

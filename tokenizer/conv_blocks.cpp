@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "tokenizer/group_norm_silu.h"
+
 namespace wm::tokenizer {
 
 namespace {
@@ -16,6 +18,11 @@ torch::nn::GroupNorm group_norm(int64_t channels) {
   return torch::nn::GroupNorm(torch::nn::GroupNormOptions(/*num_groups=*/std::min<int64_t>(32, channels / 4), channels).eps(1e-6));
 }
 
+torch::Tensor norm_silu(const torch::nn::GroupNorm& norm, const torch::Tensor& x) {
+  const auto& o = norm->options;
+  return group_norm_silu(x, norm->weight, norm->bias, o.num_groups(), o.eps());
+}
+
 ResBlockImpl::ResBlockImpl(int64_t in_channels, int64_t out_channels)
     : norm1_(register_module("norm1", group_norm(in_channels))),
       norm2_(register_module("norm2", group_norm(out_channels))),
@@ -25,8 +32,8 @@ ResBlockImpl::ResBlockImpl(int64_t in_channels, int64_t out_channels)
 }
 
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x) {
-  auto h = conv1_(torch::silu(norm1_(x)));
-  h = conv2_(torch::silu(norm2_(h)));
+  auto h = conv1_(norm_silu(norm1_, x));
+  h = conv2_(norm_silu(norm2_, h));
   return (skip_ ? skip_(x) : x) + h;
 }
 

@@ -57,4 +57,7 @@ TORCH_MODULE(AttentionBlock);
 
 torch::nn::GroupNorm group_norm(int64_t channels);
 
+// silu(norm(x)) through the fused op (tokenizer/group_norm_silu.h).
+torch::Tensor norm_silu(const torch::nn::GroupNorm& norm, const torch::Tensor& x);
+
 }  // namespace wm::tokenizer

@@ -31,7 +31,7 @@ torch::Tensor DecoderImpl::forward(const torch::Tensor& z) {
     if (auto* res = module->as<ResBlockImpl>()) h = res->forward(h);
     else h = module->as<UpsampleImpl>()->forward(h);
   }
-  return to_rgb_(torch::silu(norm_out_(h)));
+  return to_rgb_(norm_silu(norm_out_, h));
 }
 
 }  // namespace wm::tokenizer

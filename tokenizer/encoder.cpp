@@ -33,7 +33,7 @@ torch::Tensor EncoderImpl::forward(const torch::Tensor& x) {
   h = mid1_(h);
   if (attention_) h = attention_(h);
   h = mid2_(h);
-  return to_code_(torch::silu(norm_out_(h)));
+  return to_code_(norm_silu(norm_out_, h));
 }
 
 }  // namespace wm::tokenizer

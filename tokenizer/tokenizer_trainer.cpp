@@ -24,6 +24,9 @@ void describe(core::ConfigSchema& schema, TokenizerTrainOptions& t) {
   schema.add("eval_every", &t.eval_every, "steps between held-out evaluations");
   schema.add("eval_frames", &t.eval_frames, "held-out frames per evaluation");
   schema.add("time_budget_s", &t.time_budget_s, "stop after this many seconds (0: run all steps)");
+  schema.add("augment_flip", &t.augment.flip, "probability of mirroring a training frame");
+  schema.add("augment_crop_min", &t.augment.crop_min, "random crops keep this much of a side or more, rescaled (1: off)");
+  schema.add("augment_color", &t.augment.color, "brightness/contrast/saturation jitter, +- this factor (0: off)");
   schema.add("gan_weight", &t.gan_weight, "weight of the patch-GAN generator loss (0: no GAN)");
   schema.add("gan_start_step", &t.gan_start_step, "step at which the GAN term starts");
   schema.add("gan_lr", &t.gan_lr, "discriminator AdamW learning rate");
@@ -34,6 +37,7 @@ void describe(core::ConfigSchema& schema, TokenizerTrainOptions& t) {
 void TokenizerTrainOptions::validate() const {
   auto fail = [](const std::string& what) { throw core::Error("tokenizer_train: " + what); };
   if (batch_size < 1) fail("batch_size " + std::to_string(batch_size) + " must be at least 1");
+  augment.validate();
   if (gan_weight < 0) fail("gan_weight " + std::to_string(gan_weight) + " must not be negative");
   if (gan_enabled() && (gan_layers < 1 || gan_layers > 5)) fail("gan_layers " + std::to_string(gan_layers) + " is outside 1..5");
   if (gan_enabled() && gan_channels < 8) fail("gan_channels " + std::to_string(gan_channels) + " is below 8");
@@ -83,6 +87,7 @@ core::Scalars TokenizerTrainer::train_step(const torch::Tensor& frames) {
   {
     core::AutocastGuard autocast(device_, precision_);
     x = model_->frames_to_input(frames);
+    if (options_.augment.enabled()) x = augment_frames(x, options_.augment);
     const Reconstruction r = model_->forward(x);
     reconstruction = r.frames;
     loss = model_->reconstruction_loss(x, r);

@@ -13,6 +13,7 @@
 #include "core/config_schema.h"
 #include "core/device.h"
 #include "core/metrics.h"
+#include "tokenizer/frame_augment.h"
 #include "tokenizer/patch_discriminator.h"
 #include "tokenizer/vq_model.h"
 
@@ -29,6 +30,7 @@ struct TokenizerTrainOptions {
   int64_t eval_every = 250;     // held-out PSNR and codebook usage
   int64_t eval_frames = 128;    // held-out frames per evaluation
   double time_budget_s = 0;     // stop after this long (0: run all steps)
+  AugmentOptions augment;       // off by default
   // Optional patch-GAN term (off by default): weight of the generator's adversarial loss,
   // the step it starts at (the autoencoder first learns to reconstruct), and the
   // discriminator's size and learning rate.

@@ -7,6 +7,7 @@
 
 #include "bench/bench_record.h"
 #include "bench/decode_bench.h"
+#include "bench/dump_bench.h"
 #include "bench/env_bench.h"
 #include "bench/gemm_bench.h"
 #include "bench/tokenizer_bench.h"
@@ -107,6 +108,9 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0.01, 3600.0));
   tok_cmd->add_flag("!--no-reference", tok->options.reference, "leave out the PyTorch peer");
+  tok_cmd->add_option("--norm-kernel", tok->options.norm_kernel,
+                      "fused GroupNorm+SiLU build: best (default), avx512, avx2, or none (the unfused ATen ops)")
+      ->capture_default_str();
   tok_cmd->callback([tok] {
     for (const auto& record : bench::run_tokenizer_bench(tok->options)) bench::print_record(record, tok->json);
   });
@@ -133,6 +137,28 @@ void add_bench_command(CLI::App& app) {
       spdlog::warn("bench decode: {} does not exist; nothing measured", decode->options.video.string());
     }
     for (const auto& record : records) bench::print_record(record, decode->json);
+  });
+
+  struct DumpArgs {
+    bool json = false;
+    bench::DumpBenchOptions options;
+  };
+  auto dump = std::make_shared<DumpArgs>();
+  dump->options.video = bench::default_bench_video();
+  CLI::App* dump_cmd = bench->add_subcommand(
+      "dump", "Token-dump frames/s end to end, against decode-only and encode-only rates in the same run");
+  dump_cmd->add_flag("--json", dump->json, "one JSON object per line");
+  dump_cmd->add_option("--video", dump->options.video, "video to loop (default: the shared Udacity recording)");
+  dump_cmd->add_option("--loops", dump->options.loops, "copies of the video, each a source")->capture_default_str()->check(CLI::Range(1, 1000));
+  dump_cmd->add_option("--tokenizer", dump->options.tokenizer, "tokenizer checkpoint (default: the default model, untrained)");
+  dump_cmd->add_option("--device", dump->options.device, "auto, cpu, cuda, cuda:<i>")->capture_default_str();
+  dump_cmd->add_option("--batch", dump->options.batch, "frames per encode call")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{65536}));
+  dump_cmd->add_option("--decode-threads", dump->options.decode_threads, "sources decoded at once")->capture_default_str()->check(CLI::Range(1, 256));
+  dump_cmd->add_option("--threads", dump->options.threads, "intra-op threads for the encoder; 0 = all cores")->capture_default_str();
+  dump_cmd->callback([dump] {
+    const auto records = bench::run_dump_bench(dump->options);
+    if (records.empty()) spdlog::warn("bench dump: {} does not exist; nothing measured", dump->options.video.string());
+    for (const auto& record : records) bench::print_record(record, dump->json);
   });
 }
 

@@ -26,12 +26,7 @@ struct ImportArgs {
 };
 
 void run_import(const ImportArgs& args) {
-  std::vector<std::string> overrides;
-  std::vector<std::filesystem::path> inputs;
-  for (const auto& item : args.inputs) {  // positional words: inputs, and key=value overrides
-    if (item.find('=') != std::string::npos && !std::filesystem::exists(item)) overrides.push_back(item);
-    else inputs.emplace_back(item);
-  }
+  const auto [inputs, overrides] = split_inputs_and_overrides(args.inputs);
   if (inputs.empty()) throw core::Error("wm data import: no input given (a video, an image folder, or a folder of them)");
   LoadedConfig loaded = load_wm_config(args.config_file, overrides);
   core::init_logging(loaded.config.log, {}, /*rank=*/0);

@@ -13,5 +13,6 @@ void add_bench_command(CLI::App& app);
 void add_collect_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_train_command(CLI::App& app);
+void add_tokens_command(CLI::App& app);
 
 }  // namespace wm::tools

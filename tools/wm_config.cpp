@@ -44,4 +44,13 @@ LoadedConfig load_wm_config(const std::filesystem::path& file,
   return loaded;
 }
 
+InputsAndOverrides split_inputs_and_overrides(const std::vector<std::string>& words) {
+  InputsAndOverrides split;
+  for (const auto& word : words) {
+    if (word.find('=') != std::string::npos && !std::filesystem::exists(word)) split.overrides.push_back(word);
+    else split.inputs.emplace_back(word);
+  }
+  return split;
+}
+
 }  // namespace wm::tools

@@ -36,6 +36,14 @@ struct WmConfig {
 void describe(core::ConfigSchema& schema, CollectOptions& collect);
 void describe(core::ConfigSchema& schema, WmConfig& config);
 
+// Positional words of commands that take inputs: key=value overrides (a word with '=' that
+// is not an existing path) and input paths, in their order.
+struct InputsAndOverrides {
+  std::vector<std::filesystem::path> inputs;
+  std::vector<std::string> overrides;
+};
+InputsAndOverrides split_inputs_and_overrides(const std::vector<std::string>& words);
+
 struct LoadedConfig {
   WmConfig config;
   std::string yaml;  // the resolved config, as written to <run>/config.yaml

@@ -84,7 +84,9 @@ TEST(TokenizerTrainerGan, StartsAfterWarmupAndTrainsTheDiscriminator) {
   // real and fake halves of the hinge loss give it equal and opposite gradients.)
   const auto after = trainer.discriminator()->parameters();
   for (size_t i = 0; i < before.size(); ++i) {
-    if (before[i].dim() == 4) EXPECT_FALSE(torch::equal(before[i], after[i])) << i;
+    if (before[i].dim() == 4) {
+      EXPECT_FALSE(torch::equal(before[i], after[i])) << i;
+    }
   }
 }
 

@@ -1,0 +1,75 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "core/error.h"
+#include "core/npy.h"
+#include "dataloader/token_shards.h"
+#include "test_support.h"
+
+namespace wm::dataloader {
+namespace {
+
+TokenizerIdentity identity(const std::string& hash) { return {"tok.ckpt", hash, 2, 3, 16, 16, 24}; }
+
+TokenShard shard(const std::string& name, int64_t frames, const std::string& hash) {
+  TokenShard s;
+  s.meta.name = name;
+  s.meta.source = "/data/" + name;
+  s.meta.frames = frames;
+  s.meta.tokenizer_hash = hash;
+  s.tokens = torch::arange(frames * 6).remainder(16).view({frames, 2, 3});
+  return s;
+}
+
+TEST(TokenShards, NamesFollowTheSourcePathUnderItsInput) {
+  EXPECT_EQ(shard_name("/data", "/data/a.mp4"), "a.mp4");
+  EXPECT_EQ(shard_name("/data", "/data/sub/b.mkv"), "sub__b.mkv");
+  EXPECT_EQ(shard_name("/data", "/elsewhere/c.mp4"), "c.mp4");
+  EXPECT_EQ(shard_name("/data", "/data/x.tmp"), "x.tmp_");  // never mistaken for a partial shard
+}
+
+TEST(TokenShards, AWrittenShardReadsBackAndTheManifestListsOnlyCompleteCurrentShards) {
+  test::TempDir dir;
+  TokenShard a = shard("a.mp4", 5, "h1"), b = shard("b.mp4", 3, "h1"), old = shard("old.mp4", 2, "h0");
+  a.actions = torch::zeros({5, 2});
+  a.rewards = torch::zeros({5});
+  a.dones = torch::zeros({5}, torch::kUInt8);
+  for (TokenShard* s : {&a, &b, &old}) write_token_shard(dir.path(), *s);
+  std::filesystem::create_directories(dir / "c.mp4.tmp");  // what a killed run leaves
+
+  const auto meta = read_shard_meta(dir / "a.mp4");
+  ASSERT_TRUE(meta);
+  EXPECT_EQ(meta->frames, 5);
+  EXPECT_TRUE(meta->has_actions);
+  EXPECT_EQ(meta->tokens_crc32c, a.meta.tokens_crc32c);
+  EXPECT_EQ(core::read_npy(dir / "a.mp4" / "tokens.npy").scalar_type(), torch::kInt16);
+
+  EXPECT_EQ(remove_partial_shards(dir.path()), 1);
+  const TokenManifest written = rebuild_token_manifest(dir.path(), identity("h1"));
+  ASSERT_EQ(written.shards.size(), 2u);  // not the shard of tokenizer h0
+  EXPECT_EQ(written.frames(), 8);
+  const TokenManifest read = read_token_manifest(dir.path());
+  EXPECT_EQ(read.tokenizer.hash, "h1");
+  EXPECT_EQ(read.tokenizer.grid_width, 3);
+  ASSERT_EQ(read.shards.size(), 2u);
+  EXPECT_EQ(read.shards[0].name, "a.mp4");
+  for (const auto& s : read.shards) EXPECT_EQ(verify_token_shard(dir.path(), read, s), "") << s.name;
+}
+
+TEST(TokenShards, VerifyNamesWhatIsWrong) {
+  test::TempDir dir;
+  TokenShard a = shard("a.mp4", 4, "h1");
+  write_token_shard(dir.path(), a);
+  TokenManifest manifest = rebuild_token_manifest(dir.path(), identity("h1"));
+  ShardMeta entry = manifest.shards.at(0);
+
+  entry.frames = 5;  // the manifest disagrees with the file
+  EXPECT_NE(verify_token_shard(dir.path(), manifest, entry).find("the manifest says int16 [5, 2, 3]"), std::string::npos);
+  entry = manifest.shards.at(0);
+  manifest.tokenizer.vocab_size = 8;  // ids up to 15 are outside a vocabulary of 8
+  EXPECT_NE(verify_token_shard(dir.path(), manifest, entry).find("ids outside 0..7"), std::string::npos);
+  EXPECT_THROW(read_token_manifest(dir / "nowhere"), core::Error);
+}
+
+}  // namespace
+}  // namespace wm::dataloader

@@ -1,0 +1,220 @@
+// wm tokens dump|info|decode: datasets -> token shards (dataloader/token_dump.h), their
+// statistics and integrity, and shards back to video through the tokenizer.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+
+#include "core/checkpoint.h"
+#include "core/device.h"
+#include "core/error.h"
+#include "core/logging.h"
+#include "core/npy.h"
+#include "core/run_dir.h"
+#include "dataloader/token_dump.h"
+#include "tokenizer/tokenizer_checkpoint.h"
+#include "tools/commands.h"
+#include "tools/wm_config.h"
+#include "viz/video_writer.h"
+
+namespace wm::tools {
+
+namespace {
+
+struct DumpArgs {
+  std::vector<std::string> inputs;
+  std::string tokenizer, out, config_file;
+  int64_t batch = 64;
+  int decode_threads = 2;
+  bool force = false;
+};
+
+int env_int(const char* name, int fallback) {
+  const char* value = std::getenv(name);
+  return value ? std::atoi(value) : fallback;
+}
+
+// A checkpoint file, or a run folder: its newest valid tokenizer checkpoint.
+std::filesystem::path resolve_tokenizer(const std::string& given) {
+  const std::filesystem::path path(given);
+  if (!std::filesystem::is_directory(path)) return path;
+  const std::filesystem::path dir = std::filesystem::is_directory(path / "checkpoints") ? path / "checkpoints" : path;
+  const auto latest = core::CheckpointDir(dir, /*keep_last=*/0).load_latest_valid("tokenizer");
+  if (!latest) throw core::Error(given + " holds no valid tokenizer checkpoint (train one with 'wm train tokenizer')");
+  return latest->path();
+}
+
+dataloader::TokenizerIdentity identity_of(const tokenizer::LoadedTokenizer& loaded, const std::string& checkpoint) {
+  const auto& o = loaded.model->options();
+  return {checkpoint, loaded.content_hash, o.grid_height(), o.grid_width(), o.vocab_size, o.height, o.width};
+}
+
+void run_dump(const DumpArgs& args) {
+  const auto [inputs, overrides] = split_inputs_and_overrides(args.inputs);
+  if (inputs.empty()) throw core::Error("wm tokens dump: no input given (videos, image folders, episode stores, or folders of them)");
+  const LoadedConfig loaded = load_wm_config(args.config_file, overrides);
+  const WmConfig& config = loaded.config;
+  core::init_logging(config.log, {}, /*rank=*/0);
+  core::configure_threads(config.run.threads, /*local_world_size=*/1);
+  const c10::Device device = core::resolve_device(config.run.device);
+
+  // The tokenizer first: a checkpoint that does not load stops the run before any work.
+  const std::filesystem::path checkpoint = resolve_tokenizer(args.tokenizer);
+  const tokenizer::LoadedTokenizer tok = tokenizer::load_tokenizer(checkpoint, device);
+  const dataloader::TokenizerIdentity identity = identity_of(tok, checkpoint.string());
+  tokenizer::VQModel model = tok.model;
+  const core::Precision precision = config.run.precision;
+  const dataloader::FrameEncoder encode = [&](const at::Tensor& frames) {
+    core::AutocastGuard autocast(device, precision);
+    return model->encode(frames);
+  };
+
+  dataloader::TokenDumpOptions options;
+  options.video = config.dataset.video;
+  options.batch = args.batch;
+  options.decode_threads = args.decode_threads;
+  options.force = args.force;
+  options.rank = env_int("RANK", 0);  // set by the launcher
+  options.world_size = env_int("WORLD_SIZE", 1);
+  spdlog::info("tokenizer {} ({}x{} frames -> {}x{} tokens of {}, hash {}) on {}", checkpoint.string(), identity.frame_height,
+               identity.frame_width, identity.grid_height, identity.grid_width, identity.vocab_size, identity.hash.substr(0, 12),
+               device.str());
+  const dataloader::TokenDumpResult r = dataloader::dump_tokens(inputs, args.out, identity, encode, options);
+
+  spdlog::info("wrote {} shard(s), {} frames in {:.1f} s ({:.0f} frames/s); {} already done; {} failed; {} now lists {} shards, {} frames",
+               r.written, r.frames, r.seconds, r.seconds > 0 ? static_cast<double>(r.frames) / r.seconds : 0.0, r.already_done,
+               r.failures.size(), (std::filesystem::path(args.out) / "manifest.json").string(), r.manifest.shards.size(),
+               r.manifest.frames());
+  if (!r.failures.empty()) {
+    throw core::Error(std::to_string(r.failures.size()) + " of " + std::to_string(r.sources) + " source(s) failed (the others were written): " +
+                      r.failures.front() + (r.failures.size() > 1 ? " (and more in the log above)" : ""));
+  }
+}
+
+struct InfoArgs {
+  std::string dir;
+  bool json = false;
+};
+
+void run_info(const InfoArgs& args) {
+  const dataloader::TokenManifest manifest = dataloader::read_token_manifest(args.dir);
+  const auto& t = manifest.tokenizer;
+  at::Tensor counts = torch::zeros({t.vocab_size}, torch::kInt64);
+  std::vector<std::string> problems;
+  for (const auto& shard : manifest.shards) {
+    const std::string problem = dataloader::verify_token_shard(args.dir, manifest, shard);
+    if (!problem.empty()) {
+      problems.push_back(problem);
+      continue;
+    }
+    const at::Tensor tokens = core::read_npy(std::filesystem::path(args.dir) / shard.name / "tokens.npy");
+    counts += torch::bincount(tokens.flatten().to(torch::kInt64), {}, t.vocab_size);
+  }
+  const int64_t total = counts.sum().item<int64_t>();
+  const int64_t used = counts.gt(0).sum().item<int64_t>();
+  const at::Tensor p = counts.to(torch::kFloat64) / std::max<double>(1.0, static_cast<double>(total));
+  const double entropy = -(p * torch::log2(p.clamp_min(1e-300))).sum().item<double>();  // bits per token
+  const int64_t top = total > 0 ? counts.argmax().item<int64_t>() : 0;
+  const double top_share = total > 0 ? counts[top].item<double>() / static_cast<double>(total) : 0.0;
+
+  if (args.json) {
+    nlohmann::ordered_json j = {{"dir", args.dir},
+                                {"shards", manifest.shards.size()},
+                                {"frames", manifest.frames()},
+                                {"tokens", total},
+                                {"grid", {t.grid_height, t.grid_width}},
+                                {"vocab_size", t.vocab_size},
+                                {"tokenizer_hash", t.hash},
+                                {"codes_used", used},
+                                {"entropy_bits", entropy},
+                                {"perplexity", std::exp2(entropy)},
+                                {"top_code", top},
+                                {"top_code_share", top_share},
+                                {"sound_shards", manifest.shards.size() - problems.size()},
+                                {"problems", problems}};
+    std::cout << j.dump() << "\n";
+  } else {
+    std::cout << args.dir << ": " << manifest.shards.size() << " shards, " << manifest.frames() << " frames, " << total
+              << " tokens checked (grid " << t.grid_height << "x" << t.grid_width << ", vocabulary " << t.vocab_size << ", tokenizer "
+              << t.hash.substr(0, 12) << ")\n";
+    std::cout << "codes used: " << used << " of " << t.vocab_size << " (" << fmt::format("{:.1f}", 100.0 * used / t.vocab_size)
+              << "%); entropy " << fmt::format("{:.2f}", entropy) << " bits/token (perplexity " << fmt::format("{:.0f}", std::exp2(entropy))
+              << "); most frequent code " << top << " (" << fmt::format("{:.2f}", 100 * top_share) << "%)\n";
+    std::cout << "integrity: " << manifest.shards.size() - problems.size() << " of " << manifest.shards.size() << " shards sound\n";
+    for (const auto& problem : problems) std::cout << "  " << problem << "\n";
+  }
+  if (!problems.empty()) {
+    throw core::Error(std::to_string(problems.size()) + " of " + std::to_string(manifest.shards.size()) +
+                      " shards failed the integrity check: " + problems.front());
+  }
+}
+
+struct DecodeArgs {
+  std::string shard, tokenizer, out;
+  double fps = 0;
+  std::string device = "auto";
+};
+
+void run_decode(const DecodeArgs& args) {
+  const std::filesystem::path dir(args.shard);
+  const auto meta = dataloader::read_shard_meta(dir);
+  if (!meta) throw core::Error(dir.string() + " is not a token shard (no readable meta.json)");
+  const c10::Device device = core::resolve_device(args.device);
+  const tokenizer::LoadedTokenizer tok = tokenizer::load_tokenizer(resolve_tokenizer(args.tokenizer), device);
+  if (tok.content_hash != meta->tokenizer_hash) {
+    throw core::Error(dir.string() + " was made by tokenizer " + meta->tokenizer_hash.substr(0, 12) + ", but " + args.tokenizer +
+                      " is " + tok.content_hash.substr(0, 12) + " (decode with the checkpoint that made it)");
+  }
+  const at::Tensor tokens = core::read_npy(dir / "tokens.npy").to(torch::kInt64);  // [T, h, w]
+  const auto& o = tok.model->options();
+  viz::VideoWriterOptions video;
+  video.fps = args.fps > 0 ? args.fps : (meta->fps > 0 ? meta->fps : 10.0);
+  viz::VideoWriter writer(args.out, o.height, o.width, video);
+  tokenizer::VQModel model = tok.model;
+  for (int64_t start = 0; start < tokens.size(0); start += 64) {
+    const at::Tensor frames = model->decode(tokens.narrow(0, start, std::min<int64_t>(64, tokens.size(0) - start))).cpu().contiguous();
+    for (int64_t i = 0; i < frames.size(0); ++i) writer.write(frames[i].data_ptr<uint8_t>());
+  }
+  writer.close();
+  spdlog::info("decoded {} frames of {} into {}", tokens.size(0), dir.string(), args.out);
+}
+
+}  // namespace
+
+void add_tokens_command(CLI::App& app) {
+  CLI::App* tokens = app.add_subcommand("tokens", "Token shards: dump datasets through a tokenizer, inspect, decode");
+  tokens->require_subcommand(1);
+
+  auto dump = std::make_shared<DumpArgs>();
+  CLI::App* dump_cmd = tokens->add_subcommand("dump", "Tokenize videos, image folders and episode stores into token shards");
+  dump_cmd->add_option("inputs", dump->inputs, "videos, image folders, episode stores, or folders of them; and key=value overrides")
+      ->required();
+  dump_cmd->add_option("--tokenizer,-t", dump->tokenizer, "tokenizer checkpoint, or a run folder (its newest tokenizer checkpoint)")->required();
+  dump_cmd->add_option("--out,-o", dump->out, "output folder (one shard folder per source, plus manifest.json)")->required();
+  dump_cmd->add_option("--config,-c", dump->config_file, "YAML config (its run: and dataset: sections)");
+  dump_cmd->add_option("--batch", dump->batch, "frames per encode call")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{65536}));
+  dump_cmd->add_option("--decode-threads", dump->decode_threads, "sources decoded at once")->capture_default_str()->check(CLI::Range(1, 256));
+  dump_cmd->add_flag("--force", dump->force, "redo sources already dumped with this tokenizer");
+  dump_cmd->callback([dump] { run_dump(*dump); });
+
+  auto info = std::make_shared<InfoArgs>();
+  CLI::App* info_cmd = tokens->add_subcommand("info", "Counts, code usage and entropy, and an integrity check of every shard");
+  info_cmd->add_option("dir", info->dir, "a folder written by wm tokens dump")->required();
+  info_cmd->add_flag("--json", info->json, "one JSON object");
+  info_cmd->callback([info] { run_info(*info); });
+
+  auto decode = std::make_shared<DecodeArgs>();
+  CLI::App* decode_cmd = tokens->add_subcommand("decode", "Decode one shard's tokens back into a video");
+  decode_cmd->add_option("shard", decode->shard, "a shard folder (DIR/NAME)")->required();
+  decode_cmd->add_option("--tokenizer,-t", decode->tokenizer, "the tokenizer checkpoint that made the shard, or its run folder")->required();
+  decode_cmd->add_option("--out,-o", decode->out, "video file to write (.mp4, .mkv, .avi)")->required();
+  decode_cmd->add_option("--fps", decode->fps, "frame rate; default: the source's")->check(CLI::Range(0.0, 1000.0));
+  decode_cmd->add_option("--device", decode->device, "auto, cpu, cuda, cuda:<i>")->capture_default_str();
+  decode_cmd->callback([decode] { run_decode(*decode); });
+}
+
+}  // namespace wm::tools
