@@ -67,7 +67,7 @@ std::vector<BenchRecord> run_dump_bench(const DumpBenchOptions& options) {
     std::filesystem::create_symlink(std::filesystem::absolute(options.video), inputs / ("loop" + std::to_string(i) + ".mp4"));
   }
   dataloader::TokenDumpOptions dump;
-  dump.batch = options.batch;
+  dump.batch = options.batch > 0 ? options.batch : dataloader::auto_dump_batch(device.is_cuda());
   dump.decode_threads = options.decode_threads;
 
   // Decode-only: the whole pipeline with an encoder that does nothing.
@@ -79,7 +79,7 @@ std::vector<BenchRecord> run_dump_bench(const DumpBenchOptions& options) {
 
   // Encode-only: the tokenizer on batches already decoded.
   const auto reader = dataloader::open_frame_source(options.video, {.height = static_cast<int>(o.height), .width = static_cast<int>(o.width)});
-  const at::Tensor batch = dataloader::read_frames(*reader, 0, std::min<int64_t>(options.batch, reader->info().frames));
+  const at::Tensor batch = dataloader::read_frames(*reader, 0, std::min<int64_t>(dump.batch, reader->info().frames));
   model->encode(batch);  // warm-up
   int64_t encoded = 0;
   const auto start = Clock::now();
@@ -96,7 +96,7 @@ std::vector<BenchRecord> run_dump_bench(const DumpBenchOptions& options) {
 
   const nlohmann::ordered_json context = {{"frames", end_to_end.frames},       {"sources", options.loops},
                                           {"video", options.video.filename().string()}, {"frame", std::to_string(o.height) + "x" + std::to_string(o.width)},
-                                          {"batch", options.batch},            {"decode_threads", options.decode_threads},
+                                          {"batch", dump.batch},            {"decode_threads", options.decode_threads},
                                           {"threads", threads},                {"device", device.str()}};
   const double decode_rate = frames_per_s(decode_only), e2e = frames_per_s(end_to_end);
   BenchRecord r;
@@ -112,6 +112,13 @@ std::vector<BenchRecord> run_dump_bench(const DumpBenchOptions& options) {
   r.value = e2e;
   r.baseline = decode_rate < encode_only ? "decode_only" : "encode_only";
   r.baseline_value = std::min(decode_rate, encode_only);
+  if (!device.is_cuda()) {
+    // On a CPU both stages share the same cores: the best a pipeline can do is the two
+    // stages' work done back to back with no idle core, 1 / (1/decode + 1/encode).
+    const double shared = 1.0 / (1.0 / decode_rate + 1.0 / encode_only);
+    r.context["cpu_shared_bound_frames_per_s"] = shared;
+    r.context["of_cpu_shared_bound"] = e2e / shared;
+  }
   records.push_back(r);
   return records;
 }

@@ -18,7 +18,7 @@ struct DumpBenchOptions {
   int loops = 6;                // copies of it as separate sources (613 frames each)
   std::string tokenizer;        // checkpoint; empty: the default model, untrained (speed does not depend on weights)
   std::string device = "auto";
-  int64_t batch = 64;
+  int64_t batch = 0;            // 0: auto_dump_batch (16 on CPU)
   int decode_threads = 2;
   int threads = 0;              // intra-op threads for the encoder; 0: all cores
 };

@@ -10,6 +10,9 @@
 #include <optional>
 #include <thread>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include "core/bounded_queue.h"
 #include "core/error.h"
 #include "core/file_io.h"
@@ -153,6 +156,10 @@ class DumpPipeline {
   }
 
   void decode_units() {
+    // Below the encoder in priority: when both want the same cores (a CPU-only run), a
+    // decoder that preempts one of the encoder's OpenMP threads stalls all of them at the
+    // next barrier; at lower priority decoders fill the gaps instead.
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
     while (!stopping_) {
       const size_t index = next_unit_++;
       if (index >= units_.size()) return;

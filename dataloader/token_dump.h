@@ -22,12 +22,17 @@ namespace wm::dataloader {
 
 struct TokenDumpOptions {
   VideoDatasetOptions video;       // glob, fps, crop, sidecar columns; the size is the tokenizer's
-  int64_t batch = 64;              // frames per encode call
+  int64_t batch = 16;              // frames per encode call (see auto_dump_batch)
   int decode_threads = 2;          // sources decoded at once
   int64_t queued_batches = 8;      // decoded batches waiting for the encoder, at most
   bool force = false;              // redo shards already done with this tokenizer
   int rank = 0, world_size = 1;    // under the launcher: this rank takes sources rank, rank+W, ...
 };
+
+// Frames per encode call when the user does not say: on a CPU, small batches keep the
+// encoder's activations in cache (64x64 default tokenizer, 2 cores: 836 frames/s at 16, 588
+// at 32, 418 at 128); a GPU wants large ones.
+inline int64_t auto_dump_batch(bool gpu) { return gpu ? 256 : 16; }
 
 // uint8 frames [B, H, W, 3] -> integer tokens [B, h, w] (on any device).
 using FrameEncoder = std::function<at::Tensor(const at::Tensor& frames)>;

@@ -152,7 +152,7 @@ void add_bench_command(CLI::App& app) {
   dump_cmd->add_option("--loops", dump->options.loops, "copies of the video, each a source")->capture_default_str()->check(CLI::Range(1, 1000));
   dump_cmd->add_option("--tokenizer", dump->options.tokenizer, "tokenizer checkpoint (default: the default model, untrained)");
   dump_cmd->add_option("--device", dump->options.device, "auto, cpu, cuda, cuda:<i>")->capture_default_str();
-  dump_cmd->add_option("--batch", dump->options.batch, "frames per encode call")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{65536}));
+  dump_cmd->add_option("--batch", dump->options.batch, "frames per encode call; 0 = 16 on CPU, 256 on GPU")->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{65536}));
   dump_cmd->add_option("--decode-threads", dump->options.decode_threads, "sources decoded at once")->capture_default_str()->check(CLI::Range(1, 256));
   dump_cmd->add_option("--threads", dump->options.threads, "intra-op threads for the encoder; 0 = all cores")->capture_default_str();
   dump_cmd->callback([dump] {

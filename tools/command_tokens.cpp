@@ -28,7 +28,7 @@ namespace {
 struct DumpArgs {
   std::vector<std::string> inputs;
   std::string tokenizer, out, config_file;
-  int64_t batch = 64;
+  int64_t batch = 0;  // 0: auto_dump_batch
   int decode_threads = 2;
   bool force = false;
 };
@@ -75,7 +75,7 @@ void run_dump(const DumpArgs& args) {
 
   dataloader::TokenDumpOptions options;
   options.video = config.dataset.video;
-  options.batch = args.batch;
+  options.batch = args.batch > 0 ? args.batch : dataloader::auto_dump_batch(device.is_cuda());
   options.decode_threads = args.decode_threads;
   options.force = args.force;
   options.rank = env_int("RANK", 0);  // set by the launcher
@@ -196,7 +196,7 @@ void add_tokens_command(CLI::App& app) {
   dump_cmd->add_option("--tokenizer,-t", dump->tokenizer, "tokenizer checkpoint, or a run folder (its newest tokenizer checkpoint)")->required();
   dump_cmd->add_option("--out,-o", dump->out, "output folder (one shard folder per source, plus manifest.json)")->required();
   dump_cmd->add_option("--config,-c", dump->config_file, "YAML config (its run: and dataset: sections)");
-  dump_cmd->add_option("--batch", dump->batch, "frames per encode call")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{65536}));
+  dump_cmd->add_option("--batch", dump->batch, "frames per encode call; 0 = 16 on CPU, 256 on GPU")->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{65536}));
   dump_cmd->add_option("--decode-threads", dump->decode_threads, "sources decoded at once")->capture_default_str()->check(CLI::Range(1, 256));
   dump_cmd->add_flag("--force", dump->force, "redo sources already dumped with this tokenizer");
   dump_cmd->callback([dump] { run_dump(*dump); });
