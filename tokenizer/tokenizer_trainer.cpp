@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/lr_schedule.h"
 #include "tokenizer/tokenizer_checkpoint.h"
 
 namespace {
@@ -67,11 +68,7 @@ TokenizerTrainer::TokenizerTrainer(VQModel model, TokenizerTrainOptions options,
 }
 
 double TokenizerTrainer::learning_rate() const {
-  if (step_ < options_.warmup_steps) return options_.lr * static_cast<double>(step_ + 1) / static_cast<double>(options_.warmup_steps);
-  const double span = std::max<double>(1.0, static_cast<double>(options_.steps - options_.warmup_steps));
-  const double progress = std::min(1.0, static_cast<double>(step_ - options_.warmup_steps) / span);
-  const double cosine = 0.5 * (1.0 + std::cos(M_PI * progress));
-  return options_.lr * (options_.min_lr_ratio + (1.0 - options_.min_lr_ratio) * cosine);
+  return core::warmup_cosine_lr(options_.lr, step_, options_.warmup_steps, options_.steps, options_.min_lr_ratio);
 }
 
 core::Scalars TokenizerTrainer::train_step(const torch::Tensor& frames) {

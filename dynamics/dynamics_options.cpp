@@ -1,0 +1,37 @@
+#include "dynamics/dynamics_options.h"
+
+#include "core/error.h"
+
+namespace wm::dynamics {
+
+void describe(core::ConfigSchema& schema, DynamicsOptions& d) {
+  schema.add("tokens_per_frame", &d.tokens_per_frame, "K: tokens per frame (the tokenizer's grid, 8x8 = 64)");
+  schema.add("vocab_size", &d.vocab_size, "V: the tokenizer's codebook size");
+  schema.add("num_actions", &d.num_actions, "discrete actions: how many (0 for continuous)");
+  schema.add("action_dim", &d.action_dim, "continuous actions: the vector length (0 for discrete)");
+  schema.add("layers", &d.layers, "transformer blocks");
+  schema.add("width", &d.width, "embedding width");
+  schema.add("heads", &d.heads, "attention heads (width must divide by it)");
+  schema.add("context_steps", &d.context_steps, "L: steps of context (L * (K + 1) positions)");
+  schema.add("dropout", &d.dropout, "dropout on embeddings, attention and residuals");
+  schema.add_choice("reward_head", &d.reward_head, {{"sign", RewardHead::kSign}, {"twohot", RewardHead::kTwoHot}},
+                    "sign: 3 classes (IRIS); twohot: symlog two-hot regression (DreamerV3)");
+  schema.add("reward_bins", &d.reward_bins, "two-hot bins");
+}
+
+void DynamicsOptions::validate() const {
+  auto fail = [](const std::string& what) { throw core::Error("dynamics options: " + what); };
+  if (tokens_per_frame < 1) fail("tokens_per_frame " + std::to_string(tokens_per_frame) + " must be positive");
+  if (vocab_size < 2) fail("vocab_size " + std::to_string(vocab_size) + " must be at least 2");
+  if ((num_actions > 0) == (action_dim > 0)) {
+    fail("set exactly one of num_actions (discrete, got " + std::to_string(num_actions) + ") and action_dim (continuous, got " +
+         std::to_string(action_dim) + ")");
+  }
+  if (layers < 1) fail("layers " + std::to_string(layers) + " must be positive");
+  if (heads < 1 || width % heads != 0) fail("width " + std::to_string(width) + " is not divisible by heads " + std::to_string(heads));
+  if (context_steps < 2) fail("context_steps " + std::to_string(context_steps) + " must be at least 2");
+  if (dropout < 0 || dropout >= 1) fail("dropout " + std::to_string(dropout) + " is outside [0, 1)");
+  if (reward_head == RewardHead::kTwoHot && reward_bins < 3) fail("reward_bins " + std::to_string(reward_bins) + " must be at least 3");
+}
+
+}  // namespace wm::dynamics

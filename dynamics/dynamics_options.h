@@ -1,0 +1,42 @@
+// Hyperparameters of the dynamics model (the `dynamics:` config section). Stored in every
+// dynamics checkpoint, so the model can be rebuilt from the checkpoint alone.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/config_schema.h"
+
+namespace wm::dynamics {
+
+enum class RewardHead {
+  kSign,    // 3 classes: negative, zero, positive (IRIS; Atari rewards are clipped anyway)
+  kTwoHot,  // two-hot over symlog-spaced bins, regression of any scale (DreamerV3)
+};
+
+struct DynamicsOptions {
+  // What the sequence is made of (from the tokenizer and the environment).
+  int64_t tokens_per_frame = 64;  // K: 8x8 tokens per frame
+  int64_t vocab_size = 1024;      // V: the tokenizer's codebook
+  int64_t num_actions = 0;        // discrete actions: the table size (> 0), else 0
+  int64_t action_dim = 0;         // continuous actions: the vector length (> 0), else 0
+  // The transformer.
+  int64_t layers = 10;            // IRIS: 10 layers, width 256, 4 heads, 20 steps
+  int64_t width = 256;
+  int64_t heads = 4;
+  int64_t context_steps = 20;     // L: the model sees L * (K + 1) positions (1300 at K = 64)
+  double dropout = 0.1;
+  // Heads.
+  RewardHead reward_head = RewardHead::kSign;
+  int64_t reward_bins = 255;      // two-hot bins over symlog(-20)..symlog(20)
+
+  bool discrete_actions() const { return num_actions > 0; }
+  int64_t positions_per_step() const { return tokens_per_frame + 1; }
+  int64_t max_positions() const { return context_steps * positions_per_step(); }
+  // Throws wm::core::Error naming the value when the options cannot build a model.
+  void validate() const;
+};
+
+void describe(core::ConfigSchema& schema, DynamicsOptions& dynamics);
+
+}  // namespace wm::dynamics

@@ -1,0 +1,133 @@
+#include "dynamics/dynamics_trainer.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/lr_schedule.h"
+#include "dynamics/dynamics_checkpoint.h"
+
+namespace wm::dynamics {
+
+void describe(core::ConfigSchema& schema, DynamicsTrainOptions& t) {
+  schema.add("steps", &t.steps, "optimizer steps");
+  schema.add("batch_size", &t.batch_size, "windows of context_steps steps per optimizer step");
+  schema.add("grad_accumulation", &t.grad_accumulation, "micro-batches per step (batch_size must divide by it)");
+  schema.add("lr", &t.lr, "peak AdamW learning rate");
+  schema.add("warmup_steps", &t.warmup_steps, "linear warm-up, then cosine decay");
+  schema.add("min_lr_ratio", &t.min_lr_ratio, "the cosine ends at lr * this");
+  schema.add("weight_decay", &t.weight_decay, "AdamW decay on linear-layer matrices only");
+  schema.add("grad_clip", &t.grad_clip, "global gradient-norm clip");
+  schema.add("eval_every", &t.eval_every, "steps between held-out evaluations");
+  schema.add("eval_batches", &t.eval_batches, "held-out batches per evaluation");
+  schema.add("time_budget_s", &t.time_budget_s, "stop after this many seconds (0: run all steps)");
+}
+
+void DynamicsTrainOptions::validate() const {
+  auto fail = [](const std::string& what) { throw core::Error("dynamics_train: " + what); };
+  if (batch_size < 1) fail("batch_size " + std::to_string(batch_size) + " must be at least 1");
+  if (grad_accumulation < 1 || batch_size % grad_accumulation != 0) {
+    fail("batch_size " + std::to_string(batch_size) + " does not divide into grad_accumulation " + std::to_string(grad_accumulation) +
+         " micro-batches");
+  }
+}
+
+DynamicsTrainer::DynamicsTrainer(WorldModel model, DynamicsTrainOptions options, c10::Device device, core::Precision precision)
+    : model_(std::move(model)), options_(options), device_(device), precision_(precision) {
+  options_.validate();
+  model_->to(device_);
+  model_->train();
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(model_->decayed_parameters(),
+                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(options_.lr).weight_decay(options_.weight_decay)));
+  groups.emplace_back(model_->other_parameters(),
+                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(options_.lr).weight_decay(0.0)));
+  optimizer_ = std::make_unique<torch::optim::AdamW>(std::move(groups));
+}
+
+double DynamicsTrainer::learning_rate() const {
+  return core::warmup_cosine_lr(options_.lr, step_, options_.warmup_steps, options_.steps, options_.min_lr_ratio);
+}
+
+DynamicsBatch DynamicsTrainer::to_device(const DynamicsBatch& b) const {
+  return {b.tokens.to(device_, torch::kInt64), b.actions.to(device_), b.rewards.to(device_), b.dones.to(device_), b.mask.to(device_)};
+}
+
+core::Scalars DynamicsTrainer::train_step(const DynamicsBatch& host_batch) {
+  const auto start = std::chrono::steady_clock::now();
+  const double lr = learning_rate();
+  for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+
+  // Forward, loss and backward per micro-batch; gradients add up over them.
+  const DynamicsBatch batch = to_device(host_batch);
+  const int64_t micro = batch.tokens.size(0) / options_.grad_accumulation;
+  optimizer_->zero_grad();
+  core::Scalars sums;
+  double loss_sum = 0;
+  for (int64_t m = 0; m < options_.grad_accumulation; ++m) {
+    auto part = [&](const torch::Tensor& t) { return t.narrow(0, m * micro, micro); };
+    core::LossTerms loss;
+    {
+      core::AutocastGuard autocast(device_, precision_);
+      loss = model_->compute_loss({part(batch.tokens), part(batch.actions), part(batch.rewards), part(batch.dones), part(batch.mask)});
+    }
+    (loss.total / static_cast<double>(options_.grad_accumulation)).backward();
+    loss_sum += loss.total.item<double>();
+    if (sums.empty()) sums = loss.logs;
+    else for (size_t i = 0; i < sums.size(); ++i) sums[i].second += loss.logs[i].second;
+  }
+  const double grad_norm = torch::nn::utils::clip_grad_norm_(model_->parameters(), options_.grad_clip);
+  optimizer_->step();
+  ++step_;
+
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double tokens = static_cast<double>(batch.tokens.size(0) * batch.tokens.size(1) * model_->options().positions_per_step());
+  core::Scalars scalars = {{"dynamics/loss", loss_sum / static_cast<double>(options_.grad_accumulation)}};
+  for (const auto& [name, value] : sums) scalars.emplace_back("dynamics/" + name, value / static_cast<double>(options_.grad_accumulation));
+  scalars.emplace_back("dynamics/lr", lr);
+  scalars.emplace_back("dynamics/grad_norm", grad_norm);
+  scalars.emplace_back("dynamics/tokens_per_s", tokens / seconds);
+  return scalars;
+}
+
+core::Scalars DynamicsTrainer::evaluate(const std::vector<DynamicsBatch>& batches) {
+  torch::NoGradGuard no_grad;
+  model_->eval();
+  core::Scalars sums;
+  for (const auto& host_batch : batches) {
+    core::AutocastGuard autocast(device_, precision_);
+    const core::LossTerms loss = model_->compute_loss(to_device(host_batch));
+    if (sums.empty()) sums = loss.logs;
+    else for (size_t i = 0; i < sums.size(); ++i) sums[i].second += loss.logs[i].second;
+  }
+  model_->train();
+  core::Scalars scalars;
+  for (const auto& [name, value] : sums) scalars.emplace_back("dynamics/holdout_" + name, value / static_cast<double>(batches.size()));
+  return scalars;
+}
+
+void DynamicsTrainer::save(core::CheckpointWriter& writer) {
+  add_dynamics(writer, model_);
+  writer.add_optimizer("dynamics_adamw", *optimizer_);
+  writer.set_counter("dynamics_step", step_);
+}
+
+void DynamicsTrainer::restore(const core::Checkpoint& checkpoint) {
+  const DynamicsOptions stored = dynamics_options_of(checkpoint);
+  const DynamicsOptions& mine = model_->options();
+  if (stored.layers != mine.layers || stored.width != mine.width || stored.heads != mine.heads ||
+      stored.context_steps != mine.context_steps || stored.tokens_per_frame != mine.tokens_per_frame ||
+      stored.vocab_size != mine.vocab_size || stored.num_actions != mine.num_actions || stored.action_dim != mine.action_dim) {
+    throw core::Error("checkpoint " + checkpoint.path().string() + " holds a dynamics model of another shape than the config's (" +
+                      std::to_string(stored.layers) + " layers x " + std::to_string(stored.width) + ", " +
+                      std::to_string(stored.context_steps) + " steps against " + std::to_string(mine.layers) + " x " +
+                      std::to_string(mine.width) + ", " + std::to_string(mine.context_steps) + ")");
+  }
+  checkpoint.restore_module(kDynamicsModule, *model_);
+  checkpoint.restore_optimizer("dynamics_adamw", *optimizer_);
+  step_ = checkpoint.counter("dynamics_step");
+}
+
+}  // namespace wm::dynamics

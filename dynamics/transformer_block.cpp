@@ -1,0 +1,54 @@
+#include "dynamics/transformer_block.h"
+
+#include <torch/torch.h>
+
+namespace wm::dynamics {
+
+CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t width, int64_t heads, double dropout)
+    : qkv(register_module("qkv", torch::nn::Linear(width, 3 * width))),
+      proj(register_module("proj", torch::nn::Linear(width, width))),
+      heads_(heads),
+      dropout_(dropout),
+      residual_dropout_(register_module("residual_dropout", torch::nn::Dropout(dropout))) {}
+
+torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, KVCache* cache, int64_t layer) {
+  const int64_t batch = x.size(0), count = x.size(1), width = x.size(2), head_dim = width / heads_;
+  // [B, T, 3C] -> three [B, heads, T, head_dim]
+  const auto qkv_heads = qkv(x).view({batch, count, 3, heads_, head_dim}).permute({2, 0, 3, 1, 4});
+  const torch::Tensor q = qkv_heads[0], k = qkv_heads[1], v = qkv_heads[2];
+  const double dropout = is_training() ? dropout_ : 0.0;
+  torch::Tensor y;
+  if (cache == nullptr) {
+    y = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, dropout, /*is_causal=*/true);
+  } else {
+    const int64_t offset = cache->length();
+    const auto [keys, values] = cache->append(layer, k, v);  // [B, heads, offset + T, head_dim]
+    if (count == 1) {
+      y = at::scaled_dot_product_attention(q, keys, values);  // the newest position sees everything
+    } else if (offset == 0) {
+      y = at::scaled_dot_product_attention(q, keys, values, /*attn_mask=*/{}, 0.0, /*is_causal=*/true);
+    } else {
+      // Query i sits at offset + i and sees keys 0..offset + i (is_causal would align the
+      // mask to the top-left corner instead).
+      const auto query_pos = torch::arange(offset, offset + count, torch::TensorOptions().device(x.device())).unsqueeze(1);
+      const auto key_pos = torch::arange(offset + count, torch::TensorOptions().device(x.device())).unsqueeze(0);
+      y = at::scaled_dot_product_attention(q, keys, values, /*attn_mask=*/key_pos <= query_pos);
+    }
+  }
+  return residual_dropout_(proj(y.transpose(1, 2).reshape({batch, count, width})));
+}
+
+TransformerBlockImpl::TransformerBlockImpl(int64_t width, int64_t heads, double dropout)
+    : fc(register_module("fc", torch::nn::Linear(width, 4 * width))),
+      fc_proj(register_module("fc_proj", torch::nn::Linear(4 * width, width))),
+      attention(register_module("attention", CausalSelfAttention(width, heads, dropout))),
+      ln1_(register_module("ln1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})))),
+      ln2_(register_module("ln2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})))),
+      dropout_(register_module("dropout", torch::nn::Dropout(dropout))) {}
+
+torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x, KVCache* cache, int64_t layer) {
+  const torch::Tensor h = x + attention(ln1_(x), cache, layer);
+  return h + dropout_(fc_proj(torch::gelu(fc(ln2_(h)))));
+}
+
+}  // namespace wm::dynamics

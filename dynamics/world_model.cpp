@@ -1,0 +1,210 @@
+#include "dynamics/world_model.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "dynamics/transformer_block.h"
+
+namespace wm::dynamics {
+
+namespace {
+
+torch::nn::Sequential mlp_head(int64_t width, int64_t outputs) {
+  return torch::nn::Sequential(torch::nn::Linear(width, width), torch::nn::GELU(), torch::nn::Linear(width, outputs));
+}
+
+std::string shape_text(const torch::Tensor& t) { return c10::str(t.sizes()); }
+
+}  // namespace
+
+WorldModelImpl::WorldModelImpl(DynamicsOptions options) : options_(std::move(options)), reward_encoding_((options_.validate(), options_)) {
+  const int64_t C = options_.width;
+  token_embedding_ = register_module("token_embedding", torch::nn::Embedding(options_.vocab_size, C));
+  position_embedding_ = register_module("position_embedding", torch::nn::Embedding(options_.positions_per_step(), C));
+  step_embedding_ = register_module("step_embedding", torch::nn::Embedding(options_.context_steps, C));
+  if (options_.discrete_actions()) {
+    action_table_ = register_module("action_table", torch::nn::Embedding(options_.num_actions, C));
+  } else {
+    // Continuous control: a projection of the action vector, not bins (IRIS's maintainers'
+    // advice for continuous actions).
+    action_projection_ = register_module("action_projection", torch::nn::Linear(options_.action_dim, C));
+  }
+  embedding_dropout_ = register_module("embedding_dropout", torch::nn::Dropout(options_.dropout));
+  blocks_ = register_module("blocks", torch::nn::ModuleList());
+  for (int64_t l = 0; l < options_.layers; ++l) blocks_->push_back(TransformerBlock(C, options_.heads, options_.dropout));
+  final_norm_ = register_module("final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({C})));
+  token_head_ = register_module("token_head", torch::nn::Linear(torch::nn::LinearOptions(C, options_.vocab_size).bias(false)));
+  reward_head_ = register_module("reward_head", mlp_head(C, reward_encoding_.classes()));
+  done_head_ = register_module("done_head", mlp_head(C, 1));
+  initialize_weights();
+}
+
+void WorldModelImpl::initialize_weights() {
+  // GPT-2: N(0, 0.02) weights, zero biases, and the projections back into the residual
+  // stream scaled by 1/sqrt(2 * layers) so the stream's variance does not grow with depth.
+  torch::NoGradGuard no_grad;
+  for (auto& module : modules(/*include_self=*/false)) {
+    if (auto* linear = module->as<torch::nn::Linear>()) {
+      linear->weight.normal_(0.0, 0.02);
+      if (linear->bias.defined()) linear->bias.zero_();
+    } else if (auto* embedding = module->as<torch::nn::Embedding>()) {
+      embedding->weight.normal_(0.0, 0.02);
+    }
+  }
+  const double residual_std = 0.02 / std::sqrt(2.0 * static_cast<double>(options_.layers));
+  for (const auto& block : *blocks_) {
+    auto* b = block->as<TransformerBlockImpl>();
+    b->attention->proj->weight.normal_(0.0, residual_std);
+    b->fc_proj->weight.normal_(0.0, residual_std);
+  }
+}
+
+void WorldModelImpl::check_inputs(const torch::Tensor& tokens, const torch::Tensor& actions) const {
+  if (tokens.numel() > 0) {
+    const int64_t low = tokens.min().item<int64_t>(), high = tokens.max().item<int64_t>();
+    if (low < 0 || high >= options_.vocab_size) {
+      throw core::Error("dynamics: token id " + std::to_string(low < 0 ? low : high) + " is outside the vocabulary 0.." +
+                        std::to_string(options_.vocab_size - 1));
+    }
+  }
+  if (options_.discrete_actions()) {
+    if (actions.is_floating_point()) throw core::Error("dynamics: discrete actions must be integers, got " + std::string(c10::toString(actions.scalar_type())));
+    if (actions.numel() > 0) {
+      const int64_t low = actions.min().item<int64_t>(), high = actions.max().item<int64_t>();
+      if (low < 0 || high >= options_.num_actions) {
+        throw core::Error("dynamics: action " + std::to_string(low < 0 ? low : high) + " is outside the action space 0.." +
+                          std::to_string(options_.num_actions - 1));
+      }
+    }
+  } else if (actions.size(-1) != options_.action_dim) {
+    throw core::Error("dynamics: actions have " + std::to_string(actions.size(-1)) + " values, the model takes " +
+                      std::to_string(options_.action_dim) + " (shape " + shape_text(actions) + ")");
+  }
+  if (tokens.dim() == 3 && tokens.size(1) > options_.context_steps) {
+    throw core::Error("dynamics: " + std::to_string(tokens.size(1)) + " steps exceed the context of " +
+                      std::to_string(options_.context_steps) + " steps");
+  }
+  if (tokens.dim() == 3 && tokens.size(2) != options_.tokens_per_frame) {
+    throw core::Error("dynamics: frames have " + std::to_string(tokens.size(2)) + " tokens, the model takes " +
+                      std::to_string(options_.tokens_per_frame));
+  }
+}
+
+torch::Tensor WorldModelImpl::embed_action(const torch::Tensor& actions, int64_t step) {
+  const torch::Tensor base = options_.discrete_actions() ? action_table_(actions.to(torch::kInt64))
+                                                         : action_projection_(actions.to(token_embedding_->weight.scalar_type()));
+  // [B, C] -> [B, 1, C]
+  return (base + position_embedding_->weight[options_.tokens_per_frame] + step_embedding_->weight[step]).unsqueeze(1);
+}
+
+torch::Tensor WorldModelImpl::embed_tokens(const torch::Tensor& tokens, int64_t first, int64_t step) {
+  const int64_t count = tokens.size(1);
+  return token_embedding_(tokens) + position_embedding_->weight.narrow(0, first, count) + step_embedding_->weight[step];
+}
+
+torch::Tensor WorldModelImpl::embed_steps(const torch::Tensor& tokens, const torch::Tensor& actions, int64_t first_step) {
+  const int64_t B = tokens.size(0), S = tokens.size(1), K = options_.tokens_per_frame, C = options_.width;
+  const torch::Tensor frame = token_embedding_(tokens);  // [B, S, K, C]
+  const torch::Tensor action = options_.discrete_actions() ? action_table_(actions.to(torch::kInt64))
+                                                           : action_projection_(actions.to(frame.scalar_type()));  // [B, S, C]
+  const torch::Tensor steps = torch::cat({frame, action.unsqueeze(2)}, 2);  // [B, S, K + 1, C]
+  const torch::Tensor position = position_embedding_->weight.view({1, 1, K + 1, C});
+  const torch::Tensor step = step_embedding_->weight.narrow(0, first_step, S).view({1, S, 1, C});
+  return (steps + position + step).view({B, S * (K + 1), C});
+}
+
+torch::Tensor WorldModelImpl::transform(const torch::Tensor& x, KVCache* cache) {
+  torch::Tensor h = embedding_dropout_(x);
+  int64_t layer = 0;
+  for (const auto& block : *blocks_) h = block->as<TransformerBlockImpl>()->forward(h, cache, layer++);
+  if (cache != nullptr) cache->advance(x.size(1));
+  return final_norm_(h);
+}
+
+torch::Tensor WorldModelImpl::token_logits(const torch::Tensor& hidden) { return token_head_(hidden); }
+torch::Tensor WorldModelImpl::reward_logits(const torch::Tensor& hidden) { return reward_head_->forward(hidden); }
+torch::Tensor WorldModelImpl::done_logits(const torch::Tensor& hidden) { return done_head_->forward(hidden).squeeze(-1); }
+
+torch::Tensor WorldModelImpl::forward(const torch::Tensor& tokens, const torch::Tensor& actions) {
+  return token_logits(transform(embed_steps(tokens, actions, 0)));
+}
+
+core::LossTerms WorldModelImpl::compute_loss(const DynamicsBatch& batch) {
+  check_inputs(batch.tokens, batch.actions);
+  const int64_t B = batch.tokens.size(0), L = batch.tokens.size(1), K = options_.tokens_per_frame, C = options_.width;
+  const torch::Tensor hidden = transform(embed_steps(batch.tokens, batch.actions, 0)).view({B, L, K + 1, C});
+  const torch::Tensor mask = batch.mask.to(torch::kBool);
+
+  // Next-token targets: within a frame (z_t^j -> z_t^(j+1)), and across steps (a_t ->
+  // z_(t+1)^1). A target counts when its step is real.
+  const torch::Tensor within_hidden = hidden.narrow(2, 0, K - 1).reshape({-1, C});            // [B*L*(K-1), C]
+  const torch::Tensor within_target = batch.tokens.narrow(2, 1, K - 1).reshape({-1});
+  const torch::Tensor within_mask = mask.unsqueeze(2).expand({B, L, K - 1}).reshape({-1});
+  // Frames 2..L: the previous frame and action are in view (what imagination relies on).
+  const torch::Tensor within_next_frame = (torch::arange(L, mask.device()) > 0).view({1, L, 1}).expand({B, L, K - 1}).reshape({-1});
+  const torch::Tensor across_hidden = hidden.narrow(1, 0, L - 1).select(2, K).reshape({-1, C});  // [B*(L-1), C]
+  const torch::Tensor across_target = batch.tokens.narrow(1, 1, L - 1).select(2, 0).reshape({-1});
+  const torch::Tensor across_mask = mask.narrow(1, 1, L - 1).reshape({-1});
+
+  const torch::Tensor token_mask = torch::cat({within_mask, across_mask});
+  const torch::Tensor next_frame = torch::cat({within_next_frame, torch::ones_like(across_mask)}).masked_select(token_mask);
+  const torch::Tensor logits = token_logits(torch::cat({within_hidden, across_hidden}).index({token_mask}));  // [N, V]
+  const torch::Tensor targets = torch::cat({within_target, across_target}).index({token_mask});
+  const torch::Tensor token_ce = torch::cross_entropy_loss(logits.to(torch::kFloat32), targets);
+
+  // Reward and termination from the action tokens' hidden states.
+  const torch::Tensor action_hidden = hidden.select(2, K).index({mask});  // [M, C]
+  const torch::Tensor reward_logit = reward_logits(action_hidden).to(torch::kFloat32);
+  const torch::Tensor reward_target = reward_encoding_.encode(batch.rewards.index({mask}));
+  const torch::Tensor reward_loss = -(reward_target * torch::log_softmax(reward_logit, -1)).sum(-1).mean();
+  const torch::Tensor done_logit = done_logits(action_hidden).to(torch::kFloat32);
+  const torch::Tensor done_target = batch.dones.index({mask}).to(torch::kFloat32);
+  const torch::Tensor done_loss = torch::binary_cross_entropy_with_logits(done_logit, done_target);
+
+  core::LossTerms loss;
+  loss.total = token_ce + reward_loss + done_loss;
+  torch::NoGradGuard no_grad;
+  const torch::Tensor correct = logits.argmax(-1) == targets;
+  const torch::Tensor predicted_reward = reward_encoding_.decode(reward_logit);
+  const torch::Tensor rewards = batch.rewards.index({mask}).to(torch::kFloat32);
+  // Sign head: the class is right; two-hot: within 0.1 of the reward or 10% of it.
+  const torch::Tensor reward_right = options_.reward_head == RewardHead::kSign
+                                         ? predicted_reward == torch::sign(rewards)
+                                         : (predicted_reward - rewards).abs() <= torch::maximum(0.1 * rewards.abs(), torch::full_like(rewards, 0.1));
+  loss.logs = {{"token_bits", token_ce.item<double>() / std::log(2.0)},
+               {"token_accuracy", correct.to(torch::kFloat32).mean().item<double>()},
+               {"next_frame_accuracy", correct.masked_select(next_frame).to(torch::kFloat32).mean().item<double>()},
+               {"reward_loss", reward_loss.item<double>()},
+               {"reward_accuracy", reward_right.to(torch::kFloat32).mean().item<double>()},
+               {"done_loss", done_loss.item<double>()},
+               {"done_accuracy", ((done_logit > 0) == (done_target > 0.5)).to(torch::kFloat32).mean().item<double>()}};
+  return loss;
+}
+
+KVCache WorldModelImpl::make_cache(int64_t batch) const {
+  const auto& w = token_embedding_->weight;
+  return KVCache(options_.layers, batch, options_.heads, options_.max_positions(), options_.width / options_.heads, w.options());
+}
+
+std::vector<torch::Tensor> WorldModelImpl::decayed_parameters() {
+  std::vector<torch::Tensor> params;
+  for (auto& module : modules(/*include_self=*/false)) {
+    if (auto* linear = module->as<torch::nn::Linear>()) params.push_back(linear->weight);
+  }
+  return params;
+}
+
+std::vector<torch::Tensor> WorldModelImpl::other_parameters() {
+  const auto decayed = decayed_parameters();
+  std::vector<torch::Tensor> params;
+  for (const auto& p : parameters()) {
+    bool is_decayed = false;
+    for (const auto& d : decayed) is_decayed = is_decayed || d.is_same(p);
+    if (!is_decayed) params.push_back(p);
+  }
+  return params;
+}
+
+}  // namespace wm::dynamics

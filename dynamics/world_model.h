@@ -1,0 +1,89 @@
+// The learned simulator: a GPT over frame tokens and actions (DESIGN.md, sequence layout).
+// Per step t the sequence holds the K tokens z_t^1..z_t^K of frame t, then one action token
+// a_t. The hidden state at z_t^j predicts z_t^(j+1); the one at a_t predicts z_(t+1)^1, the
+// reward r_t and whether the episode ends after step t.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/nn/pimpl.h>
+
+#include "core/loss_terms.h"
+#include "dynamics/dynamics_options.h"
+#include "dynamics/kv_cache.h"
+#include "dynamics/reward_encoding.h"
+
+namespace wm::dynamics {
+
+// B windows of L steps (a dataloader::WindowBatch of token grids, flattened).
+struct DynamicsBatch {
+  torch::Tensor tokens;   // int64 [B, L, K]
+  torch::Tensor actions;  // int64 [B, L] (discrete) or float32 [B, L, A] (continuous)
+  torch::Tensor rewards;  // float32 [B, L]
+  torch::Tensor dones;    // uint8/bool [B, L]
+  torch::Tensor mask;     // bool [B, L]: false on padding before an episode's start
+};
+
+class WorldModelImpl : public torch::nn::Module {
+ public:
+  explicit WorldModelImpl(DynamicsOptions options);
+  const DynamicsOptions& options() const { return options_; }
+
+  // Embedding of whole steps: tokens [B, S, K], actions [B, S] / [B, S, A], the first
+  // step's index in the window -> [B, S * (K + 1), C].
+  torch::Tensor embed_steps(const torch::Tensor& tokens, const torch::Tensor& actions, int64_t first_step);
+  // Frame tokens [B, n] of step `step`, starting at index `first` within the frame -> [B, n, C].
+  torch::Tensor embed_tokens(const torch::Tensor& tokens, int64_t first, int64_t step);
+  // The action token of step `step`: [B] / [B, A] -> [B, 1, C].
+  torch::Tensor embed_action(const torch::Tensor& actions, int64_t step);
+
+  // The transformer on embeddings [B, T, C] -> hidden states [B, T, C] (final LayerNorm
+  // applied). With a cache, x holds the T positions after the cached ones.
+  torch::Tensor transform(const torch::Tensor& x, KVCache* cache = nullptr);
+
+  torch::Tensor token_logits(const torch::Tensor& hidden);   // [..., C] -> [..., V]
+  torch::Tensor reward_logits(const torch::Tensor& hidden);  // [..., C] -> [..., R]
+  torch::Tensor done_logits(const torch::Tensor& hidden);    // [..., C] -> [...]
+  const RewardEncoding& reward_encoding() const { return reward_encoding_; }
+
+  // Next-token logits at every position of whole steps: [B, S * (K + 1), V].
+  torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& actions);
+
+  // Cross-entropy of the next frame tokens + reward loss + termination loss, masked; logs
+  // token_bits (cross-entropy in bits/token), token_accuracy, next_frame_accuracy (tokens of
+  // frames 2..L, predicted with the previous frame and action in view), reward_loss,
+  // reward_accuracy, done_loss, done_accuracy.
+  core::LossTerms compute_loss(const DynamicsBatch& batch);
+
+  // Throws wm::core::Error naming the value and the limit: ids outside the vocabulary,
+  // actions outside the action space, more steps than the context.
+  void check_inputs(const torch::Tensor& tokens, const torch::Tensor& actions) const;
+
+  // A cache for `batch` sequences of the whole context, on the model's device and dtype.
+  KVCache make_cache(int64_t batch) const;
+  // Parameters AdamW decays: the matrices of linear layers (not embeddings, norms, biases).
+  std::vector<torch::Tensor> decayed_parameters();
+  std::vector<torch::Tensor> other_parameters();
+
+ private:
+  void initialize_weights();
+
+  DynamicsOptions options_;
+  RewardEncoding reward_encoding_;
+  torch::nn::Embedding token_embedding_{nullptr}, position_embedding_{nullptr}, step_embedding_{nullptr};
+  torch::nn::Embedding action_table_{nullptr};  // discrete actions
+  torch::nn::Linear action_projection_{nullptr};  // continuous actions
+  torch::nn::Dropout embedding_dropout_{nullptr};
+  torch::nn::ModuleList blocks_{nullptr};
+  torch::nn::LayerNorm final_norm_{nullptr};
+  torch::nn::Linear token_head_{nullptr};
+  torch::nn::Sequential reward_head_{nullptr}, done_head_{nullptr};
+};
+TORCH_MODULE(WorldModel);
+
+}  // namespace wm::dynamics

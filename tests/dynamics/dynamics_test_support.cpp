@@ -1,0 +1,48 @@
+#include "dynamics/dynamics_test_support.h"
+
+#include <torch/torch.h>
+
+namespace wm::dynamics {
+
+DynamicsOptions small_dynamics_options(bool continuous) {
+  DynamicsOptions o;
+  o.tokens_per_frame = 4;
+  o.vocab_size = 8;
+  o.num_actions = continuous ? 0 : 2;
+  o.action_dim = continuous ? 2 : 0;
+  o.layers = 2;
+  o.width = 64;
+  o.heads = 4;
+  o.context_steps = 6;
+  o.dropout = 0.0;
+  return o;
+}
+
+DynamicsBatch shifting_batch(const DynamicsOptions& o, int64_t batch, uint64_t seed, int64_t padded) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const int64_t L = o.context_steps, K = o.tokens_per_frame;
+  const torch::Tensor right = torch::randint(0, 2, {batch, L}, gen, torch::kInt64);  // direction per step
+  torch::Tensor tokens = torch::empty({batch, L, K}, torch::kInt64);
+  tokens.select(1, 0).copy_(torch::randint(0, o.vocab_size, {batch, K}, gen, torch::kInt64));
+  for (int64_t t = 1; t < L; ++t) {
+    const torch::Tensor previous = tokens.select(1, t - 1);
+    const torch::Tensor shifted = torch::where(right.select(1, t - 1).unsqueeze(1).to(torch::kBool), previous.roll(1, 1), previous.roll(-1, 1));
+    tokens.select(1, t).copy_(shifted);
+  }
+  DynamicsBatch b;
+  b.tokens = tokens;
+  if (o.discrete_actions()) {
+    b.actions = right;
+  } else {
+    // First value: the direction (+-1, with noise); second: noise the model must ignore.
+    const torch::Tensor direction = right.to(torch::kFloat32) * 2 - 1;
+    b.actions = torch::stack({direction * (0.5 + torch::rand({batch, L}, gen)), torch::randn({batch, L}, gen)}, 2);
+  }
+  b.rewards = right.to(torch::kFloat32) * 2 - 1;
+  b.dones = tokens.select(2, 0).eq(0).to(torch::kUInt8);
+  b.mask = torch::ones({batch, L}, torch::kBool);
+  if (padded > 0) b.mask[0].narrow(0, 0, padded).fill_(false);
+  return b;
+}
+
+}  // namespace wm::dynamics

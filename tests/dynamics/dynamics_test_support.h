@@ -1,0 +1,17 @@
+// Small world models and a synthetic action-dependent dynamics for the dynamics tests.
+#pragma once
+
+#include "dynamics/world_model.h"
+
+namespace wm::dynamics {
+
+// 2 layers of width 64, K = 4 tokens of 8, L = 6 steps: trains in seconds on a CPU.
+DynamicsOptions small_dynamics_options(bool continuous = false);
+
+// Windows of a token grid that rotates one place left or right per step with the action:
+// discrete action 1 (continuous: first value > 0) shifts right, 0 (< 0) left. Reward: +1
+// for a right shift, -1 for a left one. Done: the frame's first token is 0. Padding: the
+// first `padded` steps of the first window are masked out.
+DynamicsBatch shifting_batch(const DynamicsOptions& options, int64_t batch, uint64_t seed, int64_t padded = 0);
+
+}  // namespace wm::dynamics

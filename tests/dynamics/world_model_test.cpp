@@ -1,0 +1,165 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "core/checkpoint.h"
+#include "core/error.h"
+#include "dynamics/dynamics_checkpoint.h"
+#include "dynamics/dynamics_test_support.h"
+#include "dynamics/imagination.h"
+#include "dynamics/reward_encoding.h"
+#include "test_support.h"
+
+namespace wm::dynamics {
+namespace {
+
+WorldModel small_model(bool continuous = false, uint64_t seed = 0) {
+  torch::manual_seed(seed);
+  WorldModel model(small_dynamics_options(continuous));
+  model->eval();
+  return model;
+}
+
+TEST(WorldModel, ChangingALaterTokenNeverChangesEarlierLogits) {
+  WorldModel model = small_model();
+  const DynamicsBatch b = shifting_batch(model->options(), 2, 1);
+  const auto K = model->options().tokens_per_frame;
+  torch::NoGradGuard no_grad;
+  const torch::Tensor before = model->forward(b.tokens, b.actions);  // [B, L*(K+1), V]
+  torch::Tensor tokens = b.tokens.clone(), actions = b.actions.clone();
+  tokens[0][3][2] = (tokens[0][3][2] + 1) % 8;  // position 3 * (K + 1) + 2 = 17
+  actions[1][4] = 1 - actions[1][4];             // position 4 * (K + 1) + K = 24
+  const torch::Tensor after = model->forward(tokens, actions);
+  const int64_t changed_token = 3 * (K + 1) + 2, changed_action = 4 * (K + 1) + K;
+  EXPECT_TRUE(torch::equal(after[0].narrow(0, 0, changed_token), before[0].narrow(0, 0, changed_token)));
+  EXPECT_TRUE(torch::equal(after[1].narrow(0, 0, changed_action), before[1].narrow(0, 0, changed_action)));
+  // ... and the change does reach the positions after it.
+  EXPECT_FALSE(torch::allclose(after[0].narrow(0, changed_token, 3), before[0].narrow(0, changed_token, 3)));
+  EXPECT_FALSE(torch::allclose(after[1].narrow(0, changed_action, 3), before[1].narrow(0, changed_action, 3)));
+}
+
+// The cache must give the full pass's logits at every position, whether positions arrive
+// one by one or in chunks, for several sequences at once.
+TEST(WorldModel, KvCachedDecodingMatchesTheFullForwardPass) {
+  for (bool continuous : {false, true}) {
+    WorldModel model = small_model(continuous, 3);
+    const DynamicsBatch b = shifting_batch(model->options(), 3, 2);
+    torch::NoGradGuard no_grad;
+    const torch::Tensor full = model->forward(b.tokens, b.actions);  // [3, 30, V]
+    const torch::Tensor x = model->embed_steps(b.tokens, b.actions, 0);
+    const int64_t T = x.size(1);
+    for (int64_t chunk : {1, 7}) {
+      KVCache cache = model->make_cache(3);
+      for (int64_t start = 0; start < T; start += chunk) {
+        const int64_t n = std::min(chunk, T - start);
+        const torch::Tensor logits = model->token_logits(model->transform(x.narrow(1, start, n), &cache));
+        EXPECT_TRUE(torch::allclose(logits, full.narrow(1, start, n), 1e-4, 1e-4))
+            << "continuous " << continuous << ", chunk " << chunk << ", positions " << start << ".." << start + n
+            << ", max difference " << (logits - full.narrow(1, start, n)).abs().max().item<double>();
+      }
+      EXPECT_EQ(cache.length(), T);
+    }
+  }
+}
+
+TEST(Imagination, GreedyStepsAreWhatTheFullModelPredicts) {
+  WorldModel model = small_model(false, 4);
+  const auto& o = model->options();
+  const DynamicsBatch b = shifting_batch(o, 2, 5);
+  Imagination dream(model, 2, {.temperature = 0.0});
+  dream.reset(b.tokens.narrow(1, 0, 2), b.actions.narrow(1, 0, 1));
+  const ImaginedStep first = dream.step(b.actions.select(1, 1));
+  const ImaginedStep second = dream.step(b.actions.select(1, 2));
+  EXPECT_EQ(first.tokens.sizes(), (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(first.rewards.sizes(), (std::vector<int64_t>{2}));
+  EXPECT_EQ(dream.steps_in_cache(), 4);
+
+  // Rebuild the sequence with the imagined frames: the full pass's argmax at each predicting
+  // position must be the token imagination chose.
+  torch::Tensor tokens = b.tokens.narrow(1, 0, 4).clone();
+  tokens.select(1, 2).copy_(first.tokens);
+  tokens.select(1, 3).copy_(second.tokens);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor predicted = model->forward(tokens, b.actions.narrow(1, 0, 4)).argmax(-1);  // [B, 4*(K+1)]
+  const int64_t P = o.positions_per_step(), K = o.tokens_per_frame;
+  for (int64_t step = 2; step <= 3; ++step) {
+    EXPECT_TRUE(torch::equal(predicted.select(1, (step - 1) * P + K), tokens.select(1, step).select(1, 0))) << step;
+    for (int64_t j = 1; j < K; ++j) EXPECT_TRUE(torch::equal(predicted.select(1, step * P + j - 1), tokens.select(1, step).select(1, j)));
+  }
+}
+
+TEST(Imagination, RunsPastTheContextByRebuildingTheCache) {
+  WorldModel model = small_model(true, 6);
+  const DynamicsBatch b = shifting_batch(model->options(), 3, 7);
+  Imagination dream(model, 3, {.temperature = 1.0, .top_k = 3});
+  dream.reset(b.tokens.narrow(1, 0, 5), b.actions.narrow(1, 0, 4));
+  for (int step = 0; step < 12; ++step) {  // L = 6: rebuilt several times
+    const ImaginedStep s = dream.step(b.actions.select(1, step % 6));
+    EXPECT_LE(dream.steps_in_cache(), model->options().context_steps);
+    EXPECT_TRUE((s.tokens >= 0).all().item<bool>() && (s.tokens < 8).all().item<bool>());
+  }
+}
+
+TEST(Imagination, TopKSamplesOnlyAmongTheKMostLikely) {
+  WorldModel model = small_model(false, 8);
+  const DynamicsBatch b = shifting_batch(model->options(), 64, 9);
+  Imagination greedy(model, 64, {.temperature = 0.0}), top1(model, 64, {.temperature = 5.0, .top_k = 1});
+  greedy.reset(b.tokens.narrow(1, 0, 1), b.actions.narrow(1, 0, 0));
+  top1.reset(b.tokens.narrow(1, 0, 1), b.actions.narrow(1, 0, 0));
+  EXPECT_TRUE(torch::equal(greedy.step(b.actions.select(1, 0)).tokens, top1.step(b.actions.select(1, 0)).tokens));
+}
+
+TEST(WorldModel, BadInputsNameTheValueAndTheLimit) {
+  WorldModel model = small_model();
+  DynamicsBatch b = shifting_batch(model->options(), 2, 1);
+  b.tokens[0][0][0] = 8;
+  EXPECT_EQ(test::error_of([&] { model->compute_loss(b); }), "dynamics: token id 8 is outside the vocabulary 0..7");
+  b = shifting_batch(model->options(), 2, 1);
+  b.actions[1][2] = 2;
+  EXPECT_EQ(test::error_of([&] { model->compute_loss(b); }), "dynamics: action 2 is outside the action space 0..1");
+  const DynamicsBatch long_batch = shifting_batch([&] {
+    auto o = model->options();
+    o.context_steps = 7;
+    return o;
+  }(), 1, 1);
+  EXPECT_EQ(test::error_of([&] { model->compute_loss(long_batch); }), "dynamics: 7 steps exceed the context of 6 steps");
+  Imagination dream(model, 2);
+  EXPECT_NE(test::error_of([&] { dream.reset(b.tokens, b.actions.narrow(1, 0, 5)); }).find("a context of 6 frames is outside 1..5"),
+            std::string::npos);
+}
+
+TEST(WorldModel, CheckpointRoundTripGivesIdenticalLogitsAndRefusesAnotherShape) {
+  WorldModel model = small_model(true, 10);
+  test::TempDir dir;
+  core::CheckpointWriter writer;
+  add_dynamics(writer, model);
+  writer.save(dir / "d.ckpt");
+  const LoadedDynamics loaded = load_dynamics(dir / "d.ckpt", c10::Device(c10::kCPU));
+  const DynamicsBatch b = shifting_batch(model->options(), 2, 11);
+  torch::NoGradGuard no_grad;
+  WorldModel restored = loaded.model;
+  EXPECT_TRUE(torch::equal(restored->forward(b.tokens, b.actions), model->forward(b.tokens, b.actions)));
+
+  DynamicsOptions other = model->options();
+  other.vocab_size = 16;
+  EXPECT_NE(test::error_of([&] { load_dynamics(dir / "d.ckpt", c10::Device(c10::kCPU), &other); })
+                .find("has dynamics.vocab_size = 8, the config says 16"),
+            std::string::npos);
+}
+
+TEST(RewardEncoding, TwoHotRoundTripsRewardsOfAnyScale) {
+  DynamicsOptions o = small_dynamics_options();
+  o.reward_head = RewardHead::kTwoHot;
+  const RewardEncoding encoding(o);
+  const torch::Tensor rewards = torch::tensor({0.0f, 1.0f, -3.5f, 15.0f, 0.01f});
+  const torch::Tensor target = encoding.encode(rewards);  // [5, 255]
+  EXPECT_TRUE(torch::allclose(target.sum(-1), torch::ones({5})));
+  EXPECT_LE((target > 0).sum(-1).max().item<int64_t>(), 2);
+  // Logits whose softmax is the target decode back to the reward.
+  EXPECT_TRUE(torch::allclose(encoding.decode(torch::log(target + 1e-12)), rewards, 1e-3, 1e-4));
+
+  const RewardEncoding sign(small_dynamics_options());
+  EXPECT_TRUE(torch::equal(sign.encode(torch::tensor({-2.0f, 0.0f, 0.5f})).argmax(-1), torch::tensor({0, 1, 2}, torch::kInt64)));
+}
+
+}  // namespace
+}  // namespace wm::dynamics
