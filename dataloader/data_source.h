@@ -34,6 +34,7 @@ class SplitSource : public WindowSource {
   std::vector<int64_t> observation_shape() const override { return source_->observation_shape(); }
   at::ScalarType observation_dtype() const override { return source_->observation_dtype(); }
   int64_t action_dim() const override { return source_->action_dim(); }
+  int64_t discrete_action_count() const override { return source_->discrete_action_count(); }
   void read_steps(int64_t episode, int64_t start, int64_t count, WindowBatch& batch, int64_t row,
                   int64_t offset) const override;
 

@@ -210,6 +210,16 @@ const EpisodeStore::Mapped& EpisodeStore::mapped(int64_t episode) const {
   return *slot;
 }
 
+int64_t EpisodeStore::discrete_action_count() const {
+  if (action_dim_ != 0) return 0;
+  int64_t count = 0;
+  for (int64_t e = 0; e < num_episodes(); ++e) {
+    const at::Tensor& actions = mapped(e).actions.tensor();
+    if (actions.numel() > 0) count = std::max<int64_t>(count, actions.max().item<int64_t>() + 1);
+  }
+  return count;
+}
+
 void EpisodeStore::read_steps(int64_t episode, int64_t start, int64_t count, WindowBatch& batch, int64_t row,
                               int64_t offset) const {
   const Mapped& m = mapped(episode);

@@ -55,6 +55,7 @@ class EpisodeStore : public WindowSource {
   std::vector<int64_t> observation_shape() const override { return frame_shape_; }
   at::ScalarType observation_dtype() const override { return at::kByte; }
   int64_t action_dim() const override { return action_dim_; }
+  int64_t discrete_action_count() const override;
   void read_steps(int64_t episode, int64_t start, int64_t count, WindowBatch& batch, int64_t row,
                   int64_t offset) const override;
 

@@ -35,6 +35,15 @@ TokenShardSource::TokenShardSource(const std::filesystem::path& dir) : dir_(dir)
   action_dim_ = std::max<int64_t>(0, found_dim);
 }
 
+int64_t TokenShardSource::discrete_action_count() const {
+  if (action_dim_ != 0) return 0;
+  int64_t count = 1;  // shards without actions read as action 0
+  for (const auto& shard : shards_) {
+    if (shard.actions && shard.frames > 0) count = std::max<int64_t>(count, shard.actions->tensor().max().item<int64_t>() + 1);
+  }
+  return count;
+}
+
 void TokenShardSource::read_steps(int64_t episode, int64_t start, int64_t count, WindowBatch& batch, int64_t row, int64_t offset) const {
   const Shard& s = shards_.at(episode);
   batch.observations[row].narrow(0, offset, count).copy_(s.tokens->tensor().narrow(0, start, count));

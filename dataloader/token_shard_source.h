@@ -28,6 +28,7 @@ class TokenShardSource : public WindowSource {
   std::vector<int64_t> observation_shape() const override { return {manifest_.tokenizer.grid_height, manifest_.tokenizer.grid_width}; }
   at::ScalarType observation_dtype() const override { return at::kShort; }
   int64_t action_dim() const override { return action_dim_; }
+  int64_t discrete_action_count() const override;
   void read_steps(int64_t episode, int64_t start, int64_t count, WindowBatch& batch, int64_t row, int64_t offset) const override;
 
  private:

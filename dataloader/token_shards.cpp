@@ -140,6 +140,13 @@ TokenManifest rebuild_token_manifest(const std::filesystem::path& root, const To
   return manifest;
 }
 
+bool is_token_dump(const std::filesystem::path& root) {
+  std::ifstream in(root / "manifest.json");
+  if (!in) return false;
+  const auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  return !j.is_discarded() && j.is_object() && j.value("format", "") == kTokenShardsFormat;
+}
+
 TokenManifest read_token_manifest(const std::filesystem::path& root) {
   const std::filesystem::path path = root / "manifest.json";
   if (!std::filesystem::exists(path)) throw core::Error(path.string() + " does not exist: " + root.string() + " is not a token dump");

@@ -71,6 +71,8 @@ struct TokenManifest {
 // writes manifest.json atomically.
 TokenManifest rebuild_token_manifest(const std::filesystem::path& root, const TokenizerIdentity& tokenizer);
 TokenManifest read_token_manifest(const std::filesystem::path& root);
+// Whether `root` holds a token dump (a manifest.json of this format).
+bool is_token_dump(const std::filesystem::path& root);
 
 // Checks one shard against its manifest entry: files present, tokens.npy int16 [frames, h,
 // w] with the manifest's grid, CRC-32C equal, ids below the vocabulary, actions as long as

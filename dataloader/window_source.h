@@ -30,6 +30,9 @@ class WindowSource {
   virtual at::ScalarType observation_dtype() const = 0;
   // 0 for discrete actions, else the length of the action vector.
   virtual int64_t action_dim() const = 0;
+  // Discrete actions: how many the data uses (the largest index + 1), or 0 when a source
+  // cannot tell without decoding everything.
+  virtual int64_t discrete_action_count() const { return 0; }
   // Copies steps [start, start + count) of `episode` into row `row` of `batch`, at window
   // position `offset`.
   virtual void read_steps(int64_t episode, int64_t start, int64_t count, WindowBatch& batch, int64_t row,

@@ -23,6 +23,7 @@ void describe(core::ConfigSchema& schema, DynamicsTrainOptions& t) {
   schema.add("eval_every", &t.eval_every, "steps between held-out evaluations");
   schema.add("eval_batches", &t.eval_batches, "held-out batches per evaluation");
   schema.add("time_budget_s", &t.time_budget_s, "stop after this many seconds (0: run all steps)");
+  schema.add("tokenizer", &t.tokenizer, "when data.path holds frames: the tokenizer checkpoint (or run folder) that tokenizes them");
 }
 
 void DynamicsTrainOptions::validate() const {

@@ -7,6 +7,7 @@
 #include <torch/optim/adamw.h>
 
 #include <memory>
+#include <string>
 
 #include "core/checkpoint.h"
 #include "core/config_schema.h"
@@ -28,6 +29,7 @@ struct DynamicsTrainOptions {
   int64_t eval_every = 500;         // held-out evaluation
   int64_t eval_batches = 4;         // held-out batches per evaluation
   double time_budget_s = 0;         // stop after this long (0: run all steps)
+  std::string tokenizer;            // frames data: tokenizer checkpoint (or run folder) to tokenize them on the fly
 
   // Throws wm::core::Error naming the value.
   void validate() const;

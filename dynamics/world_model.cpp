@@ -142,14 +142,17 @@ core::LossTerms WorldModelImpl::compute_loss(const DynamicsBatch& batch) {
   const torch::Tensor within_hidden = hidden.narrow(2, 0, K - 1).reshape({-1, C});            // [B*L*(K-1), C]
   const torch::Tensor within_target = batch.tokens.narrow(2, 1, K - 1).reshape({-1});
   const torch::Tensor within_mask = mask.unsqueeze(2).expand({B, L, K - 1}).reshape({-1});
-  // Frames 2..L: the previous frame and action are in view (what imagination relies on).
-  const torch::Tensor within_next_frame = (torch::arange(L, mask.device()) > 0).view({1, L, 1}).expand({B, L, K - 1}).reshape({-1});
+  // Frames 2..L: the previous frame and action are in view (what imagination relies on);
+  // the previous step must be real too.
+  const torch::Tensor previous_real = torch::cat({torch::zeros_like(mask.narrow(1, 0, 1)), mask.narrow(1, 0, L - 1)}, 1);  // [B, L]
+  const torch::Tensor within_next_frame = previous_real.unsqueeze(2).expand({B, L, K - 1}).reshape({-1});
   const torch::Tensor across_hidden = hidden.narrow(1, 0, L - 1).select(2, K).reshape({-1, C});  // [B*(L-1), C]
   const torch::Tensor across_target = batch.tokens.narrow(1, 1, L - 1).select(2, 0).reshape({-1});
   const torch::Tensor across_mask = mask.narrow(1, 1, L - 1).reshape({-1});
 
   const torch::Tensor token_mask = torch::cat({within_mask, across_mask});
-  const torch::Tensor next_frame = torch::cat({within_next_frame, torch::ones_like(across_mask)}).masked_select(token_mask);
+  const torch::Tensor across_next_frame = mask.narrow(1, 0, L - 1).reshape({-1});
+  const torch::Tensor next_frame = torch::cat({within_next_frame, across_next_frame}).masked_select(token_mask);
   const torch::Tensor logits = token_logits(torch::cat({within_hidden, across_hidden}).index({token_mask}));  // [N, V]
   const torch::Tensor targets = torch::cat({within_target, across_target}).index({token_mask});
   const torch::Tensor token_ce = torch::cross_entropy_loss(logits.to(torch::kFloat32), targets);
@@ -173,7 +176,9 @@ core::LossTerms WorldModelImpl::compute_loss(const DynamicsBatch& batch) {
   const torch::Tensor reward_right = options_.reward_head == RewardHead::kSign
                                          ? predicted_reward == torch::sign(rewards)
                                          : (predicted_reward - rewards).abs() <= torch::maximum(0.1 * rewards.abs(), torch::full_like(rewards, 0.1));
+  const torch::Tensor next_frame_ce = torch::cross_entropy_loss(logits.index({next_frame}).to(torch::kFloat32), targets.index({next_frame}));
   loss.logs = {{"token_bits", token_ce.item<double>() / std::log(2.0)},
+               {"next_frame_bits", next_frame_ce.item<double>() / std::log(2.0)},
                {"token_accuracy", correct.to(torch::kFloat32).mean().item<double>()},
                {"next_frame_accuracy", correct.masked_select(next_frame).to(torch::kFloat32).mean().item<double>()},
                {"reward_loss", reward_loss.item<double>()},

@@ -55,8 +55,9 @@ class WorldModelImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& actions);
 
   // Cross-entropy of the next frame tokens + reward loss + termination loss, masked; logs
-  // token_bits (cross-entropy in bits/token), token_accuracy, next_frame_accuracy (tokens of
-  // frames 2..L, predicted with the previous frame and action in view), reward_loss,
+  // token_bits (cross-entropy in bits/token), next_frame_bits and next_frame_accuracy (the
+  // tokens of frames 2..L whose previous frame is real: predicted with the previous frame and
+  // action in view, as imagination does), token_accuracy, reward_loss,
   // reward_accuracy, done_loss, done_accuracy.
   core::LossTerms compute_loss(const DynamicsBatch& batch);
 

@@ -17,6 +17,7 @@
 #include "core/run_dir.h"
 #include "dataloader/token_dump.h"
 #include "tokenizer/tokenizer_checkpoint.h"
+#include "tools/checkpoint_paths.h"
 #include "tools/commands.h"
 #include "tools/wm_config.h"
 #include "viz/video_writer.h"
@@ -38,16 +39,6 @@ int env_int(const char* name, int fallback) {
   return value ? std::atoi(value) : fallback;
 }
 
-// A checkpoint file, or a run folder: its newest valid tokenizer checkpoint.
-std::filesystem::path resolve_tokenizer(const std::string& given) {
-  const std::filesystem::path path(given);
-  if (!std::filesystem::is_directory(path)) return path;
-  const std::filesystem::path dir = std::filesystem::is_directory(path / "checkpoints") ? path / "checkpoints" : path;
-  const auto latest = core::CheckpointDir(dir, /*keep_last=*/0).load_latest_valid("tokenizer");
-  if (!latest) throw core::Error(given + " holds no valid tokenizer checkpoint (train one with 'wm train tokenizer')");
-  return latest->path();
-}
-
 dataloader::TokenizerIdentity identity_of(const tokenizer::LoadedTokenizer& loaded, const std::string& checkpoint) {
   const auto& o = loaded.model->options();
   return {checkpoint, loaded.content_hash, o.grid_height(), o.grid_width(), o.vocab_size, o.height, o.width};
@@ -63,7 +54,7 @@ void run_dump(const DumpArgs& args) {
   const c10::Device device = core::resolve_device(config.run.device);
 
   // The tokenizer first: a checkpoint that does not load stops the run before any work.
-  const std::filesystem::path checkpoint = resolve_tokenizer(args.tokenizer);
+  const std::filesystem::path checkpoint = resolve_checkpoint(args.tokenizer, "tokenizer");
   const tokenizer::LoadedTokenizer tok = tokenizer::load_tokenizer(checkpoint, device);
   const dataloader::TokenizerIdentity identity = identity_of(tok, checkpoint.string());
   tokenizer::VQModel model = tok.model;
@@ -164,7 +155,7 @@ void run_decode(const DecodeArgs& args) {
   const auto meta = dataloader::read_shard_meta(dir);
   if (!meta) throw core::Error(dir.string() + " is not a token shard (no readable meta.json)");
   const c10::Device device = core::resolve_device(args.device);
-  const tokenizer::LoadedTokenizer tok = tokenizer::load_tokenizer(resolve_tokenizer(args.tokenizer), device);
+  const tokenizer::LoadedTokenizer tok = tokenizer::load_tokenizer(resolve_checkpoint(args.tokenizer, "tokenizer"), device);
   if (tok.content_hash != meta->tokenizer_hash) {
     throw core::Error(dir.string() + " was made by tokenizer " + meta->tokenizer_hash.substr(0, 12) + ", but " + args.tokenizer +
                       " is " + tok.content_hash.substr(0, 12) + " (decode with the checkpoint that made it)");

@@ -17,6 +17,7 @@
 #include "dataloader/window_sampler.h"
 #include "tokenizer/tokenizer_trainer.h"
 #include "tools/commands.h"
+#include "tools/train_dynamics.h"
 #include "tools/wm_config.h"
 
 namespace wm::tools {
@@ -127,7 +128,7 @@ void train_tokenizer(const TrainArgs& args) {
 }  // namespace
 
 void add_train_command(CLI::App& app) {
-  CLI::App* train = app.add_subcommand("train", "Train a component (tokenizer; dynamics and policy come next)");
+  CLI::App* train = app.add_subcommand("train", "Train a component (tokenizer, dynamics; the policy comes next)");
   train->require_subcommand(1);
   auto args = std::make_shared<TrainArgs>();
   CLI::App* tokenizer = train->add_subcommand("tokenizer", "Train the VQ tokenizer on frames");
@@ -135,6 +136,13 @@ void add_train_command(CLI::App& app) {
   tokenizer->add_flag("--resume", args->resume, "continue from the newest valid tokenizer checkpoint of the run");
   tokenizer->add_option("overrides", args->overrides, "key.path=value overrides");
   tokenizer->callback([args] { train_tokenizer(*args); });
+
+  auto dynamics_args = std::make_shared<TrainArgs>();
+  CLI::App* dynamics = train->add_subcommand("dynamics", "Train the dynamics model on token shards (or frames and a tokenizer)");
+  dynamics->add_option("--config,-c", dynamics_args->config_file, "YAML config file");
+  dynamics->add_flag("--resume", dynamics_args->resume, "continue from the newest valid dynamics checkpoint of the run");
+  dynamics->add_option("overrides", dynamics_args->overrides, "key.path=value overrides");
+  dynamics->callback([dynamics_args] { train_dynamics(dynamics_args->config_file, dynamics_args->overrides, dynamics_args->resume); });
 }
 
 }  // namespace wm::tools

@@ -29,6 +29,8 @@ void describe(core::ConfigSchema& schema, WmConfig& config) {
   describe_section(schema, "data", config.data);
   describe_section(schema, "tokenizer", config.tokenizer);
   describe_section(schema, "tokenizer_train", config.tokenizer_train);
+  describe_section(schema, "dynamics", config.dynamics);
+  describe_section(schema, "dynamics_train", config.dynamics_train);
   describe_section(schema, "log", config.log);
   describe_section(schema, "checkpoint", config.checkpoint);
 }

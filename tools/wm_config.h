@@ -10,6 +10,8 @@
 #include "core/options.h"
 #include "dataloader/data_source.h"
 #include "dataloader/dataset_options.h"
+#include "dynamics/dynamics_options.h"
+#include "dynamics/dynamics_trainer.h"
 #include "envs/env_options.h"
 #include "tokenizer/tokenizer_options.h"
 #include "tokenizer/tokenizer_trainer.h"
@@ -29,6 +31,8 @@ struct WmConfig {
   dataloader::DataOptions data;
   tokenizer::TokenizerOptions tokenizer;
   tokenizer::TokenizerTrainOptions tokenizer_train;
+  dynamics::DynamicsOptions dynamics;
+  dynamics::DynamicsTrainOptions dynamics_train;
   core::LogOptions log;
   core::CheckpointOptions checkpoint;
 };

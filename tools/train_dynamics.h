@@ -1,0 +1,13 @@
+// wm train dynamics --config C [--resume]: trains the world model on token shards (wm tokens
+// dump) or on frames tokenized on the fly by a frozen tokenizer, with held-out evaluation
+// against the unigram and copy-the-previous-frame baselines, metrics and checkpoints.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace wm::tools {
+
+void train_dynamics(const std::string& config_file, const std::vector<std::string>& overrides, bool resume);
+
+}  // namespace wm::tools
