@@ -37,7 +37,8 @@ dynamics::DynamicsBatch to_dynamics_batch(const dataloader::WindowBatch& w, cons
     tokens = w.observations.reshape({B, L, -1}).to(torch::kInt64);  // [B, L, h, w] -> [B, L, K]
   } else {
     const auto& s = w.observations.sizes();
-    tokens = tokenize(w.observations.reshape({B * L, s[2], s[3], s[4]})).reshape({B, L, -1}).to(torch::kCPU, torch::kInt64);
+    // encode() runs in inference mode; its tokens are copied out so autograd may save them.
+    tokens = tokenize(w.observations.reshape({B * L, s[2], s[3], s[4]})).reshape({B, L, -1}).to(torch::kCPU, torch::kInt64).clone();
   }
   return {tokens, w.actions, w.rewards, w.dones, w.mask};
 }

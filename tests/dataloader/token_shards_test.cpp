@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 #include "core/npy.h"
+#include "dataloader/token_shard_source.h"
 #include "dataloader/token_shards.h"
 #include "test_support.h"
 
@@ -69,6 +70,35 @@ TEST(TokenShards, VerifyNamesWhatIsWrong) {
   manifest.tokenizer.vocab_size = 8;  // ids up to 15 are outside a vocabulary of 8
   EXPECT_NE(verify_token_shard(dir.path(), manifest, entry).find("ids outside 0..7"), std::string::npos);
   EXPECT_THROW(read_token_manifest(dir / "nowhere"), core::Error);
+}
+
+TEST(TokenShardSource, ServesShardsAsEpisodesOfTokenGrids) {
+  test::TempDir dir;
+  TokenShard a = shard("a.mp4", 5, "h1"), b = shard("b.mp4", 3, "h1");
+  a.actions = torch::tensor({0, 3, 1, 2, 0}, torch::kInt64);
+  a.rewards = torch::arange(5).to(torch::kFloat32);
+  a.dones = torch::zeros({5}, torch::kUInt8);
+  write_token_shard(dir.path(), a);
+  write_token_shard(dir.path(), b);  // no actions: served as action 0
+  rebuild_token_manifest(dir.path(), identity("h1"));
+  EXPECT_TRUE(is_token_dump(dir.path()));
+
+  TokenShardSource source(dir.path());
+  ASSERT_EQ(source.num_episodes(), 2);
+  EXPECT_EQ(source.episode_length(0), 5);
+  EXPECT_EQ(source.observation_shape(), (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(source.observation_dtype(), at::kShort);
+  EXPECT_EQ(source.action_dim(), 0);
+  EXPECT_EQ(source.discrete_action_count(), 4);
+
+  WindowBatch batch{torch::zeros({2, 3, 2, 3}, torch::kShort), torch::full({2, 3}, 7, torch::kInt64), torch::zeros({2, 3}),
+                    torch::zeros({2, 3}, torch::kUInt8), torch::ones({2, 3}, torch::kBool)};
+  source.read_steps(0, 2, 3, batch, 0, 0);
+  source.read_steps(1, 0, 3, batch, 1, 0);
+  EXPECT_TRUE(torch::equal(batch.observations[0], a.tokens.narrow(0, 2, 3).to(torch::kShort)));
+  EXPECT_TRUE(torch::equal(batch.actions[0], torch::tensor({1, 2, 0}, torch::kInt64)));
+  EXPECT_TRUE(torch::equal(batch.rewards[0], torch::tensor({2.0f, 3.0f, 4.0f})));
+  EXPECT_TRUE(torch::equal(batch.actions[1], torch::zeros({3}, torch::kInt64)));
 }
 
 }  // namespace

@@ -1,0 +1,95 @@
+// `wm train dynamics` as a user runs it: driving episodes -> token shards -> a tiny world
+// model, with held-out evaluation, baselines, checkpoints and --resume.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include <fstream>
+
+#include "core/checkpoint.h"
+#include "dynamics/dynamics_checkpoint.h"
+#include "test_support.h"
+#include "tokenizer/tokenizer_checkpoint.h"
+#include "tokenizer/tokenizer_test_support.h"
+
+namespace wm {
+namespace {
+
+const std::string kTinyModel =
+    " dynamics.layers=1 dynamics.width=32 dynamics.heads=2 dynamics.context_steps=4 dynamics_train.batch_size=4"
+    " dynamics_train.warmup_steps=2 dynamics_train.eval_every=5 dynamics_train.eval_batches=2 log.every_steps=5"
+    " checkpoint.every_steps=5 run.device=cpu";
+
+nlohmann::json last_with(const std::filesystem::path& metrics, const std::string& key) {
+  std::ifstream in(metrics);
+  nlohmann::json found;
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.contains(key)) found = j;
+  }
+  return found;
+}
+
+class TrainDynamics : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    run_ = " run.out_dir=" + dir_.path().string() + " run.name=d";
+    const auto collect = test::run_command(test::wm_binary() + " collect --config configs/demo.yaml --steps 160 --policy expert" + run_ +
+                                           " env.height=32 env.width=32 env.max_steps=40 env.num_envs=2");
+    ASSERT_EQ(collect.exit_code, 0) << collect.err;
+    torch::manual_seed(0);
+    tokenizer::VQModel model(tokenizer::small_options());
+    core::CheckpointWriter writer;
+    tokenizer::add_tokenizer(writer, model);
+    writer.save(dir_ / "tok.ckpt");
+  }
+  test::TempDir dir_;
+  std::string run_;
+};
+
+TEST_F(TrainDynamics, TrainsOnTokenShardsWithBaselinesAndResumes) {
+  const auto dump = test::run_command(test::wm_binary() + " tokens dump --tokenizer " + (dir_ / "tok.ckpt").string() + " --out " +
+                                      (dir_ / "tokens").string() + " " + (dir_ / "d" / "episodes").string() + " run.device=cpu");
+  ASSERT_EQ(dump.exit_code, 0) << dump.err;
+  const std::string data = " data.path=" + (dir_ / "tokens").string();
+  const auto r = test::run_command(test::wm_binary() + " train dynamics --config configs/demo.yaml" + run_ + data + kTinyModel +
+                                   " dynamics_train.steps=10");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("9 discrete actions"), std::string::npos) << r.err;  // read from the data
+  const auto metrics = dir_ / "d" / "metrics.jsonl";
+  const auto held_out = last_with(metrics, "dynamics/holdout_next_frame_bits");
+  ASSERT_FALSE(held_out.is_null());
+  EXPECT_GT(held_out["dynamics/holdout_next_frame_bits"].get<double>(), 0.0);
+  const auto baselines = last_with(metrics, "dynamics/holdout_unigram_bits");
+  ASSERT_FALSE(baselines.is_null());
+  EXPECT_LE(baselines["dynamics/holdout_unigram_bits"].get<double>(), 8.0 + 1e-9);  // log2(256)
+  EXPECT_GT(last_with(metrics, "dynamics/tokens_per_s")["dynamics/tokens_per_s"].get<double>(), 0.0);
+
+  const auto checkpoint = dir_ / "d" / "checkpoints" / "dynamics_000000010.ckpt";
+  ASSERT_TRUE(std::filesystem::exists(checkpoint));
+  const auto loaded = dynamics::load_dynamics(checkpoint, c10::Device(c10::kCPU));
+  EXPECT_EQ(loaded.model->options().tokens_per_frame, 64);
+  EXPECT_EQ(loaded.model->options().vocab_size, 256);
+
+  const auto resumed = test::run_command(test::wm_binary() + " train dynamics --config configs/demo.yaml" + run_ + data + kTinyModel +
+                                         " dynamics_train.steps=15 --resume");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("resumed from"), std::string::npos) << resumed.err;
+  EXPECT_EQ(core::Checkpoint::load(dir_ / "d" / "checkpoints" / "dynamics_000000015.ckpt").counter("dynamics_step"), 15);
+}
+
+TEST_F(TrainDynamics, TokenizesFramesOnTheFlyWithAFrozenTokenizer) {
+  const auto r = test::run_command(test::wm_binary() + " train dynamics --config configs/demo.yaml" + run_ + kTinyModel +
+                                   " data.path=" + (dir_ / "d" / "episodes").string() + " dynamics_train.steps=5 dynamics_train.tokenizer=" +
+                                   (dir_ / "tok.ckpt").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "d" / "checkpoints" / "dynamics_000000005.ckpt"));
+
+  const auto missing = test::run_command(test::wm_binary() + " train dynamics --config configs/demo.yaml" + run_ + kTinyModel +
+                                         " data.path=" + (dir_ / "d" / "episodes").string() + " dynamics_train.steps=5");
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("set dynamics_train.tokenizer"), std::string::npos) << missing.err;
+}
+
+}  // namespace
+}  // namespace wm
