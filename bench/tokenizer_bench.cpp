@@ -5,8 +5,8 @@
 #include <torch/torch.h>
 
 #include <chrono>
-#include <cstdio>
 
+#include "bench/reference_runner.h"
 #include "core/error.h"
 #include "core/run_dir.h"
 #include "tokenizer/group_norm_silu.h"
@@ -41,20 +41,12 @@ std::string join(const std::vector<int64_t>& values) {
 
 // Runs the PyTorch reference and returns its JSON line.
 nlohmann::json run_reference(const tokenizer::TokenizerOptions& o, const TokenizerBenchOptions& options, int threads) {
-  const std::string command = std::string(WM_PYTHON) + " " + WM_SOURCE_DIR + "/bench/reference/tokenizer_reference.py" +
-                              " --batch " + std::to_string(options.batch) + " --threads " + std::to_string(threads) +
-                              " --seconds " + std::to_string(options.seconds) + " --height " + std::to_string(o.height) +
-                              " --width " + std::to_string(o.width) + " --base " + std::to_string(o.base_channels) +
-                              " --mult " + join(o.channel_mult) + " --res-blocks " + std::to_string(o.res_blocks) +
-                              " --vocab " + std::to_string(o.vocab_size) + " --code-dim " + std::to_string(o.code_dim);
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) throw core::Error("cannot run the PyTorch reference: " + command);
-  std::string out;
-  char buffer[4096];
-  while (size_t n = std::fread(buffer, 1, sizeof(buffer), pipe)) out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  if (status != 0 || out.empty()) throw core::Error("the PyTorch reference failed (exit status " + std::to_string(status) + "): " + command);
-  return nlohmann::json::parse(out);
+  return run_python_reference("tokenizer_reference.py",
+                              "--batch " + std::to_string(options.batch) + " --threads " + std::to_string(threads) + " --seconds " +
+                                  std::to_string(options.seconds) + " --height " + std::to_string(o.height) + " --width " +
+                                  std::to_string(o.width) + " --base " + std::to_string(o.base_channels) + " --mult " +
+                                  join(o.channel_mult) + " --res-blocks " + std::to_string(o.res_blocks) + " --vocab " +
+                                  std::to_string(o.vocab_size) + " --code-dim " + std::to_string(o.code_dim));
 }
 
 }  // namespace

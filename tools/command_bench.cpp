@@ -8,6 +8,7 @@
 #include "bench/bench_record.h"
 #include "bench/decode_bench.h"
 #include "bench/dump_bench.h"
+#include "bench/dynamics_bench.h"
 #include "bench/env_bench.h"
 #include "bench/gemm_bench.h"
 #include "bench/tokenizer_bench.h"
@@ -137,6 +138,43 @@ void add_bench_command(CLI::App& app) {
       spdlog::warn("bench decode: {} does not exist; nothing measured", decode->options.video.string());
     }
     for (const auto& record : records) bench::print_record(record, decode->json);
+  });
+
+  struct DynamicsArgs {
+    bool json = false;
+    bench::DynamicsBenchOptions options;
+  };
+  auto dyn = std::make_shared<DynamicsArgs>();
+  CLI::App* dyn_cmd = bench->add_subcommand(
+      "dynamics", "World-model training tokens/s at IRIS's size and a small one, C++ against the same model in PyTorch");
+  dyn_cmd->add_flag("--json", dyn->json, "one JSON object per line");
+  dyn_cmd->add_option("--threads", dyn->options.threads, "intra-op threads; 0 = all cores")->capture_default_str();
+  dyn_cmd->add_option("--steps", dyn->options.train_steps, "timed optimizer steps per size and implementation")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1000}));
+  dyn_cmd->add_flag("!--no-reference", dyn->options.reference, "leave out the PyTorch peer");
+  dyn_cmd->add_flag("--small-only", dyn->options.small_only, "leave out the IRIS-size model");
+  dyn_cmd->callback([dyn] {
+    for (const auto& record : bench::run_dynamics_bench(dyn->options)) bench::print_record(record, dyn->json);
+  });
+
+  struct ImagineArgs {
+    bool json = false;
+    bench::ImagineBenchOptions options;
+  };
+  auto imagine = std::make_shared<ImagineArgs>();
+  CLI::App* imagine_cmd = bench->add_subcommand(
+      "imagine", "Imagined env-steps/s: KV cache against recomputing, and against the PyTorch reference; peak memory");
+  imagine_cmd->add_flag("--json", imagine->json, "one JSON object per line");
+  imagine_cmd->add_option("--threads", imagine->options.threads, "intra-op threads; 0 = all cores")->capture_default_str();
+  imagine_cmd->add_option("--batch", imagine->options.batch, "trajectories")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  imagine_cmd->add_option("--horizon", imagine->options.horizon, "imagined steps")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1000}));
+  imagine_cmd->add_option("--recompute-horizon", imagine->options.recompute_horizon, "steps timed for the recompute baseline")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1000}));
+  imagine_cmd->add_flag("!--no-reference", imagine->options.reference, "leave out the PyTorch peer");
+  imagine_cmd->callback([imagine] {
+    for (const auto& record : bench::run_imagine_bench(imagine->options)) bench::print_record(record, imagine->json);
   });
 
   struct DumpArgs {

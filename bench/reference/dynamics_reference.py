@@ -1,0 +1,194 @@
+"""The wm dynamics model written in PyTorch: the peer `wm bench dynamics` and `wm bench
+imagine` compare the C++ implementation with. Same sequence layout (K frame tokens, then one
+action token per step), pre-LayerNorm GPT blocks with causal scaled_dot_product_attention,
+GELU MLP, token / reward / termination heads, loss, AdamW parameter groups, and the same
+KV-cached imagination (action token, then K sampled tokens, each fed back).
+
+  dynamics_reference.py train   ... -> {"train_tokens_per_s": ...}
+  dynamics_reference.py imagine ... -> {"imagine_steps_per_s": ..., "peak_rss_mb": ...}
+"""
+import argparse
+import json
+import math
+import resource
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self, width, heads):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.qkv, self.proj = nn.Linear(width, 3 * width), nn.Linear(width, width)
+        self.fc, self.fc_proj = nn.Linear(width, 4 * width), nn.Linear(4 * width, width)
+        self.heads = heads
+
+    def attend(self, x, cache, layer):
+        b, t, c = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        if cache is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            keys, values, length = cache["k"][layer], cache["v"][layer], cache["length"]
+            keys[:, :, length:length + t] = k
+            values[:, :, length:length + t] = v
+            keys, values = keys[:, :, :length + t], values[:, :, :length + t]
+            if t == 1:
+                y = F.scaled_dot_product_attention(q, keys, values)
+            elif length == 0:
+                y = F.scaled_dot_product_attention(q, keys, values, is_causal=True)
+            else:
+                mask = torch.arange(length + t)[None, :] <= torch.arange(length, length + t)[:, None]
+                y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
+        return self.proj(y.transpose(1, 2).reshape(b, t, c))
+
+    def forward(self, x, cache=None, layer=0):
+        x = x + self.attend(self.ln1(x), cache, layer)
+        return x + self.fc_proj(F.gelu(self.fc(self.ln2(x))))
+
+
+class WorldModel(nn.Module):
+    def __init__(self, o):
+        super().__init__()
+        self.o = o
+        c = o.width
+        self.token_embedding = nn.Embedding(o.vocab, c)
+        self.position_embedding = nn.Embedding(o.tokens + 1, c)
+        self.step_embedding = nn.Embedding(o.context, c)
+        self.action_table = nn.Embedding(o.actions, c)
+        self.blocks = nn.ModuleList(Block(c, o.heads) for _ in range(o.layers))
+        self.final_norm = nn.LayerNorm(c)
+        self.token_head = nn.Linear(c, o.vocab, bias=False)
+        self.reward_head = nn.Sequential(nn.Linear(c, c), nn.GELU(), nn.Linear(c, 3))
+        self.done_head = nn.Sequential(nn.Linear(c, c), nn.GELU(), nn.Linear(c, 1))
+
+    def embed_steps(self, tokens, actions, first_step=0):
+        b, s, k = tokens.shape
+        x = torch.cat([self.token_embedding(tokens), self.action_table(actions).unsqueeze(2)], 2)
+        x = x + self.position_embedding.weight[None, None] + self.step_embedding.weight[first_step:first_step + s][None, :, None]
+        return x.reshape(b, s * (k + 1), -1)
+
+    def transform(self, x, cache=None):
+        for layer, block in enumerate(self.blocks):
+            x = block(x, cache, layer)
+        if cache is not None:
+            cache["length"] += x.shape[1]
+        return self.final_norm(x)
+
+    def loss(self, tokens, actions, rewards, dones):
+        b, l, k = tokens.shape
+        h = self.transform(self.embed_steps(tokens, actions)).view(b, l, k + 1, -1)
+        hidden = torch.cat([h[:, :, :k - 1].reshape(-1, h.shape[-1]), h[:, :l - 1, k].reshape(-1, h.shape[-1])])
+        targets = torch.cat([tokens[:, :, 1:].reshape(-1), tokens[:, 1:, 0].reshape(-1)])
+        token_loss = F.cross_entropy(self.token_head(hidden), targets)
+        action_hidden = h[:, :, k]
+        reward_loss = F.cross_entropy(self.reward_head(action_hidden).reshape(-1, 3), (torch.sign(rewards) + 1).long().reshape(-1))
+        done_loss = F.binary_cross_entropy_with_logits(self.done_head(action_hidden).squeeze(-1), dones.float())
+        return token_loss + reward_loss + done_loss
+
+
+def imagine(model, context_tokens, actions, horizon):
+    """KV-cached imagination as dynamics/imagination.cpp does it, rebuilding from the last
+    L/2 steps when the context is full."""
+    o = model.o
+    b = context_tokens.shape[0]
+    head_dim = o.width // o.heads
+    capacity = o.context * (o.tokens + 1)
+    cache = {"k": [torch.zeros(b, o.heads, capacity, head_dim) for _ in range(o.layers)],
+             "v": [torch.zeros(b, o.heads, capacity, head_dim) for _ in range(o.layers)], "length": 0}
+    frames, taken = [context_tokens[:, t] for t in range(context_tokens.shape[1])], []
+
+    def prime():
+        cache["length"] = 0
+        t0 = len(frames)
+        x = model.token_embedding(frames[-1]) + model.position_embedding.weight[:o.tokens] + model.step_embedding.weight[t0 - 1]
+        if t0 > 1:
+            whole = model.embed_steps(torch.stack(frames[:-1], 1), torch.stack(taken, 1))
+            x = torch.cat([whole, x], 1)
+        model.transform(x, cache)
+
+    prime()
+    for step in range(horizon):
+        if len(frames) >= o.context:
+            keep = max(1, o.context // 2)
+            del frames[:-keep]
+            del taken[:len(taken) - (keep - 1)]
+            prime()
+        t = len(frames) - 1
+        a = actions[:, step]
+        x = (model.action_table(a) + model.position_embedding.weight[o.tokens] + model.step_embedding.weight[t]).unsqueeze(1)
+        hidden = model.transform(x, cache)[:, 0]
+        model.reward_head(hidden).argmax(-1)
+        torch.sigmoid(model.done_head(hidden))
+        tokens = []
+        for j in range(o.tokens):
+            token = torch.multinomial(torch.softmax(model.token_head(hidden), -1), 1)[:, 0]
+            tokens.append(token)
+            x = (model.token_embedding(token) + model.position_embedding.weight[j] + model.step_embedding.weight[t + 1]).unsqueeze(1)
+            out = model.transform(x, cache)
+            if j + 1 < o.tokens:
+                hidden = out[:, 0]
+        taken.append(a)
+        frames.append(torch.stack(tokens, 1))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("mode", choices=["train", "imagine"])
+    p.add_argument("--layers", type=int, default=10)
+    p.add_argument("--width", type=int, default=256)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--context", type=int, default=20)
+    p.add_argument("--tokens", type=int, default=64)
+    p.add_argument("--vocab", type=int, default=1024)
+    p.add_argument("--actions", type=int, default=9)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--horizon", type=int, default=20)
+    p.add_argument("--threads", type=int, default=2)
+    o = p.parse_args()
+    torch.set_num_threads(o.threads)
+    torch.manual_seed(0)
+    model = WorldModel(o)
+    g = torch.Generator().manual_seed(1)
+    if o.mode == "train":
+        decay = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
+        decay_ids = {id(w) for w in decay}
+        other = [q for q in model.parameters() if id(q) not in decay_ids]
+        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": other, "weight_decay": 0.0}], lr=1e-4)
+        tokens = torch.randint(0, o.vocab, (o.batch, o.context, o.tokens), generator=g)
+        actions = torch.randint(0, o.actions, (o.batch, o.context), generator=g)
+        rewards = torch.randint(-1, 2, (o.batch, o.context), generator=g).float()
+        dones = torch.zeros(o.batch, o.context)
+
+        def step():
+            loss = model.loss(tokens, actions, rewards, dones)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            optimizer.step()
+
+        step()  # warm-up
+        start = time.perf_counter()
+        for _ in range(o.steps):
+            step()
+        seconds = time.perf_counter() - start
+        print(json.dumps({"train_tokens_per_s": o.steps * o.batch * o.context * (o.tokens + 1) / seconds}))
+    else:
+        model.eval()
+        context = torch.randint(0, o.vocab, (o.batch, 1, o.tokens), generator=g)
+        actions = torch.randint(0, o.actions, (o.batch, o.horizon), generator=g)
+        with torch.inference_mode():
+            imagine(model, context, actions, 1)  # warm-up
+            start = time.perf_counter()
+            imagine(model, context, actions, o.horizon)
+            seconds = time.perf_counter() - start
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        print(json.dumps({"imagine_steps_per_s": o.batch * o.horizon / seconds, "peak_rss_mb": peak}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "core/checkpoint.h"
+#include "dynamics/dynamics_test_support.h"
+#include "dynamics/dynamics_trainer.h"
+#include "dynamics/token_baselines.h"
+#include "test_support.h"
+
+namespace wm::dynamics {
+namespace {
+
+DynamicsTrainOptions options(int64_t accumulation) {
+  DynamicsTrainOptions t;
+  t.batch_size = 8;
+  t.grad_accumulation = accumulation;
+  t.warmup_steps = 1;
+  t.grad_clip = 1e9;  // no clipping: the two updates must see the same raw gradient
+  return t;
+}
+
+// Two micro-batches of 4 give the update one batch of 8 gives (the loss is a mean per
+// micro-batch, and the micro-batches are the same size).
+TEST(DynamicsTrainer, GradientAccumulationMatchesOneLargeBatch) {
+  const DynamicsBatch batch = shifting_batch(small_dynamics_options(), 8, 3);
+  torch::manual_seed(0);
+  DynamicsTrainer whole(WorldModel(small_dynamics_options()), options(1), c10::Device(c10::kCPU), core::Precision::kFp32);
+  torch::manual_seed(0);
+  DynamicsTrainer split(WorldModel(small_dynamics_options()), options(2), c10::Device(c10::kCPU), core::Precision::kFp32);
+  whole.train_step(batch);
+  split.train_step(batch);
+  const auto a = whole.model()->parameters(), b = split.model()->parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::allclose(a[i], b[i], 1e-5, 1e-6)) << i;
+}
+
+TEST(DynamicsTrainer, ResumingIntoAModelOfAnotherShapeIsRefused) {
+  test::TempDir dir;
+  DynamicsTrainer trainer(WorldModel(small_dynamics_options()), options(1), c10::Device(c10::kCPU), core::Precision::kFp32);
+  core::CheckpointWriter writer;
+  trainer.save(writer);
+  writer.save(dir / "d.ckpt");
+  DynamicsOptions wider = small_dynamics_options();
+  wider.width = 128;
+  DynamicsTrainer other(WorldModel(wider), options(1), c10::Device(c10::kCPU), core::Precision::kFp32);
+  EXPECT_NE(test::error_of([&] { other.restore(core::Checkpoint::load(dir / "d.ckpt")); }).find("another shape than the config's (2 layers x 64"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([] { options(3).validate(); }).find("batch_size 8 does not divide into grad_accumulation 3"), std::string::npos);
+}
+
+TEST(TokenBaselines, CopyAndUnigramMatchHandComputedBits) {
+  // Frames that never change: copying is always right; 2 of 8 codes in use.
+  DynamicsBatch b = shifting_batch(small_dynamics_options(), 2, 1);
+  b.tokens = torch::tensor({0, 1, 0, 1}, torch::kInt64).view({1, 1, 4}).expand({2, 6, 4}).contiguous();
+  TokenBaselineFit fit(8);
+  fit.add_training(b);
+  const TokenBaselines r = fit.evaluate({b});
+  EXPECT_DOUBLE_EQ(r.copy_accuracy, 1.0);
+  EXPECT_NEAR(r.copy_bits, -std::log2(1.0 - 1e-6), 1e-9);
+  // 24 zeros and 24 ones seen, add-one over 8 codes: p = 25 / 56 each.
+  EXPECT_NEAR(r.unigram_bits, -std::log2(25.0 / 56.0), 1e-9);
+}
+
+}  // namespace
+}  // namespace wm::dynamics
