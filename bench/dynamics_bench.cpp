@@ -41,7 +41,8 @@ dynamics::DynamicsOptions model_options(int64_t layers, int64_t width, int64_t h
 std::string reference_arguments(const dynamics::DynamicsOptions& o, int threads) {
   return "--layers " + std::to_string(o.layers) + " --width " + std::to_string(o.width) + " --heads " + std::to_string(o.heads) +
          " --context " + std::to_string(o.context_steps) + " --tokens " + std::to_string(o.tokens_per_frame) + " --vocab " +
-         std::to_string(o.vocab_size) + " --actions " + std::to_string(o.num_actions) + " --threads " + std::to_string(threads);
+         std::to_string(o.vocab_size) + " --actions " + std::to_string(o.num_actions) + " --threads " + std::to_string(threads) +
+         " --rotary " + std::to_string(o.rotary ? 1 : 0);
 }
 
 // Matmul and attention flops of one training step (forward + backward = 3x forward).

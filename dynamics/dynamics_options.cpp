@@ -14,6 +14,7 @@ void describe(core::ConfigSchema& schema, DynamicsOptions& d) {
   schema.add("heads", &d.heads, "attention heads (width must divide by it)");
   schema.add("context_steps", &d.context_steps, "L: steps of context (L * (K + 1) positions)");
   schema.add("dropout", &d.dropout, "dropout on embeddings, attention and residuals");
+  schema.add("rotary", &d.rotary, "rotary position embedding in attention (relative offsets)");
   schema.add_choice("reward_head", &d.reward_head, {{"sign", RewardHead::kSign}, {"twohot", RewardHead::kTwoHot}},
                     "sign: 3 classes (IRIS); twohot: symlog two-hot regression (DreamerV3)");
   schema.add("reward_bins", &d.reward_bins, "two-hot bins");
@@ -30,6 +31,7 @@ void DynamicsOptions::validate() const {
   if (layers < 1) fail("layers " + std::to_string(layers) + " must be positive");
   if (heads < 1 || width % heads != 0) fail("width " + std::to_string(width) + " is not divisible by heads " + std::to_string(heads));
   if (context_steps < 2) fail("context_steps " + std::to_string(context_steps) + " must be at least 2");
+  if (rotary && (width / heads) % 2 != 0) fail("rotary needs an even head width, got " + std::to_string(width / heads));
   if (dropout < 0 || dropout >= 1) fail("dropout " + std::to_string(dropout) + " is outside [0, 1)");
   if (reward_head == RewardHead::kTwoHot && reward_bins < 3) fail("reward_bins " + std::to_string(reward_bins) + " must be at least 3");
 }

@@ -26,6 +26,9 @@ struct DynamicsOptions {
   int64_t heads = 4;
   int64_t context_steps = 20;     // L: the model sees L * (K + 1) positions (1300 at K = 64)
   double dropout = 0.1;
+  // Rotary position embedding in attention, on top of the learned position-in-step and step
+  // embeddings: "the same place in the previous frame" becomes one relative offset.
+  bool rotary = true;
   // Heads.
   RewardHead reward_head = RewardHead::kSign;
   int64_t reward_bins = 255;      // two-hot bins over symlog(-20)..symlog(20)

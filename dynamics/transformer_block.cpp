@@ -4,24 +4,31 @@
 
 namespace wm::dynamics {
 
-CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t width, int64_t heads, double dropout)
+CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t width, int64_t heads, double dropout, const RotaryEmbedding* rotary)
     : qkv(register_module("qkv", torch::nn::Linear(width, 3 * width))),
       proj(register_module("proj", torch::nn::Linear(width, width))),
       heads_(heads),
       dropout_(dropout),
+      rotary_(rotary),
       residual_dropout_(register_module("residual_dropout", torch::nn::Dropout(dropout))) {}
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, KVCache* cache, int64_t layer) {
   const int64_t batch = x.size(0), count = x.size(1), width = x.size(2), head_dim = width / heads_;
   // [B, T, 3C] -> three [B, heads, T, head_dim]
   const auto qkv_heads = qkv(x).view({batch, count, 3, heads_, head_dim}).permute({2, 0, 3, 1, 4});
-  const torch::Tensor q = qkv_heads[0], k = qkv_heads[1], v = qkv_heads[2];
+  const int64_t first = cache != nullptr ? cache->length() : 0;  // position of x's first row
+  torch::Tensor q = qkv_heads[0], k = qkv_heads[1];
+  const torch::Tensor v = qkv_heads[2];
+  if (rotary_ != nullptr) {
+    q = rotary_->rotate(q, first);
+    k = rotary_->rotate(k, first);  // cached rotated: a key's angle is fixed by its position
+  }
   const double dropout = is_training() ? dropout_ : 0.0;
   torch::Tensor y;
   if (cache == nullptr) {
     y = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, dropout, /*is_causal=*/true);
   } else {
-    const int64_t offset = cache->length();
+    const int64_t offset = first;
     const auto [keys, values] = cache->append(layer, k, v);  // [B, heads, offset + T, head_dim]
     if (count == 1) {
       y = at::scaled_dot_product_attention(q, keys, values);  // the newest position sees everything
@@ -38,10 +45,10 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, KVCache* 
   return residual_dropout_(proj(y.transpose(1, 2).reshape({batch, count, width})));
 }
 
-TransformerBlockImpl::TransformerBlockImpl(int64_t width, int64_t heads, double dropout)
+TransformerBlockImpl::TransformerBlockImpl(int64_t width, int64_t heads, double dropout, const RotaryEmbedding* rotary)
     : fc(register_module("fc", torch::nn::Linear(width, 4 * width))),
       fc_proj(register_module("fc_proj", torch::nn::Linear(4 * width, width))),
-      attention(register_module("attention", CausalSelfAttention(width, heads, dropout))),
+      attention(register_module("attention", CausalSelfAttention(width, heads, dropout, rotary))),
       ln1_(register_module("ln1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})))),
       ln2_(register_module("ln2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})))),
       dropout_(register_module("dropout", torch::nn::Dropout(dropout))) {}

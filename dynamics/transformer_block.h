@@ -10,12 +10,15 @@
 #include <torch/nn/pimpl.h>
 
 #include "dynamics/kv_cache.h"
+#include "dynamics/rotary_embedding.h"
 
 namespace wm::dynamics {
 
 class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
-  CausalSelfAttentionImpl(int64_t width, int64_t heads, double dropout);
+  // `rotary`, when given, rotates queries and keys by their positions (not owned; shared by
+  // the blocks of a model).
+  CausalSelfAttentionImpl(int64_t width, int64_t heads, double dropout, const RotaryEmbedding* rotary = nullptr);
   // x [B, T, C] -> [B, T, C]. With a cache, x holds the T positions after the cached ones
   // and attends to those too; the cache gains this layer's keys and values.
   torch::Tensor forward(const torch::Tensor& x, KVCache* cache = nullptr, int64_t layer = 0);
@@ -25,13 +28,14 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
  private:
   int64_t heads_;
   double dropout_;
+  const RotaryEmbedding* rotary_;
   torch::nn::Dropout residual_dropout_{nullptr};
 };
 TORCH_MODULE(CausalSelfAttention);
 
 class TransformerBlockImpl : public torch::nn::Module {
  public:
-  TransformerBlockImpl(int64_t width, int64_t heads, double dropout);
+  TransformerBlockImpl(int64_t width, int64_t heads, double dropout, const RotaryEmbedding* rotary = nullptr);
   torch::Tensor forward(const torch::Tensor& x, KVCache* cache = nullptr, int64_t layer = 0);  // [B, T, C]
 
   torch::nn::Linear fc{nullptr}, fc_proj{nullptr};  // MLP 4C; exposed for the init scheme

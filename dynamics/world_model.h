@@ -13,10 +13,13 @@
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 
+#include <memory>
+
 #include "core/loss_terms.h"
 #include "dynamics/dynamics_options.h"
 #include "dynamics/kv_cache.h"
 #include "dynamics/reward_encoding.h"
+#include "dynamics/rotary_embedding.h"
 
 namespace wm::dynamics {
 
@@ -76,6 +79,7 @@ class WorldModelImpl : public torch::nn::Module {
 
   DynamicsOptions options_;
   RewardEncoding reward_encoding_;
+  std::unique_ptr<RotaryEmbedding> rotary_;  // null unless options.rotary
   torch::nn::Embedding token_embedding_{nullptr}, position_embedding_{nullptr}, step_embedding_{nullptr};
   torch::nn::Embedding action_table_{nullptr};  // discrete actions
   torch::nn::Linear action_projection_{nullptr};  // continuous actions

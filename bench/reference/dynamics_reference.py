@@ -18,9 +18,25 @@ import torch.nn.functional as F
 from torch import nn
 
 
+class Rotary:
+    """Rotary position embedding, half-split form, as dynamics/rotary_embedding.cpp."""
+
+    def __init__(self, head_dim, positions, base=10000.0):
+        inverse = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
+        angles = torch.outer(torch.arange(positions, dtype=torch.float64), inverse)
+        both = torch.cat([angles, angles], 1)
+        self.cos, self.sin = both.cos().float(), both.sin().float()
+
+    def __call__(self, x, first):
+        t, half = x.shape[2], x.shape[3] // 2
+        rotated = torch.cat([-x[..., half:], x[..., :half]], -1)
+        return x * self.cos[first:first + t] + rotated * self.sin[first:first + t]
+
+
 class Block(nn.Module):
-    def __init__(self, width, heads):
+    def __init__(self, width, heads, rotary=None):
         super().__init__()
+        self.rotary = rotary
         self.ln1, self.ln2 = nn.LayerNorm(width), nn.LayerNorm(width)
         self.qkv, self.proj = nn.Linear(width, 3 * width), nn.Linear(width, width)
         self.fc, self.fc_proj = nn.Linear(width, 4 * width), nn.Linear(4 * width, width)
@@ -29,6 +45,9 @@ class Block(nn.Module):
     def attend(self, x, cache, layer):
         b, t, c = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        if self.rotary is not None:
+            first = 0 if cache is None else cache["length"]
+            q, k = self.rotary(q, first), self.rotary(k, first)
         if cache is None:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         else:
@@ -59,7 +78,8 @@ class WorldModel(nn.Module):
         self.position_embedding = nn.Embedding(o.tokens + 1, c)
         self.step_embedding = nn.Embedding(o.context, c)
         self.action_table = nn.Embedding(o.actions, c)
-        self.blocks = nn.ModuleList(Block(c, o.heads) for _ in range(o.layers))
+        rotary = Rotary(c // o.heads, o.context * (o.tokens + 1)) if o.rotary else None
+        self.blocks = nn.ModuleList(Block(c, o.heads, rotary) for _ in range(o.layers))
         self.final_norm = nn.LayerNorm(c)
         self.token_head = nn.Linear(c, o.vocab, bias=False)
         self.reward_head = nn.Sequential(nn.Linear(c, c), nn.GELU(), nn.Linear(c, 3))
@@ -149,6 +169,7 @@ def main():
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--horizon", type=int, default=20)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--rotary", type=int, default=1)
     o = p.parse_args()
     torch.set_num_threads(o.threads)
     torch.manual_seed(0)

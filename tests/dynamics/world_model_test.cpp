@@ -12,15 +12,19 @@
 namespace wm::dynamics {
 namespace {
 
-WorldModel small_model(bool continuous = false, uint64_t seed = 0) {
+WorldModel small_model(bool continuous = false, uint64_t seed = 0, bool rotary = true) {
   torch::manual_seed(seed);
-  WorldModel model(small_dynamics_options(continuous));
+  DynamicsOptions options = small_dynamics_options(continuous);
+  options.rotary = rotary;
+  WorldModel model(options);
   model->eval();
   return model;
 }
 
 TEST(WorldModel, ChangingALaterTokenNeverChangesEarlierLogits) {
-  WorldModel model = small_model();
+  for (bool rotary : {false, true}) {
+  SCOPED_TRACE(rotary ? "rotary" : "learned positions only");
+  WorldModel model = small_model(false, 0, rotary);
   const DynamicsBatch b = shifting_batch(model->options(), 2, 1);
   const auto K = model->options().tokens_per_frame;
   torch::NoGradGuard no_grad;
@@ -35,13 +39,15 @@ TEST(WorldModel, ChangingALaterTokenNeverChangesEarlierLogits) {
   // ... and the change does reach the positions after it.
   EXPECT_FALSE(torch::allclose(after[0].narrow(0, changed_token, 3), before[0].narrow(0, changed_token, 3)));
   EXPECT_FALSE(torch::allclose(after[1].narrow(0, changed_action, 3), before[1].narrow(0, changed_action, 3)));
+  }
 }
 
 // The cache must give the full pass's logits at every position, whether positions arrive
 // one by one or in chunks, for several sequences at once.
 TEST(WorldModel, KvCachedDecodingMatchesTheFullForwardPass) {
-  for (bool continuous : {false, true}) {
-    WorldModel model = small_model(continuous, 3);
+  for (bool continuous : {false, true})
+  for (bool rotary : {false, true}) {
+    WorldModel model = small_model(continuous, 3, rotary);
     const DynamicsBatch b = shifting_batch(model->options(), 3, 2);
     torch::NoGradGuard no_grad;
     const torch::Tensor full = model->forward(b.tokens, b.actions);  // [3, 30, V]
@@ -53,7 +59,7 @@ TEST(WorldModel, KvCachedDecodingMatchesTheFullForwardPass) {
         const int64_t n = std::min(chunk, T - start);
         const torch::Tensor logits = model->token_logits(model->transform(x.narrow(1, start, n), &cache));
         EXPECT_TRUE(torch::allclose(logits, full.narrow(1, start, n), 1e-4, 1e-4))
-            << "continuous " << continuous << ", chunk " << chunk << ", positions " << start << ".." << start + n
+            << "continuous " << continuous << ", rotary " << rotary << ", chunk " << chunk << ", positions " << start << ".." << start + n
             << ", max difference " << (logits - full.narrow(1, start, n)).abs().max().item<double>();
       }
       EXPECT_EQ(cache.length(), T);

@@ -1,0 +1,32 @@
+#include "dynamics/rotary_embedding.h"
+
+#include <torch/torch.h>
+
+#include "core/error.h"
+
+namespace wm::dynamics {
+
+RotaryEmbedding::RotaryEmbedding(int64_t head_dim, int64_t max_positions, double base) {
+  if (head_dim % 2 != 0) throw core::Error("rotary embedding: head width " + std::to_string(head_dim) + " is odd");
+  // Frequency i: base^(-2i / head_dim), one per pair of channels.
+  const at::Tensor inverse = torch::pow(base, -torch::arange(0, head_dim, 2, torch::kFloat64) / static_cast<double>(head_dim));
+  const at::Tensor angles = torch::outer(torch::arange(max_positions, torch::kFloat64), inverse);  // [P, D/2]
+  const at::Tensor both = torch::cat({angles, angles}, 1);                                        // [P, D]
+  cos_ = torch::cos(both).to(torch::kFloat32);
+  sin_ = torch::sin(both).to(torch::kFloat32);
+}
+
+at::Tensor RotaryEmbedding::rotate(const at::Tensor& x, int64_t first) const {
+  const int64_t count = x.size(2), half = x.size(3) / 2;
+  if (first + count > cos_.size(0)) {
+    throw core::Error("rotary embedding: position " + std::to_string(first + count - 1) + " is past the last of " +
+                      std::to_string(cos_.size(0)));
+  }
+  const at::Tensor cos = cos_.narrow(0, first, count).to(x.device(), x.scalar_type());  // [T, D]
+  const at::Tensor sin = sin_.narrow(0, first, count).to(x.device(), x.scalar_type());
+  // rotate_half(x) = [-x2, x1] for x = [x1, x2]
+  const at::Tensor rotated = torch::cat({-x.narrow(3, half, half), x.narrow(3, 0, half)}, 3);
+  return x * cos + rotated * sin;
+}
+
+}  // namespace wm::dynamics

@@ -1,0 +1,23 @@
+// Rotary position embedding (RoFormer; GPT-NeoX's half-split form): queries and keys are
+// rotated by angles proportional to their position, so attention scores depend on relative
+// offsets. For the world model this makes "the token at the same place in the previous
+// frame" one fixed offset (K positions back) for every place in the frame, instead of a
+// relation between two learned absolute positions that each place must learn apart.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+namespace wm::dynamics {
+
+class RotaryEmbedding {
+ public:
+  RotaryEmbedding(int64_t head_dim, int64_t max_positions, double base = 10000.0);
+
+  // x [B, heads, T, head_dim] at positions first..first + T - 1 -> rotated, same shape.
+  at::Tensor rotate(const at::Tensor& x, int64_t first) const;
+
+ private:
+  at::Tensor cos_, sin_;  // [max_positions, head_dim], on the CPU in fp32; moved on use
+};
+
+}  // namespace wm::dynamics
