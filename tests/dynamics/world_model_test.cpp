@@ -42,6 +42,17 @@ TEST(WorldModel, ChangingALaterTokenNeverChangesEarlierLogits) {
   }
 }
 
+TEST(WorldModel, RotaryEmbeddingChangesWhatAttentionSees) {
+  // Same weights (same seed), positions rotated or not: the logits differ, except at the
+  // first position, which attends only to itself.
+  WorldModel plain = small_model(false, 12, /*rotary=*/false), rotary = small_model(false, 12, /*rotary=*/true);
+  const DynamicsBatch b = shifting_batch(plain->options(), 2, 13);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor a = plain->forward(b.tokens, b.actions), r = rotary->forward(b.tokens, b.actions);
+  EXPECT_TRUE(torch::allclose(a.select(1, 0), r.select(1, 0), 1e-5, 1e-6));
+  EXPECT_FALSE(torch::allclose(a.narrow(1, 1, a.size(1) - 1), r.narrow(1, 1, r.size(1) - 1), 1e-3, 1e-3));
+}
+
 // The cache must give the full pass's logits at every position, whether positions arrive
 // one by one or in chunks, for several sequences at once.
 TEST(WorldModel, KvCachedDecodingMatchesTheFullForwardPass) {
