@@ -25,8 +25,9 @@ TokenShardSource::TokenShardSource(const std::filesystem::path& dir) : dir_(dir)
       const auto& shape = shard.actions->header().shape;
       const int64_t dim = shape.size() == 2 ? shape[1] : 0;
       if (found_dim >= 0 && dim != found_dim) {
-        throw core::Error((shard_dir / "actions.npy").string() + " has " + std::to_string(dim) + " values per step, other shards " +
-                          std::to_string(found_dim));
+        auto kind = [](int64_t d) { return d == 0 ? std::string("discrete actions") : std::to_string(d) + "-value continuous actions"; };
+        throw core::Error((shard_dir / "actions.npy").string() + " holds " + kind(dim) + ", earlier shards " + kind(found_dim) +
+                          " (dump sources with different action spaces into separate folders)");
       }
       found_dim = dim;
     }
