@@ -15,7 +15,9 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t width, int64_t heads, d
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, KVCache* cache, int64_t layer) {
   const int64_t batch = x.size(0), count = x.size(1), width = x.size(2), head_dim = width / heads_;
   // [B, T, 3C] -> three [B, heads, T, head_dim]
-  const auto qkv_heads = qkv(x).view({batch, count, 3, heads_, head_dim}).permute({2, 0, 3, 1, 4});
+  // unbind, not three selects: its backward stacks the three gradients in one op instead of
+  // zero-filling a full-size gradient per select.
+  const auto qkv_heads = qkv(x).view({batch, count, 3, heads_, head_dim}).permute({2, 0, 3, 1, 4}).unbind(0);
   const int64_t first = cache != nullptr ? cache->length() : 0;  // position of x's first row
   torch::Tensor q = qkv_heads[0], k = qkv_heads[1];
   const torch::Tensor v = qkv_heads[2];
