@@ -1,16 +1,13 @@
 #include "dynamics/dynamics_checkpoint.h"
 
-#include "core/config.h"
+#include "core/checkpoint_options.h"
 #include "core/error.h"
 
 namespace wm::dynamics {
 
 void add_dynamics(core::CheckpointWriter& writer, WorldModel& model) {
-  DynamicsOptions options = model->options();
-  core::ConfigSchema schema;
-  describe(schema, options);
   writer.add_module(kDynamicsModule, *model);
-  writer.set_text("dynamics_options", core::config_to_yaml(schema));
+  core::set_options_text(writer, "dynamics_options", model->options());
 }
 
 DynamicsOptions dynamics_options_of(const core::Checkpoint& checkpoint) {
@@ -18,11 +15,7 @@ DynamicsOptions dynamics_options_of(const core::Checkpoint& checkpoint) {
   if (yaml.empty() || !checkpoint.has_module(kDynamicsModule)) {
     throw core::Error("checkpoint " + checkpoint.path().string() + " holds no dynamics model (is it a tokenizer or policy checkpoint?)");
   }
-  DynamicsOptions options;
-  core::ConfigSchema schema;
-  describe(schema, options);
-  core::load_config_text(yaml, "checkpoint " + checkpoint.path().string(), schema);
-  return options;
+  return core::options_from_text<DynamicsOptions>(checkpoint, "dynamics_options");
 }
 
 LoadedDynamics load_dynamics(const std::filesystem::path& path, c10::Device device, const DynamicsOptions* expected) {

@@ -11,6 +11,19 @@
 
 namespace wm::dynamics {
 
+namespace {
+
+// Adds one loss's logs into running sums (the same names in the same order every time).
+void accumulate(core::Scalars& sums, const core::Scalars& logs) {
+  if (sums.empty()) {
+    sums = logs;
+    return;
+  }
+  for (size_t i = 0; i < sums.size(); ++i) sums[i].second += logs[i].second;
+}
+
+}  // namespace
+
 void describe(core::ConfigSchema& schema, DynamicsTrainOptions& t) {
   schema.add("steps", &t.steps, "optimizer steps");
   schema.add("batch_size", &t.batch_size, "windows of context_steps steps per optimizer step");
@@ -76,8 +89,7 @@ core::Scalars DynamicsTrainer::train_step(const DynamicsBatch& host_batch) {
     }
     (loss.total / static_cast<double>(options_.grad_accumulation)).backward();
     loss_sum += loss.total.item<double>();
-    if (sums.empty()) sums = loss.logs;
-    else for (size_t i = 0; i < sums.size(); ++i) sums[i].second += loss.logs[i].second;
+    accumulate(sums, loss.logs);
   }
   const double grad_norm = torch::nn::utils::clip_grad_norm_(model_->parameters(), options_.grad_clip);
   optimizer_->step();
@@ -100,8 +112,7 @@ core::Scalars DynamicsTrainer::evaluate(const std::vector<DynamicsBatch>& batche
   for (const auto& host_batch : batches) {
     core::AutocastGuard autocast(device_, precision_);
     const core::LossTerms loss = model_->compute_loss(to_device(host_batch));
-    if (sums.empty()) sums = loss.logs;
-    else for (size_t i = 0; i < sums.size(); ++i) sums[i].second += loss.logs[i].second;
+    accumulate(sums, loss.logs);
   }
   model_->train();
   core::Scalars scalars;

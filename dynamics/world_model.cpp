@@ -156,7 +156,9 @@ core::LossTerms WorldModelImpl::compute_loss(const DynamicsBatch& batch) {
   const torch::Tensor next_frame = torch::cat({within_next_frame, across_next_frame}).masked_select(token_mask);
   const torch::Tensor logits = token_logits(torch::cat({within_hidden, across_hidden}).index({token_mask}));  // [N, V]
   const torch::Tensor targets = torch::cat({within_target, across_target}).index({token_mask});
-  const torch::Tensor token_ce = torch::cross_entropy_loss(logits.to(torch::kFloat32), targets);
+  // Per-target cross-entropy once; the loss and the next-frame figure are both means of it.
+  const torch::Tensor row_ce = torch::cross_entropy_loss(logits.to(torch::kFloat32), targets, /*weight=*/{}, at::Reduction::None);
+  const torch::Tensor token_ce = row_ce.mean();
 
   // Reward and termination from the action tokens' hidden states.
   const torch::Tensor action_hidden = hidden.select(2, K).index({mask});  // [M, C]
@@ -177,7 +179,7 @@ core::LossTerms WorldModelImpl::compute_loss(const DynamicsBatch& batch) {
   const torch::Tensor reward_right = options_.reward_head == RewardHead::kSign
                                          ? predicted_reward == torch::sign(rewards)
                                          : (predicted_reward - rewards).abs() <= torch::maximum(0.1 * rewards.abs(), torch::full_like(rewards, 0.1));
-  const torch::Tensor next_frame_ce = torch::cross_entropy_loss(logits.index({next_frame}).to(torch::kFloat32), targets.index({next_frame}));
+  const torch::Tensor next_frame_ce = row_ce.masked_select(next_frame).mean();
   loss.logs = {{"token_bits", token_ce.item<double>() / std::log(2.0)},
                {"next_frame_bits", next_frame_ce.item<double>() / std::log(2.0)},
                {"token_accuracy", correct.to(torch::kFloat32).mean().item<double>()},

@@ -50,6 +50,11 @@ std::atomic<const kernels::NormKernels*>& active_kernels() {
 
 const kernels::NormKernels* norm_kernels() { return active_kernels().load(std::memory_order_relaxed); }
 
+// Carves the kernels' work space out of `work` (4 * channels doubles).
+kernels::NormScratch scratch_in(std::vector<double>& work, int64_t channels) {
+  return {work.data(), work.data() + channels, work.data() + 2 * channels, work.data() + 3 * channels};
+}
+
 kernels::NormShape shape_of(const at::Tensor& x, int64_t groups) { return {x.size(2) * x.size(3), x.size(1), groups}; }
 
 // x channels-last float [B, C, H, W] -> (y, mean [B, G], rstd [B, G]).
@@ -64,8 +69,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> fused_forward(const at::Tensor& x
   float *out = y.mutable_data_ptr<float>(), *m = mean.mutable_data_ptr<float>(), *r = rstd.mutable_data_ptr<float>();
   at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
     std::vector<double> work(4 * shape.channels);
-    const kernels::NormScratch scratch{work.data(), work.data() + shape.channels, work.data() + 2 * shape.channels,
-                                       work.data() + 3 * shape.channels};
+    const kernels::NormScratch scratch = scratch_in(work, shape.channels);
     for (int64_t n = begin; n < end; ++n) {
       norm_kernels()->forward(in + n * sample, g, b, eps, shape, out + n * sample, m + n * groups, r + n * groups, scratch);
     }
@@ -100,8 +104,7 @@ class GroupNormSilu : public torch::autograd::Function<GroupNormSilu> {
     double *dg = dgamma.mutable_data_ptr<double>(), *db = dbeta.mutable_data_ptr<double>();
     at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
       std::vector<double> work(4 * shape.channels);
-      const kernels::NormScratch scratch{work.data(), work.data() + shape.channels, work.data() + 2 * shape.channels,
-                                         work.data() + 3 * shape.channels};
+      const kernels::NormScratch scratch = scratch_in(work, shape.channels);
       for (int64_t n = begin; n < end; ++n) {
         norm_kernels()->backward(in + n * sample, grad + n * sample, g, b, m + n * groups, r + n * groups, shape,
                                           out + n * sample, dg + n * shape.channels, db + n * shape.channels, scratch);

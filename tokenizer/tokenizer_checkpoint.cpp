@@ -1,16 +1,13 @@
 #include "tokenizer/tokenizer_checkpoint.h"
 
-#include "core/config.h"
+#include "core/checkpoint_options.h"
 #include "core/error.h"
 
 namespace wm::tokenizer {
 
 void add_tokenizer(core::CheckpointWriter& writer, VQModel& model) {
-  TokenizerOptions options = model->options();
-  core::ConfigSchema schema;
-  describe(schema, options);
   writer.add_module(kTokenizerModule, *model);
-  writer.set_text("tokenizer_options", core::config_to_yaml(schema));
+  core::set_options_text(writer, "tokenizer_options", model->options());
 }
 
 TokenizerOptions tokenizer_options_of(const core::Checkpoint& checkpoint) {
@@ -18,11 +15,7 @@ TokenizerOptions tokenizer_options_of(const core::Checkpoint& checkpoint) {
   if (yaml.empty() || !checkpoint.has_module(kTokenizerModule)) {
     throw core::Error("checkpoint " + checkpoint.path().string() + " holds no tokenizer (is it a dynamics or policy checkpoint?)");
   }
-  TokenizerOptions options;
-  core::ConfigSchema schema;
-  describe(schema, options);
-  core::load_config_text(yaml, "checkpoint " + checkpoint.path().string(), schema);
-  return options;
+  return core::options_from_text<TokenizerOptions>(checkpoint, "tokenizer_options");
 }
 
 LoadedTokenizer load_tokenizer(const std::filesystem::path& path, c10::Device device) {
