@@ -16,12 +16,16 @@ RotaryEmbedding::RotaryEmbedding(int64_t head_dim, int64_t max_positions, double
   sin_ = torch::sin(both).to(torch::kFloat32);
 }
 
-at::Tensor RotaryEmbedding::rotate(const at::Tensor& x, int64_t first) const {
-  const int64_t count = x.size(2), half = x.size(3) / 2;
+void RotaryEmbedding::check_range(int64_t first, int64_t count) const {
   if (first + count > cos_.size(0)) {
     throw core::Error("rotary embedding: position " + std::to_string(first + count - 1) + " is past the last of " +
                       std::to_string(cos_.size(0)));
   }
+}
+
+at::Tensor RotaryEmbedding::rotate(const at::Tensor& x, int64_t first) const {
+  const int64_t count = x.size(2), half = x.size(3) / 2;
+  check_range(first, count);
   // Per pair (x1, x2) of channels i and i + D/2: (x1 cos - x2 sin, x2 cos + x1 sin), written
   // straight into a contiguous output (fewer passes than building rotate_half(x)).
   const at::Tensor cos = cos_.narrow(0, first, count).narrow(1, 0, half).to(x.device(), x.scalar_type());  // [T, D/2]

@@ -16,6 +16,14 @@ class RotaryEmbedding {
   // x [B, heads, T, head_dim] at positions first..first + T - 1 -> rotated, same shape.
   at::Tensor rotate(const at::Tensor& x, int64_t first) const;
 
+  // cos / sin of the angles at positions first..first + count - 1: [count, head_dim] fp32 on
+  // the CPU, the two halves equal (channel i and i + head_dim/2 share an angle).
+  at::Tensor cos_rows(int64_t first, int64_t count) const { return cos_.narrow(0, first, count); }
+  at::Tensor sin_rows(int64_t first, int64_t count) const { return sin_.narrow(0, first, count); }
+
+  // Throws unless positions first..first + count - 1 have angles.
+  void check_range(int64_t first, int64_t count) const;
+
  private:
   at::Tensor cos_, sin_;  // [max_positions, head_dim], on the CPU in fp32; moved on use
 };

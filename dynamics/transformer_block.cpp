@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "dynamics/attention_heads.h"
+
 namespace wm::dynamics {
 
 CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t width, int64_t heads, double dropout, const RotaryEmbedding* rotary)
@@ -13,18 +15,11 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t width, int64_t heads, d
       residual_dropout_(register_module("residual_dropout", torch::nn::Dropout(dropout))) {}
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, KVCache* cache, int64_t layer) {
-  const int64_t batch = x.size(0), count = x.size(1), width = x.size(2), head_dim = width / heads_;
-  // [B, T, 3C] -> three [B, heads, T, head_dim]
-  // unbind, not three selects: its backward stacks the three gradients in one op instead of
-  // zero-filling a full-size gradient per select.
-  const auto qkv_heads = qkv(x).view({batch, count, 3, heads_, head_dim}).permute({2, 0, 3, 1, 4}).unbind(0);
+  const int64_t batch = x.size(0), count = x.size(1), width = x.size(2);
   const int64_t first = cache != nullptr ? cache->length() : 0;  // position of x's first row
-  torch::Tensor q = qkv_heads[0], k = qkv_heads[1];
-  const torch::Tensor v = qkv_heads[2];
-  if (rotary_ != nullptr) {
-    q = rotary_->rotate(q, first);
-    k = rotary_->rotate(k, first);  // cached rotated: a key's angle is fixed by its position
-  }
+  // [B, T, 3C] -> q, k, v [B, heads, T, head_dim]; q and k rotated when rotary (the cache
+  // keeps rotated keys: a key's angle is fixed by its position).
+  const auto [q, k, v] = attention_heads(qkv(x), heads_, rotary_, first);
   const double dropout = is_training() ? dropout_ : 0.0;
   torch::Tensor y;
   if (cache == nullptr) {

@@ -6,6 +6,7 @@
 
 #include "core/build_info.h"
 #include "core/error.h"
+#include "core/host_memory.h"
 #include "core/logging.h"
 #include "tools/commands.h"
 
@@ -31,6 +32,7 @@ std::string parse_error_text(CLI::App& app, const CLI::ParseError& error) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  wm::core::keep_freed_memory_in_process();
   // Log lines go to stderr from the start, so --json output on stdout stays clean.
   wm::core::init_logging(wm::core::LogOptions{}, {}, /*rank=*/0);
   CLI::App app{"wm: a discrete world-model trainer (VQ tokenizer + GPT dynamics + policy)", "wm"};
