@@ -1,0 +1,90 @@
+// The dynamics model on a CUDA device: the same logits as on the CPU, KV-cached decoding
+// equal to the full pass there too, imagination on the device, and learning under bf16
+// autocast. Skipped where no CUDA device is visible.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "dynamics/dynamics_test_support.h"
+#include "dynamics/dynamics_trainer.h"
+#include "dynamics/imagination.h"
+
+namespace wm::dynamics {
+namespace {
+
+#define SKIP_WITHOUT_GPU()                                                   \
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible"
+
+const c10::Device kCuda(c10::kCUDA, 0);
+
+DynamicsBatch batch_on(const DynamicsBatch& b, c10::Device device) {
+  return {b.tokens.to(device), b.actions.to(device), b.rewards.to(device), b.dones.to(device), b.mask.to(device)};
+}
+
+// fp32 on the GPU runs other kernels (cuBLAS, memory-efficient attention) than on the CPU:
+// equal to rounding, not bit for bit.
+constexpr double kTolerance = 1e-3;
+
+TEST(DynamicsGpu, LogitsOnTheGpuMatchTheCpuAndKvCachedDecodingMatchesTheFullPass) {
+  SKIP_WITHOUT_GPU();
+  torch::manual_seed(3);
+  WorldModel model(small_dynamics_options());
+  model->eval();
+  const DynamicsBatch b = shifting_batch(model->options(), 3, 2);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor on_cpu = model->forward(b.tokens, b.actions);
+  model->to(kCuda);
+  const DynamicsBatch g = batch_on(b, kCuda);
+  const torch::Tensor full = model->forward(g.tokens, g.actions);  // [3, L*(K+1), V]
+  EXPECT_TRUE(torch::allclose(full.cpu(), on_cpu, kTolerance, kTolerance)) << (full.cpu() - on_cpu).abs().max();
+
+  const torch::Tensor x = model->embed_steps(g.tokens, g.actions, 0);
+  KVCache cache = model->make_cache(3);
+  for (int64_t start = 0; start < x.size(1); start += 5) {
+    const int64_t n = std::min<int64_t>(5, x.size(1) - start);
+    const torch::Tensor logits = model->token_logits(model->transform(x.narrow(1, start, n), &cache));
+    EXPECT_TRUE(torch::allclose(logits, full.narrow(1, start, n), kTolerance, kTolerance)) << "positions " << start << ".." << start + n;
+  }
+}
+
+TEST(DynamicsGpu, ImaginationRunsAllTrajectoriesOnTheDevice) {
+  SKIP_WITHOUT_GPU();
+  torch::manual_seed(4);
+  WorldModel model(small_dynamics_options());
+  model->eval();
+  model->to(kCuda);
+  const auto& o = model->options();
+  const DynamicsBatch b = batch_on(shifting_batch(o, 4, 5), kCuda);
+  Imagination dream(model, 4, {.temperature = 0.0});
+  dream.reset(b.tokens.narrow(1, 0, 2), b.actions.narrow(1, 0, 1));
+  const ImaginedStep step = dream.step(b.actions.select(1, 1));
+  EXPECT_EQ(step.tokens.device(), kCuda);
+  EXPECT_EQ(step.tokens.sizes(), (std::vector<int64_t>{4, o.tokens_per_frame}));
+  // Greedy: the first imagined token is the full pass's argmax at the position of the
+  // second step's action token, 1 * (K + 1) + K.
+  torch::NoGradGuard no_grad;
+  const torch::Tensor predicted = model->forward(b.tokens.narrow(1, 0, 2), b.actions.narrow(1, 0, 2)).argmax(-1);
+  EXPECT_TRUE(torch::equal(predicted.select(1, o.positions_per_step() + o.tokens_per_frame), step.tokens.select(1, 0)));
+}
+
+TEST(DynamicsGpu, LearnsTheShiftingWorldUnderBf16Autocast) {
+  SKIP_WITHOUT_GPU();
+  torch::manual_seed(0);
+  DynamicsOptions o = small_dynamics_options();
+  o.layers = 4;
+  DynamicsTrainOptions t;
+  t.steps = 500;
+  t.batch_size = 32;
+  t.lr = 2e-3;
+  t.warmup_steps = 50;
+  DynamicsTrainer trainer(WorldModel(o), t, kCuda, core::Precision::kBf16);
+  for (int64_t step = 0; step < t.steps; ++step) trainer.train_step(shifting_batch(o, t.batch_size, 100 + step));
+  const core::Scalars held_out = trainer.evaluate({shifting_batch(o, 64, 1), shifting_batch(o, 64, 2)});
+  double accuracy = -1;
+  for (const auto& [name, value] : held_out) {
+    if (name == "dynamics/holdout_next_frame_accuracy") accuracy = value;
+  }
+  EXPECT_GE(accuracy, 0.99);
+}
+
+}  // namespace
+}  // namespace wm::dynamics
