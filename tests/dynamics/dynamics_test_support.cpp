@@ -1,5 +1,6 @@
 #include "dynamics/dynamics_test_support.h"
 
+#include <gtest/gtest.h>
 #include <torch/torch.h>
 
 namespace wm::dynamics {
@@ -43,6 +44,30 @@ DynamicsBatch shifting_batch(const DynamicsOptions& o, int64_t batch, uint64_t s
   b.mask = torch::ones({batch, L}, torch::kBool);
   if (padded > 0) b.mask[0].narrow(0, 0, padded).fill_(false);
   return b;
+}
+
+DynamicsOptions shifting_world_model_options(bool continuous) {
+  DynamicsOptions o = small_dynamics_options(continuous);
+  o.layers = 4;
+  return o;
+}
+
+DynamicsTrainOptions shifting_world_training() {
+  DynamicsTrainOptions t;
+  t.steps = 500;
+  t.batch_size = 32;
+  t.lr = 2e-3;
+  t.warmup_steps = 50;
+  t.grad_clip = 1.0;
+  return t;
+}
+
+double scalar_named(const core::Scalars& scalars, const std::string& name) {
+  for (const auto& [key, value] : scalars) {
+    if (key == name) return value;
+  }
+  ADD_FAILURE() << name << " not logged";
+  return 0;
 }
 
 }  // namespace wm::dynamics

@@ -1,6 +1,10 @@
 // Small world models and a synthetic action-dependent dynamics for the dynamics tests.
 #pragma once
 
+#include <string>
+
+#include "core/metrics.h"
+#include "dynamics/dynamics_trainer.h"
 #include "dynamics/world_model.h"
 
 namespace wm::dynamics {
@@ -13,5 +17,16 @@ DynamicsOptions small_dynamics_options(bool continuous = false);
 // for a right shift, -1 for a left one. Done: the frame's first token is 0. Padding: the
 // first `padded` steps of the first window are masked out.
 DynamicsBatch shifting_batch(const DynamicsOptions& options, int64_t batch, uint64_t seed, int64_t padded = 0);
+
+// The recipe the learning tests train the shifting world with (model: small_dynamics_options
+// with 4 layers). Copying a token from the previous frame, one place left or right as that
+// step's action says, takes two hops of attention (find the action, then the token). With
+// learned absolute positions only, 4 layers needed ~1200 steps; with rotary attention (the
+// default) 300 pass, and 500 leave a margin.
+DynamicsOptions shifting_world_model_options(bool continuous = false);
+DynamicsTrainOptions shifting_world_training();
+
+// The value logged under `name`; a test failure when there is none.
+double scalar_named(const core::Scalars& scalars, const std::string& name);
 
 }  // namespace wm::dynamics
