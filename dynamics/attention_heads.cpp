@@ -18,6 +18,8 @@ struct HeadShape {
   int64_t width() const { return heads * head_dim; }
 };
 
+HeadShape shape_of(const at::Tensor& qkv, int64_t heads) { return {qkv.size(0), qkv.size(1), heads, qkv.size(2) / 3 / heads}; }
+
 // Rotation tables for the rows of one call: cos/sin [T, head_dim] (both halves equal) in the
 // input's dtype; undefined without rotary.
 struct Angles {
@@ -101,10 +103,9 @@ class AttentionHeads : public torch::autograd::Function<AttentionHeads> {
  public:
   static tensor_list forward(AutogradContext* ctx, const at::Tensor& qkv, int64_t heads, const RotaryEmbedding* rotary,
                              int64_t first) {
-    const HeadShape s{qkv.size(0), qkv.size(1), heads, qkv.size(2) / 3 / heads};
+    const HeadShape s = shape_of(qkv, heads);
     const Angles angles = angles_for(rotary, first, s.steps, qkv);
     auto parts = fused_forward(qkv, angles, s);
-    ctx->saved_data["heads"] = heads;
     ctx->saved_data["rotary"] = angles.cos.defined();
     if (angles.cos.defined()) ctx->save_for_backward({angles.cos, angles.sin});
     return {parts[0], parts[1], parts[2]};
@@ -152,7 +153,7 @@ std::array<at::Tensor, 3> attention_heads(const at::Tensor& qkv, int64_t heads, 
   if (rotary != nullptr) rotary->check_range(first, qkv.size(1));
   const at::Tensor input = qkv.contiguous();
   if (!(at::GradMode::is_enabled() && input.requires_grad())) {
-    const HeadShape s{input.size(0), input.size(1), heads, input.size(2) / 3 / heads};
+    const HeadShape s = shape_of(input, heads);
     return fused_forward(input, angles_for(rotary, first, s.steps, input), s);
   }
   const auto parts = AttentionHeads::apply(input, heads, rotary, first);
