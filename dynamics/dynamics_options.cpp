@@ -15,6 +15,9 @@ void describe(core::ConfigSchema& schema, DynamicsOptions& d) {
   schema.add("context_steps", &d.context_steps, "L: steps of context (L * (K + 1) positions)");
   schema.add("dropout", &d.dropout, "dropout on embeddings, attention and residuals");
   schema.add("rotary", &d.rotary, "rotary position embedding in attention (relative offsets)");
+  schema.add_choice("decoding", &d.decoding, {{"ar", Decoding::kAutoregressive}, {"parallel", Decoding::kParallel}},
+                    "ar: the next frame token by token (K cache reads per frame); parallel: all K tokens in one pass from "
+                    "learned queries (2 cache reads per frame)");
   schema.add_choice("reward_head", &d.reward_head, {{"sign", RewardHead::kSign}, {"twohot", RewardHead::kTwoHot}},
                     "sign: 3 classes (IRIS); twohot: symlog two-hot regression (DreamerV3)");
   schema.add("reward_bins", &d.reward_bins, "two-hot bins");

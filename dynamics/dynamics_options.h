@@ -14,6 +14,17 @@ enum class RewardHead {
   kTwoHot,  // two-hot over symlog-spaced bins, regression of any scale (DreamerV3)
 };
 
+// How imagination produces the K tokens of the next frame.
+enum class Decoding {
+  // Token by token (IRIS): each token sees the ones before it in its frame; a frame costs K
+  // passes over the KV cache.
+  kAutoregressive,
+  // The whole frame in one pass (REM's parallel observation prediction): K learned query
+  // embeddings attend to everything up to and including the action, not to each other; the
+  // sampled frame then enters the cache in one more pass. Two reads of the cache per frame.
+  kParallel,
+};
+
 struct DynamicsOptions {
   // What the sequence is made of (from the tokenizer and the environment).
   int64_t tokens_per_frame = 64;  // K: 8x8 tokens per frame
@@ -29,6 +40,7 @@ struct DynamicsOptions {
   // Rotary position embedding in attention, on top of the learned position-in-step and step
   // embeddings: "the same place in the previous frame" becomes one relative offset.
   bool rotary = true;
+  Decoding decoding = Decoding::kAutoregressive;
   // Heads.
   RewardHead reward_head = RewardHead::kSign;
   int64_t reward_bins = 255;      // two-hot bins over symlog(-20)..symlog(20)

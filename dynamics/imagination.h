@@ -7,9 +7,13 @@
 //     ImaginedStep s = dream.step(policy_actions);   // next frame tokens, reward, done
 //   }
 //
-// step() feeds the action token a_t, reads the reward and termination of step t from its
-// hidden state (as trained), then samples the K tokens of frame t + 1 one by one, each fed
-// back through the cache.
+// How step() makes frame t + 1 follows the model's decoding mode (its checkpoint records it):
+// - autoregressive: feed the action token a_t, read the reward and termination of step t from
+//   its hidden state (as trained), then sample the K tokens of frame t + 1 one by one, each
+//   fed back through the cache: K + 1 passes, each reading the whole cache.
+// - parallel: feed frame t (sampled by the previous step, not yet in the cache) and a_t in one
+//   pass, read reward and termination at a_t, then run the K frame queries of step t + 1
+//   against the cache in a second pass and sample all K tokens at once: two passes.
 //
 // When the context is full: the cache holds L steps. Before a step that would not fit, the
 // cache is rebuilt from the last L/2 steps of the trajectory (tokens and actions kept
@@ -25,14 +29,10 @@
 #include <vector>
 
 #include "dynamics/kv_cache.h"
+#include "dynamics/token_sampler.h"
 #include "dynamics/world_model.h"
 
 namespace wm::dynamics {
-
-struct SamplingOptions {
-  double temperature = 1.0;  // 0: always the most likely token
-  int64_t top_k = 0;         // > 0: sample among the k most likely tokens only
-};
 
 struct ImaginedStep {
   at::Tensor tokens;       // int64 [B, K]: frame t + 1
@@ -55,16 +55,23 @@ class Imagination {
   const KVCache& cache() const { return cache_; }
 
  private:
-  at::Tensor sample(const at::Tensor& logits);  // [B, V] -> [B]
+  bool parallel() const { return model_->options().decoding == Decoding::kParallel; }
   void prime(const at::Tensor& tokens, const at::Tensor& actions);
+  void rebuild_if_full(const at::Tensor& actions);
+  // From the hidden state at a_t [B, C]: reward and termination of step t.
+  void read_step_outcome(const at::Tensor& action_hidden, ImaginedStep& out);
+  at::Tensor next_frame_autoregressive(at::Tensor hidden, int64_t t);  // -> [B, K]
+  at::Tensor next_frame_parallel(int64_t t);                           // -> [B, K]
 
   WorldModel model_;
   int64_t batch_;
-  SamplingOptions sampling_;
+  TokenSampler sampler_;
   KVCache cache_;
-  int64_t steps_ = 0;            // frames in the cache (the last one without its action yet)
-  std::vector<at::Tensor> frames_;   // [B, K] per step in the cache, for rebuilding
-  std::vector<at::Tensor> actions_;  // [B] / [B, A] per step in the cache but the last
+  // Frames of the trajectory since the last rebuild (the newest one last). Autoregressive:
+  // all of them are in the cache; parallel: the newest one enters with the next action.
+  int64_t steps_ = 0;
+  std::vector<at::Tensor> frames_;   // [B, K] per step, for rebuilding
+  std::vector<at::Tensor> actions_;  // [B] / [B, A] per step but the newest
 };
 
 }  // namespace wm::dynamics

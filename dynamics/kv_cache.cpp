@@ -24,6 +24,10 @@ std::pair<at::Tensor, at::Tensor> KVCache::append(int64_t layer, const at::Tenso
   return {keys_[layer].narrow(2, 0, length_ + count), values_[layer].narrow(2, 0, length_ + count)};
 }
 
+std::pair<at::Tensor, at::Tensor> KVCache::held(int64_t layer) const {
+  return {keys_[layer].narrow(2, 0, length_), values_[layer].narrow(2, 0, length_)};
+}
+
 void KVCache::advance(int64_t positions) { length_ += positions; }
 
 }  // namespace wm::dynamics

@@ -24,6 +24,8 @@ class KVCache {
   // moves on with advance(T), once every layer has appended.
   std::pair<at::Tensor, at::Tensor> append(int64_t layer, const at::Tensor& k, const at::Tensor& v);
   void advance(int64_t positions);
+  // Every key and value held for `layer`, [B, heads, length, head_dim] (views, no copy).
+  std::pair<at::Tensor, at::Tensor> held(int64_t layer) const;
 
  private:
   std::vector<at::Tensor> keys_, values_;

@@ -16,6 +16,9 @@ class RotaryEmbedding {
   // x [B, heads, T, head_dim] at positions first..first + T - 1 -> rotated, same shape.
   at::Tensor rotate(const at::Tensor& x, int64_t first) const;
 
+  // x [B, heads, N, head_dim] at the given positions (int64 [N], any order) -> rotated.
+  at::Tensor rotate_at(const at::Tensor& x, const at::Tensor& positions) const;
+
   // cos / sin of the angles at positions first..first + count - 1: [count, head_dim] fp32 on
   // the CPU, the two halves equal (channel i and i + head_dim/2 share an angle).
   at::Tensor cos_rows(int64_t first, int64_t count) const { return cos_.narrow(0, first, count); }

@@ -31,6 +31,9 @@ WorldModelImpl::WorldModelImpl(DynamicsOptions options) : options_(std::move(opt
     // advice for continuous actions).
     action_projection_ = register_module("action_projection", torch::nn::Linear(options_.action_dim, C));
   }
+  if (options_.decoding == Decoding::kParallel) {
+    frame_queries_ = register_module("frame_queries", torch::nn::Embedding(options_.tokens_per_frame, C));
+  }
   embedding_dropout_ = register_module("embedding_dropout", torch::nn::Dropout(options_.dropout));
   if (options_.rotary) rotary_ = std::make_unique<RotaryEmbedding>(C / options_.heads, options_.max_positions());
   blocks_ = register_module("blocks", torch::nn::ModuleList());
@@ -132,8 +135,53 @@ torch::Tensor WorldModelImpl::forward(const torch::Tensor& tokens, const torch::
   return token_logits(transform(embed_steps(tokens, actions, 0)));
 }
 
-core::LossTerms WorldModelImpl::compute_loss(const DynamicsBatch& batch) {
-  check_inputs(batch.tokens, batch.actions);
+torch::Tensor WorldModelImpl::embed_frame_queries(int64_t first_step, int64_t count) {
+  const int64_t K = options_.tokens_per_frame, C = options_.width;
+  const torch::Tensor per_token = frame_queries_->weight + position_embedding_->weight.narrow(0, 0, K);  // [K, C]
+  const torch::Tensor step = step_embedding_->weight.narrow(0, first_step, count).unsqueeze(1);        // [count, 1, C]
+  return (per_token.unsqueeze(0) + step).view({1, count * K, C});
+}
+
+torch::Tensor WorldModelImpl::frame_query_positions(int64_t first_step, int64_t count) const {
+  const int64_t K = options_.tokens_per_frame, P = options_.positions_per_step();
+  const auto device = token_embedding_->weight.device();
+  const torch::Tensor steps = torch::arange(first_step, first_step + count, torch::TensorOptions().dtype(torch::kInt64).device(device));
+  return (steps.unsqueeze(1) * P + torch::arange(K, torch::TensorOptions().dtype(torch::kInt64).device(device))).view({-1});
+}
+
+WorldModelImpl::StreamHidden WorldModelImpl::transform_with_queries(const torch::Tensor& x, const torch::Tensor& queries,
+                                                                    const torch::Tensor& query_positions) {
+  const int64_t T = x.size(1), P = options_.positions_per_step();
+  // Query n at position s * P + j sees the steps before its own: keys at positions < s * P.
+  const torch::Tensor first_of_step = torch::div(query_positions, P, "floor") * P;                       // [N]
+  const torch::Tensor visible = torch::arange(T, query_positions.options()).unsqueeze(0) < first_of_step.unsqueeze(1);  // [N, T]
+  torch::Tensor h = embedding_dropout_(x), q = embedding_dropout_(queries.expand({x.size(0), -1, -1}));
+  for (const auto& module : *blocks_) {
+    auto* block = module->as<TransformerBlockImpl>();
+    KeysValues made;
+    h = block->forward(h, /*cache=*/nullptr, /*layer=*/0, &made);
+    q = block->forward_queries(q, query_positions, made, visible);
+  }
+  return {final_norm_(h), final_norm_(q)};
+}
+
+torch::Tensor WorldModelImpl::transform_queries(const torch::Tensor& queries, const torch::Tensor& query_positions, const KVCache& cache) {
+  torch::Tensor q = embedding_dropout_(queries);
+  int64_t layer = 0;
+  for (const auto& module : *blocks_) {
+    const auto [keys, values] = cache.held(layer++);
+    q = module->as<TransformerBlockImpl>()->forward_queries(q, query_positions, {keys, values}, /*visible=*/{});
+  }
+  return final_norm_(q);
+}
+
+torch::Tensor WorldModelImpl::forward_parallel(const torch::Tensor& tokens, const torch::Tensor& actions) {
+  const int64_t B = tokens.size(0), S = tokens.size(1), K = options_.tokens_per_frame;
+  const StreamHidden hidden = transform_with_queries(embed_steps(tokens, actions, 0), embed_frame_queries(1, S - 1), frame_query_positions(1, S - 1));
+  return token_logits(hidden.queries).view({B, S - 1, K, options_.vocab_size});
+}
+
+WorldModelImpl::TokenPredictions WorldModelImpl::autoregressive_predictions(const DynamicsBatch& batch) {
   const int64_t B = batch.tokens.size(0), L = batch.tokens.size(1), K = options_.tokens_per_frame, C = options_.width;
   const torch::Tensor hidden = transform(embed_steps(batch.tokens, batch.actions, 0)).view({B, L, K + 1, C});
   const torch::Tensor mask = batch.mask.to(torch::kBool);
@@ -153,15 +201,43 @@ core::LossTerms WorldModelImpl::compute_loss(const DynamicsBatch& batch) {
 
   const torch::Tensor token_mask = torch::cat({within_mask, across_mask});
   const torch::Tensor across_next_frame = mask.narrow(1, 0, L - 1).reshape({-1});
-  const torch::Tensor next_frame = torch::cat({within_next_frame, across_next_frame}).masked_select(token_mask);
-  const torch::Tensor logits = token_logits(torch::cat({within_hidden, across_hidden}).index({token_mask}));  // [N, V]
-  const torch::Tensor targets = torch::cat({within_target, across_target}).index({token_mask});
+  TokenPredictions p;
+  p.next_frame = torch::cat({within_next_frame, across_next_frame}).masked_select(token_mask);
+  p.logits = token_logits(torch::cat({within_hidden, across_hidden}).index({token_mask}));  // [N, V]
+  p.targets = torch::cat({within_target, across_target}).index({token_mask});
+  p.action_hidden = hidden.select(2, K);
+  return p;
+}
+
+WorldModelImpl::TokenPredictions WorldModelImpl::parallel_predictions(const DynamicsBatch& batch) {
+  const int64_t B = batch.tokens.size(0), L = batch.tokens.size(1), K = options_.tokens_per_frame, C = options_.width;
+  // The frame queries of steps 1..L-1 predict those frames from the steps before them; the
+  // steps themselves predict no tokens (their hidden states are context and the action's
+  // reward and termination).
+  const StreamHidden hidden = transform_with_queries(embed_steps(batch.tokens, batch.actions, 0), embed_frame_queries(1, L - 1),
+                                                     frame_query_positions(1, L - 1));
+  const torch::Tensor mask = batch.mask.to(torch::kBool);
+  const torch::Tensor target_real = mask.narrow(1, 1, L - 1).unsqueeze(2).expand({B, L - 1, K}).reshape({-1});      // [B*(L-1)*K]
+  const torch::Tensor previous_real = mask.narrow(1, 0, L - 1).unsqueeze(2).expand({B, L - 1, K}).reshape({-1});
+  TokenPredictions p;
+  p.logits = token_logits(hidden.queries.reshape({-1, C}).index({target_real}));                                      // [N, V]
+  p.targets = batch.tokens.narrow(1, 1, L - 1).reshape({-1}).index({target_real});
+  p.next_frame = previous_real.masked_select(target_real);
+  p.action_hidden = hidden.steps.view({B, L, K + 1, C}).select(2, K);
+  return p;
+}
+
+core::LossTerms WorldModelImpl::compute_loss(const DynamicsBatch& batch) {
+  check_inputs(batch.tokens, batch.actions);
+  const TokenPredictions p =
+      options_.decoding == Decoding::kParallel ? parallel_predictions(batch) : autoregressive_predictions(batch);
+  const torch::Tensor mask = batch.mask.to(torch::kBool);
   // Per-target cross-entropy once; the loss and the next-frame figure are both means of it.
-  const torch::Tensor row_ce = torch::cross_entropy_loss(logits.to(torch::kFloat32), targets, /*weight=*/{}, at::Reduction::None);
+  const torch::Tensor row_ce = torch::cross_entropy_loss(p.logits.to(torch::kFloat32), p.targets, /*weight=*/{}, at::Reduction::None);
   const torch::Tensor token_ce = row_ce.mean();
 
   // Reward and termination from the action tokens' hidden states.
-  const torch::Tensor action_hidden = hidden.select(2, K).index({mask});  // [M, C]
+  const torch::Tensor action_hidden = p.action_hidden.index({mask});  // [M, C]
   const torch::Tensor reward_logit = reward_logits(action_hidden).to(torch::kFloat32);
   const torch::Tensor reward_target = reward_encoding_.encode(batch.rewards.index({mask}));
   const torch::Tensor reward_loss = -(reward_target * torch::log_softmax(reward_logit, -1)).sum(-1).mean();
@@ -172,18 +248,18 @@ core::LossTerms WorldModelImpl::compute_loss(const DynamicsBatch& batch) {
   core::LossTerms loss;
   loss.total = token_ce + reward_loss + done_loss;
   torch::NoGradGuard no_grad;
-  const torch::Tensor correct = logits.argmax(-1) == targets;
+  const torch::Tensor correct = p.logits.argmax(-1) == p.targets;
   const torch::Tensor predicted_reward = reward_encoding_.decode(reward_logit);
   const torch::Tensor rewards = batch.rewards.index({mask}).to(torch::kFloat32);
   // Sign head: the class is right; two-hot: within 0.1 of the reward or 10% of it.
   const torch::Tensor reward_right = options_.reward_head == RewardHead::kSign
                                          ? predicted_reward == torch::sign(rewards)
                                          : (predicted_reward - rewards).abs() <= torch::maximum(0.1 * rewards.abs(), torch::full_like(rewards, 0.1));
-  const torch::Tensor next_frame_ce = row_ce.masked_select(next_frame).mean();
+  const torch::Tensor next_frame_ce = row_ce.masked_select(p.next_frame).mean();
   loss.logs = {{"token_bits", token_ce.item<double>() / std::log(2.0)},
                {"next_frame_bits", next_frame_ce.item<double>() / std::log(2.0)},
                {"token_accuracy", correct.to(torch::kFloat32).mean().item<double>()},
-               {"next_frame_accuracy", correct.masked_select(next_frame).to(torch::kFloat32).mean().item<double>()},
+               {"next_frame_accuracy", correct.masked_select(p.next_frame).to(torch::kFloat32).mean().item<double>()},
                {"reward_loss", reward_loss.item<double>()},
                {"reward_accuracy", reward_right.to(torch::kFloat32).mean().item<double>()},
                {"done_loss", done_loss.item<double>()},

@@ -57,6 +57,26 @@ class WorldModelImpl : public torch::nn::Module {
   // Next-token logits at every position of whole steps: [B, S * (K + 1), V].
   torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& actions);
 
+  // Parallel decoding (options.decoding == parallel). The frame queries of steps first..first +
+  // count - 1 (the K learned query embeddings with each step's position-in-frame and step
+  // embeddings): [1, count * K, C], at positions [count * K] (query j of step s sits where
+  // token z_s^j does, s * (K + 1) + j).
+  torch::Tensor embed_frame_queries(int64_t first_step, int64_t count);
+  torch::Tensor frame_query_positions(int64_t first_step, int64_t count) const;
+  // Whole steps [B, T, C] and frame queries [B, N, C] at `query_positions` in one pass: the
+  // steps attend causally among themselves; each query sees the steps before its own (up to
+  // and including the previous action), never another query. Final LayerNorm applied to both.
+  struct StreamHidden {
+    torch::Tensor steps, queries;
+  };
+  StreamHidden transform_with_queries(const torch::Tensor& x, const torch::Tensor& queries, const torch::Tensor& query_positions);
+  // Frame queries [B, N, C] at `query_positions` against everything `cache` holds (all of it
+  // visible); the cache is read, not written. -> hidden [B, N, C].
+  torch::Tensor transform_queries(const torch::Tensor& queries, const torch::Tensor& query_positions, const KVCache& cache);
+  // Parallel-mode logits of frames 2..S from whole steps: [B, S - 1, K, V], frame t + 1's
+  // predicted from frames and actions up to step t.
+  torch::Tensor forward_parallel(const torch::Tensor& tokens, const torch::Tensor& actions);
+
   // Cross-entropy of the next frame tokens + reward loss + termination loss, masked; logs
   // token_bits (cross-entropy in bits/token), next_frame_bits and next_frame_accuracy (the
   // tokens of frames 2..L whose previous frame is real: predicted with the previous frame and
@@ -76,12 +96,22 @@ class WorldModelImpl : public torch::nn::Module {
 
  private:
   void initialize_weights();
+  // The token predictions a loss is computed from, whichever the decoding mode.
+  struct TokenPredictions {
+    torch::Tensor logits;          // [N, V]: one row per predicted token whose step is real
+    torch::Tensor targets;         // int64 [N]
+    torch::Tensor next_frame;      // bool [N]: the previous step is real too
+    torch::Tensor action_hidden;   // [B, L, C]: hidden states at the action tokens
+  };
+  TokenPredictions autoregressive_predictions(const DynamicsBatch& batch);
+  TokenPredictions parallel_predictions(const DynamicsBatch& batch);
 
   DynamicsOptions options_;
   RewardEncoding reward_encoding_;
   std::unique_ptr<RotaryEmbedding> rotary_;  // null unless options.rotary
   torch::nn::Embedding token_embedding_{nullptr}, position_embedding_{nullptr}, step_embedding_{nullptr};
   torch::nn::Embedding action_table_{nullptr};  // discrete actions
+  torch::nn::Embedding frame_queries_{nullptr};  // parallel decoding: K query embeddings
   torch::nn::Linear action_projection_{nullptr};  // continuous actions
   torch::nn::Dropout embedding_dropout_{nullptr};
   torch::nn::ModuleList blocks_{nullptr};

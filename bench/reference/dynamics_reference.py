@@ -2,10 +2,14 @@
 imagine` compare the C++ implementation with. Same sequence layout (K frame tokens, then one
 action token per step), pre-LayerNorm GPT blocks with causal scaled_dot_product_attention,
 GELU MLP, token / reward / termination heads, loss, AdamW parameter groups, and the same
-KV-cached imagination (action token, then K sampled tokens, each fed back).
+KV-cached imagination in both decoding modes: autoregressive (action token, then K sampled
+tokens, each fed back) and parallel (frame t and action t in one pass, then K learned frame
+queries against the cache, all K tokens sampled at once).
 
   dynamics_reference.py train   ... -> {"train_tokens_per_s": ...}
-  dynamics_reference.py imagine ... -> {"imagine_steps_per_s": ..., "peak_rss_mb": ...}
+  dynamics_reference.py imagine ... [--decoding ar|parallel] [--precision fp32|bf16]
+                                    [--sampler multinomial|inverse_cdf]
+                                -> {"imagine_steps_per_s": ..., "peak_rss_mb": ...}
 """
 import argparse
 import json
@@ -30,7 +34,7 @@ class Rotary:
     def __call__(self, x, first):
         t, half = x.shape[2], x.shape[3] // 2
         rotated = torch.cat([-x[..., half:], x[..., :half]], -1)
-        return x * self.cos[first:first + t] + rotated * self.sin[first:first + t]
+        return x * self.cos[first:first + t].to(x.dtype) + rotated * self.sin[first:first + t].to(x.dtype)
 
 
 class Block(nn.Module):
@@ -68,6 +72,19 @@ class Block(nn.Module):
         x = x + self.attend(self.ln1(x), cache, layer)
         return x + self.fc_proj(F.gelu(self.fc(self.ln2(x))))
 
+    def forward_queries(self, x, first, cache, layer):
+        """Frame queries at positions first.. against everything the cache holds; they add
+        no keys or values of their own."""
+        b, t, c = x.shape
+        h = self.ln1(x)
+        q = F.linear(h, self.qkv.weight[:c], self.qkv.bias[:c]).view(b, t, self.heads, c // self.heads).transpose(1, 2)
+        if self.rotary is not None:
+            q = self.rotary(q, first)
+        length = cache["length"]
+        y = F.scaled_dot_product_attention(q, cache["k"][layer][:, :, :length], cache["v"][layer][:, :, :length])
+        x = x + self.proj(y.transpose(1, 2).reshape(b, t, c))
+        return x + self.fc_proj(F.gelu(self.fc(self.ln2(x))))
+
 
 class WorldModel(nn.Module):
     def __init__(self, o):
@@ -78,6 +95,8 @@ class WorldModel(nn.Module):
         self.position_embedding = nn.Embedding(o.tokens + 1, c)
         self.step_embedding = nn.Embedding(o.context, c)
         self.action_table = nn.Embedding(o.actions, c)
+        if getattr(o, "decoding", "ar") == "parallel":
+            self.frame_queries = nn.Embedding(o.tokens, c)
         rotary = Rotary(c // o.heads, o.context * (o.tokens + 1)) if o.rotary else None
         self.blocks = nn.ModuleList(Block(c, o.heads, rotary) for _ in range(o.layers))
         self.final_norm = nn.LayerNorm(c)
@@ -98,6 +117,11 @@ class WorldModel(nn.Module):
             cache["length"] += x.shape[1]
         return self.final_norm(x)
 
+    def transform_queries(self, x, first, cache):
+        for layer, block in enumerate(self.blocks):
+            x = block.forward_queries(x, first, cache, layer)
+        return self.final_norm(x)
+
     def loss(self, tokens, actions, rewards, dones):
         b, l, k = tokens.shape
         h = self.transform(self.embed_steps(tokens, actions)).view(b, l, k + 1, -1)
@@ -110,25 +134,43 @@ class WorldModel(nn.Module):
         return token_loss + reward_loss + done_loss
 
 
-def imagine(model, context_tokens, actions, horizon):
+def sample_multinomial(logits, generator=None):
+    return torch.multinomial(torch.softmax(logits.float(), -1), 1)[:, 0]
+
+
+def sample_inverse_cdf(logits, generator=None):
+    """One uniform per row: the first index whose cumulative softmax exceeds it."""
+    cdf = torch.softmax(logits.float(), -1).cumsum(-1)
+    u = torch.rand(cdf.shape[0], 1) * cdf[:, -1:]
+    return torch.searchsorted(cdf, u, right=True)[:, 0].clamp_max(cdf.shape[-1] - 1)
+
+
+def imagine(model, context_tokens, actions, horizon, decoding="ar", sample=sample_multinomial):
     """KV-cached imagination as dynamics/imagination.cpp does it, rebuilding from the last
     L/2 steps when the context is full."""
     o = model.o
     b = context_tokens.shape[0]
     head_dim = o.width // o.heads
     capacity = o.context * (o.tokens + 1)
-    cache = {"k": [torch.zeros(b, o.heads, capacity, head_dim) for _ in range(o.layers)],
-             "v": [torch.zeros(b, o.heads, capacity, head_dim) for _ in range(o.layers)], "length": 0}
+    dtype = model.token_embedding.weight.dtype
+    cache = {"k": [torch.zeros(b, o.heads, capacity, head_dim, dtype=dtype) for _ in range(o.layers)],
+             "v": [torch.zeros(b, o.heads, capacity, head_dim, dtype=dtype) for _ in range(o.layers)], "length": 0}
     frames, taken = [context_tokens[:, t] for t in range(context_tokens.shape[1])], []
+    parallel = decoding == "parallel"
+
+    def embed_frame(tokens, t):
+        return model.token_embedding(tokens) + model.position_embedding.weight[:o.tokens] + model.step_embedding.weight[t]
 
     def prime():
         cache["length"] = 0
         t0 = len(frames)
-        x = model.token_embedding(frames[-1]) + model.position_embedding.weight[:o.tokens] + model.step_embedding.weight[t0 - 1]
+        parts = []
         if t0 > 1:
-            whole = model.embed_steps(torch.stack(frames[:-1], 1), torch.stack(taken, 1))
-            x = torch.cat([whole, x], 1)
-        model.transform(x, cache)
+            parts.append(model.embed_steps(torch.stack(frames[:-1], 1), torch.stack(taken, 1)))
+        if not parallel:
+            parts.append(embed_frame(frames[-1], t0 - 1))
+        if parts:
+            model.transform(torch.cat(parts, 1), cache)
 
     prime()
     for step in range(horizon):
@@ -140,19 +182,28 @@ def imagine(model, context_tokens, actions, horizon):
         t = len(frames) - 1
         a = actions[:, step]
         x = (model.action_table(a) + model.position_embedding.weight[o.tokens] + model.step_embedding.weight[t]).unsqueeze(1)
-        hidden = model.transform(x, cache)[:, 0]
+        if parallel:
+            hidden = model.transform(torch.cat([embed_frame(frames[-1], t), x], 1), cache)[:, -1]
+        else:
+            hidden = model.transform(x, cache)[:, 0]
         model.reward_head(hidden).argmax(-1)
-        torch.sigmoid(model.done_head(hidden))
-        tokens = []
-        for j in range(o.tokens):
-            token = torch.multinomial(torch.softmax(model.token_head(hidden), -1), 1)[:, 0]
-            tokens.append(token)
-            x = (model.token_embedding(token) + model.position_embedding.weight[j] + model.step_embedding.weight[t + 1]).unsqueeze(1)
-            out = model.transform(x, cache)
-            if j + 1 < o.tokens:
-                hidden = out[:, 0]
+        torch.sigmoid(model.done_head(hidden).float())
+        if parallel:
+            queries = (model.frame_queries.weight + model.position_embedding.weight[:o.tokens] + model.step_embedding.weight[t + 1])
+            out = model.transform_queries(queries.unsqueeze(0).expand(b, -1, -1), (t + 1) * (o.tokens + 1), cache)
+            frame = sample(model.token_head(out).reshape(b * o.tokens, -1)).view(b, o.tokens)
+        else:
+            tokens = []
+            for j in range(o.tokens):
+                token = sample(model.token_head(hidden))
+                tokens.append(token)
+                x = (model.token_embedding(token) + model.position_embedding.weight[j] + model.step_embedding.weight[t + 1]).unsqueeze(1)
+                out = model.transform(x, cache)
+                if j + 1 < o.tokens:
+                    hidden = out[:, 0]
+            frame = torch.stack(tokens, 1)
         taken.append(a)
-        frames.append(torch.stack(tokens, 1))
+        frames.append(frame)
 
 
 def main():
@@ -170,6 +221,9 @@ def main():
     p.add_argument("--horizon", type=int, default=20)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rotary", type=int, default=1)
+    p.add_argument("--decoding", choices=["ar", "parallel"], default="ar")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--sampler", choices=["multinomial", "inverse_cdf"], default="multinomial")
     o = p.parse_args()
     torch.set_num_threads(o.threads)
     torch.manual_seed(0)
@@ -200,12 +254,15 @@ def main():
         print(json.dumps({"train_tokens_per_s": o.steps * o.batch * o.context * (o.tokens + 1) / seconds}))
     else:
         model.eval()
+        if o.precision == "bf16":
+            model.to(torch.bfloat16)
+        sample = sample_inverse_cdf if o.sampler == "inverse_cdf" else sample_multinomial
         context = torch.randint(0, o.vocab, (o.batch, 1, o.tokens), generator=g)
         actions = torch.randint(0, o.actions, (o.batch, o.horizon), generator=g)
         with torch.inference_mode():
-            imagine(model, context, actions, 1)  # warm-up
+            imagine(model, context, actions, 1, o.decoding, sample)  # warm-up
             start = time.perf_counter()
-            imagine(model, context, actions, o.horizon)
+            imagine(model, context, actions, o.horizon, o.decoding, sample)
             seconds = time.perf_counter() - start
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         print(json.dumps({"imagine_steps_per_s": o.batch * o.horizon / seconds, "peak_rss_mb": peak}))

@@ -1,0 +1,139 @@
+// Parallel next-frame decoding: frame queries see the past only (never another query, never
+// their own frame or later), the cached path equals the full pass, and the mode survives a
+// checkpoint.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "core/checkpoint.h"
+#include "core/config.h"
+#include "dynamics/dynamics_checkpoint.h"
+#include "dynamics/dynamics_test_support.h"
+#include "dynamics/imagination.h"
+#include "test_support.h"
+
+namespace wm::dynamics {
+namespace {
+
+WorldModel parallel_model(bool continuous = false, uint64_t seed = 0, bool rotary = true) {
+  torch::manual_seed(seed);
+  DynamicsOptions options = small_dynamics_options(continuous);
+  options.decoding = Decoding::kParallel;
+  options.rotary = rotary;
+  WorldModel model(options);
+  model->eval();
+  return model;
+}
+
+TEST(ParallelDecoding, QueriesSeeOnlyEarlierStepsAndNeverEachOther) {
+  WorldModel model = parallel_model(false, 1);
+  const DynamicsBatch b = shifting_batch(model->options(), 2, 2);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor before = model->forward_parallel(b.tokens, b.actions);  // [B, L-1, K, V]: frame s at index s-1
+
+  // A token of frame 3 and the action of step 3: the predictions of frames 1..3 are those of
+  // queries that must not see them; frame 4's must change (it sees both).
+  torch::Tensor tokens = b.tokens.clone(), actions = b.actions.clone();
+  tokens[0][3][2] = (tokens[0][3][2] + 1) % 8;
+  actions[1][3] = 1 - actions[1][3];
+  const torch::Tensor after = model->forward_parallel(tokens, actions);
+  EXPECT_TRUE(torch::equal(after.narrow(1, 0, 3), before.narrow(1, 0, 3)));
+  EXPECT_FALSE(torch::allclose(after.select(1, 3).select(0, 0), before.select(1, 3).select(0, 0)));
+  EXPECT_FALSE(torch::allclose(after.select(1, 3).select(0, 1), before.select(1, 3).select(0, 1)));
+
+  // Query j's own embedding changes only query j's predictions, at every step: no query
+  // attends to another, of its frame or of any other.
+  const int64_t j = 1, K = model->options().tokens_per_frame;
+  model->named_parameters()["frame_queries.weight"][j].add_(0.5);
+  const torch::Tensor moved = model->forward_parallel(b.tokens, b.actions);
+  for (int64_t other = 0; other < K; ++other) {
+    if (other == j) {
+      EXPECT_FALSE(torch::allclose(moved.select(2, other), before.select(2, other)));
+    } else {
+      EXPECT_TRUE(torch::equal(moved.select(2, other), before.select(2, other))) << "query " << other;
+    }
+  }
+}
+
+// The cache path imagination takes (whole steps fed in, then the next step's queries against
+// the cache) gives the full pass's logits for every frame, B = 3.
+TEST(ParallelDecoding, CachedQueriesMatchTheFullPassAtEveryStep) {
+  for (bool continuous : {false, true})
+  for (bool rotary : {false, true}) {
+    WorldModel model = parallel_model(continuous, 3, rotary);
+    const auto& o = model->options();
+    const DynamicsBatch b = shifting_batch(o, 3, 4);
+    torch::NoGradGuard no_grad;
+    const torch::Tensor full = model->forward_parallel(b.tokens, b.actions);  // [3, L-1, K, V]
+    KVCache cache = model->make_cache(3);
+    for (int64_t t = 0; t + 1 < o.context_steps; ++t) {
+      model->transform(model->embed_steps(b.tokens.narrow(1, t, 1), b.actions.narrow(1, t, 1), t), &cache);
+      const torch::Tensor queries = model->embed_frame_queries(t + 1, 1).expand({3, -1, -1});
+      const torch::Tensor logits = model->token_logits(model->transform_queries(queries, model->frame_query_positions(t + 1, 1), cache));
+      EXPECT_EQ(cache.length(), (t + 1) * o.positions_per_step());
+      EXPECT_TRUE(torch::allclose(logits, full.select(1, t), 1e-4, 1e-4))
+          << "continuous " << continuous << ", rotary " << rotary << ", frame " << t + 1 << ", max difference "
+          << (logits - full.select(1, t)).abs().max().item<double>();
+    }
+  }
+}
+
+// Greedy parallel imagination, past two cache rebuilds: every frame is the full pass's argmax
+// over the window the cache holds at that moment (renumbered from step 0 after a rebuild).
+TEST(ParallelDecoding, GreedyImaginationIsTheFullPassArgmaxAcrossCacheRebuilds) {
+  WorldModel model = parallel_model(false, 5);
+  const auto& o = model->options();  // L = 6: rebuilt from the last 3 steps
+  const DynamicsBatch b = shifting_batch(o, 3, 6);
+  Imagination dream(model, 3, {.temperature = 0.0});
+  std::vector<torch::Tensor> frames = {b.tokens.select(1, 0), b.tokens.select(1, 1)}, actions = {b.actions.select(1, 0)};
+  dream.reset(b.tokens.narrow(1, 0, 2), b.actions.narrow(1, 0, 1));
+  torch::NoGradGuard no_grad;
+  int64_t rebuilds = 0;
+  for (int64_t step = 0; step < 10; ++step) {
+    const torch::Tensor action = b.actions.select(1, (step + 1) % o.context_steps);
+    if (static_cast<int64_t>(frames.size()) >= o.context_steps) {  // what the dream does before this step
+      frames.erase(frames.begin(), frames.end() - o.context_steps / 2);
+      actions.erase(actions.begin(), actions.end() - (o.context_steps / 2 - 1));
+      ++rebuilds;
+    }
+    const ImaginedStep s = dream.step(action);
+    actions.push_back(action);
+    // A dummy last step: the full pass takes whole steps; frame S's prediction ignores it.
+    std::vector<torch::Tensor> window = frames, window_actions = actions;
+    window.push_back(torch::zeros_like(frames.back()));
+    window_actions.push_back(action);
+    const torch::Tensor logits = model->forward_parallel(torch::stack(window, 1), torch::stack(window_actions, 1));  // [3, S, K, V]
+    EXPECT_TRUE(torch::equal(s.tokens, logits.select(1, -1).argmax(-1))) << "step " << step;
+    frames.push_back(s.tokens);
+  }
+  EXPECT_EQ(rebuilds, 2);
+}
+
+TEST(ParallelDecoding, CheckpointRecordsTheModeAndRestoresTheSameLogits) {
+  WorldModel model = parallel_model(true, 7);
+  test::TempDir dir;
+  core::CheckpointWriter writer;
+  add_dynamics(writer, model);
+  writer.save(dir / "p.ckpt");
+  const LoadedDynamics loaded = load_dynamics(dir / "p.ckpt", c10::Device(c10::kCPU));
+  EXPECT_EQ(loaded.model->options().decoding, Decoding::kParallel);
+  const DynamicsBatch b = shifting_batch(model->options(), 2, 8);
+  torch::NoGradGuard no_grad;
+  WorldModel restored = loaded.model;
+  EXPECT_TRUE(torch::equal(restored->forward_parallel(b.tokens, b.actions), model->forward_parallel(b.tokens, b.actions)));
+}
+
+TEST(ParallelDecoding, AnUnknownModeNamesTheKeyAndTheChoices) {
+  DynamicsOptions options;
+  core::ConfigSchema schema;
+  {
+    auto scope = schema.section("dynamics");
+    describe(schema, options);
+  }
+  const std::string error = test::error_of([&] { core::load_config_text("dynamics:\n  decoding: maskgit\n", "test.yaml", schema); });
+  EXPECT_NE(error.find("dynamics.decoding"), std::string::npos) << error;
+  EXPECT_NE(error.find("ar|parallel"), std::string::npos) << error;
+  EXPECT_NE(error.find("maskgit"), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace wm::dynamics
