@@ -1,6 +1,5 @@
 #include "bench/dynamics_bench.h"
 
-#include <sys/resource.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -9,7 +8,6 @@
 #include "bench/reference_runner.h"
 #include "core/run_dir.h"
 #include "dynamics/dynamics_trainer.h"
-#include "dynamics/imagination.h"
 
 namespace wm::bench {
 
@@ -60,32 +58,6 @@ dynamics::DynamicsBatch random_batch(const dynamics::DynamicsOptions& o, int64_t
           torch::zeros({batch, L}, torch::kUInt8), torch::ones({batch, L}, torch::kBool)};
 }
 
-double peak_rss_mb() {
-  rusage usage{};
-  ::getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
-}
-
-// Imagination without a cache: every token runs the model over the whole window so far.
-void imagine_by_recompute(dynamics::WorldModel& model, const torch::Tensor& context, const torch::Tensor& actions, int64_t horizon) {
-  c10::InferenceMode inference;
-  const auto& o = model->options();
-  torch::Tensor frames = context;  // [B, S, K]
-  for (int64_t step = 0; step < horizon; ++step) {
-    const int64_t S = frames.size(1);
-    const torch::Tensor taken = actions.narrow(1, 0, S);  // the last one is this step's
-    torch::Tensor sequence = model->embed_steps(frames, taken, 0);  // [B, S*(K+1), C]: ends with this step's action
-    std::vector<torch::Tensor> tokens;
-    for (int64_t j = 0; j < o.tokens_per_frame; ++j) {
-      const torch::Tensor hidden = model->transform(sequence).select(1, -1);
-      const torch::Tensor token = torch::multinomial(torch::softmax(model->token_logits(hidden), -1), 1).squeeze(-1);
-      tokens.push_back(token);
-      sequence = torch::cat({sequence, model->embed_tokens(token.unsqueeze(1), j, S)}, 1);
-    }
-    frames = torch::cat({frames, torch::stack(tokens, 1).unsqueeze(1)}, 1);
-  }
-}
-
 }  // namespace
 
 std::vector<BenchRecord> run_dynamics_bench(const DynamicsBenchOptions& options) {
@@ -128,66 +100,6 @@ std::vector<BenchRecord> run_dynamics_bench(const DynamicsBenchOptions& options)
     }
     records.push_back(std::move(r));
   }
-  return records;
-}
-
-std::vector<BenchRecord> run_imagine_bench(const ImagineBenchOptions& options) {
-  const int threads = core::configure_threads(options.threads, 1);
-  const dynamics::DynamicsOptions o = model_options(10, 256, 4, 20, 64, 1024);  // IRIS's size
-  torch::manual_seed(0);
-  dynamics::WorldModel model(o);
-  model->eval();
-  const torch::Tensor context = torch::randint(0, o.vocab_size, {options.batch, 1, o.tokens_per_frame}, torch::kInt64);
-  const torch::Tensor actions = torch::randint(0, o.num_actions, {options.batch, options.horizon + 1}, torch::kInt64);
-
-  // KV-cached: the Imagination API the policy will call.
-  dynamics::Imagination dream(model, options.batch);
-  auto run_cached = [&](int64_t horizon) {
-    dream.reset(context, actions.narrow(1, 0, 0));
-    for (int64_t step = 0; step < horizon; ++step) dream.step(actions.select(1, step));
-  };
-  run_cached(1);  // warm-up
-  auto start = Clock::now();
-  run_cached(options.horizon);
-  const double cached = static_cast<double>(options.batch * options.horizon) / seconds_since(start);
-  const double cache_mb = 2.0 * static_cast<double>(o.layers * options.batch * o.max_positions() * o.width * 4) / (1024.0 * 1024.0);
-  const double cached_peak_mb = peak_rss_mb();  // before the recompute baseline's larger activations
-
-  start = Clock::now();
-  imagine_by_recompute(model, context, actions, options.recompute_horizon);
-  const double recompute = static_cast<double>(options.batch * options.recompute_horizon) / seconds_since(start);
-
-  const nlohmann::ordered_json context_json = {{"batch", options.batch}, {"horizon", options.horizon}, {"layers", o.layers},
-                                               {"width", o.width}, {"context_steps", o.context_steps},
-                                               {"tokens_per_frame", o.tokens_per_frame}, {"threads", threads}, {"device", "cpu"}};
-  std::vector<BenchRecord> records;
-  BenchRecord r;
-  r.bench = "imagine";
-  r.metric = "env_steps_per_s";
-  r.value = cached;
-  r.baseline = "recompute";
-  r.baseline_value = recompute;
-  r.context = context_json;
-  r.context["recompute_horizon"] = options.recompute_horizon;
-  records.push_back(r);
-  BenchRecord memory;
-  memory.bench = "imagine";
-  memory.metric = "peak_rss_mb";
-  memory.value = cached_peak_mb;
-  memory.context = context_json;
-  memory.context["kv_cache_mb"] = cache_mb;
-  if (options.reference) {
-    const auto reference = run_python_reference("dynamics_reference.py", "imagine " + reference_arguments(o, threads) + " --batch " +
-                                                                              std::to_string(options.batch) + " --horizon " +
-                                                                              std::to_string(options.horizon));
-    r.baseline = "pytorch";
-    r.baseline_value = reference.at("imagine_steps_per_s").get<double>();
-    r.context = context_json;
-    records.push_back(r);
-    memory.baseline = "pytorch";
-    memory.baseline_value = reference.at("peak_rss_mb").get<double>();
-  }
-  records.push_back(memory);
   return records;
 }
 

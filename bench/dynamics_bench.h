@@ -2,10 +2,7 @@
 // 256, 4 heads, 20 steps of 64 + 1 tokens) and a small one, with the efficiency against the
 // `wm bench gemm` ceiling, C++ against the same model in PyTorch
 // (bench/reference/dynamics_reference.py), same torch, batch and threads, in one run.
-//
-// `wm bench imagine`: imagined env-steps/s for B trajectories over a horizon, with the KV
-// cache against recomputing the whole context for every token, and against the PyTorch
-// reference's own KV-cached imagination; peak memory.
+// (`wm bench imagine` is bench/imagine_bench.h.)
 #pragma once
 
 #include <vector>
@@ -23,15 +20,5 @@ struct DynamicsBenchOptions {
 
 std::vector<BenchRecord> run_dynamics_bench(const DynamicsBenchOptions& options);
 
-struct ImagineBenchOptions {
-  int threads = 0;
-  int64_t batch = 32;             // trajectories
-  int64_t horizon = 20;           // imagined steps each
-  int64_t recompute_horizon = 1;  // steps timed for the recompute baseline (it is slow; its first
-                                  // steps have the shortest context, so the ratio is a lower bound)
-  bool reference = true;
-};
-
-std::vector<BenchRecord> run_imagine_bench(const ImagineBenchOptions& options);
 
 }  // namespace wm::bench

@@ -42,7 +42,7 @@ void Imagination::prime(const at::Tensor& tokens, const at::Tensor& actions) {
   std::vector<at::Tensor> parts;
   if (context > 1) parts.push_back(model_->embed_steps(tokens.narrow(1, 0, context - 1), actions, 0));
   if (!parallel()) parts.push_back(model_->embed_tokens(tokens.select(1, context - 1), 0, context - 1));  // [B, K, C]
-  if (!parts.empty()) model_->transform(torch::cat(parts, 1), &cache_);
+  if (!parts.empty()) model_->fill_cache(torch::cat(parts, 1), cache_);
   steps_ = context;
 }
 
@@ -76,10 +76,7 @@ ImaginedStep Imagination::step(const at::Tensor& actions) {
 
   ImaginedStep out;
   if (parallel()) {
-    // Frame t and a_t in one pass: [B, K + 1, C]; the hidden state at a_t is the last row.
-    const at::Tensor x = torch::cat({model_->embed_tokens(frames_.back(), 0, t), model_->embed_action(actions, t)}, 1);
-    read_step_outcome(model_->transform(x, &cache_).select(1, -1), out);
-    out.tokens = next_frame_parallel(t);
+    out.tokens = step_parallel(actions, t, out);
   } else {
     const at::Tensor hidden = model_->transform(model_->embed_action(actions, t), &cache_).select(1, 0);  // [B, C]
     read_step_outcome(hidden, out);
@@ -97,18 +94,27 @@ at::Tensor Imagination::next_frame_autoregressive(at::Tensor hidden, int64_t t) 
   for (int64_t j = 0; j < K; ++j) {
     const at::Tensor token = sampler_.sample(model_->token_logits(hidden));  // [B]
     tokens.push_back(token);
-    // Every token enters the cache, the last one too: the next action sees the whole frame.
-    const at::Tensor out = model_->transform(model_->embed_tokens(token.unsqueeze(1), j, t + 1), &cache_);
-    if (j + 1 < K) hidden = out.select(1, 0);
+    const at::Tensor x = model_->embed_tokens(token.unsqueeze(1), j, t + 1);
+    if (j + 1 < K) {
+      hidden = model_->transform(x, &cache_).select(1, 0);
+    } else {
+      model_->fill_cache(x, cache_);  // the next action sees the whole frame; nothing reads this output
+    }
   }
   return torch::stack(tokens, 1);  // [B, K]
 }
 
-at::Tensor Imagination::next_frame_parallel(int64_t t) {
-  // The K queries of step t + 1 read the cache (everything up to a_t) and add nothing to it.
-  const at::Tensor queries = model_->embed_frame_queries(t + 1, 1).expand({batch_, -1, -1});  // [B, K, C]
-  const at::Tensor hidden = model_->transform_queries(queries, model_->frame_query_positions(t + 1, 1), cache_);
-  return sampler_.sample(model_->token_logits(hidden));  // [B, K]
+at::Tensor Imagination::step_parallel(const at::Tensor& actions, int64_t t, ImaginedStep& out) {
+  // One pass: frame t (sampled by the previous step) and a_t enter the cache, and the K frame
+  // queries of step t + 1 read it, a_t included. Of the last layer, only a_t's row and the
+  // queries' give outputs. -> [B, 1 + K, C]: a_t, then the queries.
+  const int64_t K = model_->options().tokens_per_frame;
+  const at::Tensor x = torch::cat({model_->embed_tokens(frames_.back(), 0, t), model_->embed_action(actions, t)}, 1);  // [B, K + 1, C]
+  const at::Tensor queries = model_->embed_frame_queries(t + 1, 1).expand({batch_, -1, -1});                              // [B, K, C]
+  const at::Tensor hidden = model_->transform_cached(x, queries, model_->frame_query_positions(t + 1, 1), cache_,
+                                                     /*last_layer_output_from=*/K);
+  read_step_outcome(hidden.select(1, 0), out);
+  return sampler_.sample(model_->token_logits(hidden.narrow(1, 1, K)));  // [B, K]
 }
 
 }  // namespace wm::dynamics

@@ -11,9 +11,10 @@
 // - autoregressive: feed the action token a_t, read the reward and termination of step t from
 //   its hidden state (as trained), then sample the K tokens of frame t + 1 one by one, each
 //   fed back through the cache: K + 1 passes, each reading the whole cache.
-// - parallel: feed frame t (sampled by the previous step, not yet in the cache) and a_t in one
-//   pass, read reward and termination at a_t, then run the K frame queries of step t + 1
-//   against the cache in a second pass and sample all K tokens at once: two passes.
+// - parallel: one pass feeds frame t (sampled by the previous step, not yet in the cache) and
+//   a_t into the cache and runs the K frame queries of step t + 1 against it; reward and
+//   termination are read at a_t and all K tokens are sampled at once. Per layer, the cache is
+//   read once per imagined frame instead of K + 1 times.
 //
 // When the context is full: the cache holds L steps. Before a step that would not fit, the
 // cache is rebuilt from the last L/2 steps of the trajectory (tokens and actions kept
@@ -61,7 +62,8 @@ class Imagination {
   // From the hidden state at a_t [B, C]: reward and termination of step t.
   void read_step_outcome(const at::Tensor& action_hidden, ImaginedStep& out);
   at::Tensor next_frame_autoregressive(at::Tensor hidden, int64_t t);  // -> [B, K]
-  at::Tensor next_frame_parallel(int64_t t);                           // -> [B, K]
+  // Reads step t's outcome into `out` and returns frame t + 1 [B, K].
+  at::Tensor step_parallel(const at::Tensor& actions, int64_t t, ImaginedStep& out);
 
   WorldModel model_;
   int64_t batch_;

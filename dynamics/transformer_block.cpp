@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "dynamics/attention_heads.h"
+#include "dynamics/cached_attention.h"
 
 namespace wm::dynamics {
 
@@ -14,47 +15,47 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t width, int64_t heads, d
       rotary_(rotary),
       residual_dropout_(register_module("residual_dropout", torch::nn::Dropout(dropout))) {}
 
-torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, KVCache* cache, int64_t layer, KeysValues* made) {
+torch::Tensor CausalSelfAttentionImpl::project_out(const torch::Tensor& y) {
+  const int64_t batch = y.size(0), count = y.size(2);
+  return residual_dropout_(proj(y.transpose(1, 2).reshape({batch, count, -1})));
+}
+
+torch::Tensor CausalSelfAttentionImpl::project_queries(const torch::Tensor& x, const torch::Tensor& positions) {
   const int64_t batch = x.size(0), count = x.size(1), width = x.size(2);
-  const int64_t first = cache != nullptr ? cache->length() : 0;  // position of x's first row
-  // [B, T, 3C] -> q, k, v [B, heads, T, head_dim]; q and k rotated when rotary (the cache
-  // keeps rotated keys: a key's angle is fixed by its position).
-  const auto [q, k, v] = attention_heads(qkv(x), heads_, rotary_, first);
+  torch::Tensor q = torch::linear(x, qkv->weight.narrow(0, 0, width), qkv->bias.narrow(0, 0, width))
+                        .view({batch, count, heads_, width / heads_})
+                        .transpose(1, 2);  // [B, heads, N, head_dim]
+  return rotary_ != nullptr ? rotary_->rotate_at(q, positions) : q;
+}
+
+torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, KeysValues* made) {
+  // [B, T, 3C] -> q, k, v [B, heads, T, head_dim]; q and k rotated when rotary.
+  const auto [q, k, v] = attention_heads(qkv(x), heads_, rotary_, /*first=*/0);
   if (made != nullptr) *made = {k, v};
   const double dropout = is_training() ? dropout_ : 0.0;
-  torch::Tensor y;
-  if (cache == nullptr) {
-    y = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, dropout, /*is_causal=*/true);
-  } else {
-    const int64_t offset = first;
-    const auto [keys, values] = cache->append(layer, k, v);  // [B, heads, offset + T, head_dim]
-    if (count == 1) {
-      y = at::scaled_dot_product_attention(q, keys, values);  // the newest position sees everything
-    } else if (offset == 0) {
-      y = at::scaled_dot_product_attention(q, keys, values, /*attn_mask=*/{}, 0.0, /*is_causal=*/true);
-    } else {
-      // Query i sits at offset + i and sees keys 0..offset + i (is_causal would align the
-      // mask to the top-left corner instead).
-      const auto query_pos = torch::arange(offset, offset + count, torch::TensorOptions().device(x.device())).unsqueeze(1);
-      const auto key_pos = torch::arange(offset + count, torch::TensorOptions().device(x.device())).unsqueeze(0);
-      y = at::scaled_dot_product_attention(q, keys, values, /*attn_mask=*/key_pos <= query_pos);
-    }
-  }
-  return residual_dropout_(proj(y.transpose(1, 2).reshape({batch, count, width})));
+  return project_out(at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, dropout, /*is_causal=*/true));
 }
 
 torch::Tensor CausalSelfAttentionImpl::attend(const torch::Tensor& x, const torch::Tensor& positions, const KeysValues& context,
                                               const torch::Tensor& visible) {
-  const int64_t batch = x.size(0), count = x.size(1), width = x.size(2), head_dim = width / heads_;
-  // Only the query third of the projection: these positions give no keys or values.
-  torch::Tensor q = torch::linear(x, qkv->weight.narrow(0, 0, width), qkv->bias.narrow(0, 0, width))
-                        .view({batch, count, heads_, head_dim})
-                        .transpose(1, 2);  // [B, heads, N, head_dim]
-  if (rotary_ != nullptr) q = rotary_->rotate_at(q, positions);
   const double dropout = is_training() ? dropout_ : 0.0;
-  const std::optional<torch::Tensor> mask = visible.defined() ? std::optional<torch::Tensor>(visible) : std::nullopt;
-  const torch::Tensor y = at::scaled_dot_product_attention(q, context.keys, context.values, mask, dropout);
-  return residual_dropout_(proj(y.transpose(1, 2).reshape({batch, count, width})));
+  return project_out(at::scaled_dot_product_attention(project_queries(x, positions), context.keys, context.values, visible, dropout));
+}
+
+torch::Tensor CausalSelfAttentionImpl::forward_cached(const torch::Tensor& x, const CachedRows& rows, KVCache& cache, int64_t layer) {
+  const int64_t R = rows.real_rows, Q = x.size(1) - R, output_from = rows.output_from;
+  std::vector<torch::Tensor> queries;  // [B, heads, *, head_dim] of the rows that give output
+  const int64_t first = cache.length();
+  if (R > 0) {
+    // The cache keeps rotated keys: a key's angle is fixed by its position.
+    const auto [q, k, v] = attention_heads(qkv(x.narrow(1, 0, R)), heads_, rotary_, first);
+    cache.append(layer, k, v);
+    if (output_from < R) queries.push_back(q.narrow(2, output_from, R - output_from));
+  }
+  if (Q > 0) queries.push_back(project_queries(x.narrow(1, R, Q), rows.query_positions));
+  if (queries.empty()) return x.new_empty({x.size(0), 0, x.size(2)});
+  const torch::Tensor q = queries.size() == 1 ? queries.front() : torch::cat(queries, 2);
+  return project_out(cached_attention(q, cache, layer, /*keys=*/first + R, /*causal_rows=*/std::max<int64_t>(0, R - output_from)));
 }
 
 TransformerBlockImpl::TransformerBlockImpl(int64_t width, int64_t heads, double dropout, const RotaryEmbedding* rotary)
@@ -67,14 +68,21 @@ TransformerBlockImpl::TransformerBlockImpl(int64_t width, int64_t heads, double 
 
 torch::Tensor TransformerBlockImpl::mlp(const torch::Tensor& h) { return dropout_(fc_proj(torch::gelu(fc(ln2_(h))))); }
 
-torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x, KVCache* cache, int64_t layer, KeysValues* made) {
-  const torch::Tensor h = x + attention->forward(ln1_(x), cache, layer, made);
+torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x, KeysValues* made) {
+  const torch::Tensor h = x + attention->forward(ln1_(x), made);
   return h + mlp(h);
 }
 
 torch::Tensor TransformerBlockImpl::forward_queries(const torch::Tensor& x, const torch::Tensor& positions, const KeysValues& context,
                                                     const torch::Tensor& visible) {
   const torch::Tensor h = x + attention->attend(ln1_(x), positions, context, visible);
+  return h + mlp(h);
+}
+
+torch::Tensor TransformerBlockImpl::forward_cached(const torch::Tensor& x, const CachedRows& rows, KVCache& cache, int64_t layer) {
+  const torch::Tensor attended = attention->forward_cached(ln1_(x), rows, cache, layer);
+  if (attended.size(1) == 0) return attended;
+  const torch::Tensor h = x.narrow(1, rows.output_from, x.size(1) - rows.output_from) + attended;
   return h + mlp(h);
 }
 

@@ -120,11 +120,28 @@ torch::Tensor WorldModelImpl::embed_steps(const torch::Tensor& tokens, const tor
 }
 
 torch::Tensor WorldModelImpl::transform(const torch::Tensor& x, KVCache* cache) {
+  if (cache != nullptr) return transform_cached(x, /*queries=*/{}, /*query_positions=*/{}, *cache);
   torch::Tensor h = embedding_dropout_(x);
-  int64_t layer = 0;
-  for (const auto& block : *blocks_) h = block->as<TransformerBlockImpl>()->forward(h, cache, layer++);
-  if (cache != nullptr) cache->advance(x.size(1));
+  for (const auto& block : *blocks_) h = block->as<TransformerBlockImpl>()->forward(h);
   return final_norm_(h);
+}
+
+torch::Tensor WorldModelImpl::transform_cached(const torch::Tensor& x, const torch::Tensor& queries, const torch::Tensor& query_positions,
+                                               KVCache& cache, int64_t last_layer_output_from) {
+  torch::Tensor h = embedding_dropout_(queries.defined() ? torch::cat({x, queries}, 1) : x);
+  CachedRows rows{.real_rows = x.size(1), .query_positions = query_positions};
+  const int64_t last = options_.layers - 1;
+  int64_t layer = 0;
+  for (const auto& block : *blocks_) {
+    if (layer == last) rows.output_from = last_layer_output_from;
+    h = block->as<TransformerBlockImpl>()->forward_cached(h, rows, cache, layer++);
+  }
+  cache.advance(x.size(1));
+  return h.size(1) > 0 ? final_norm_(h) : h;
+}
+
+void WorldModelImpl::fill_cache(const torch::Tensor& x, KVCache& cache) {
+  transform_cached(x, /*queries=*/{}, /*query_positions=*/{}, cache, /*last_layer_output_from=*/x.size(1));
 }
 
 torch::Tensor WorldModelImpl::token_logits(const torch::Tensor& hidden) { return token_head_(hidden); }
@@ -159,20 +176,15 @@ WorldModelImpl::StreamHidden WorldModelImpl::transform_with_queries(const torch:
   for (const auto& module : *blocks_) {
     auto* block = module->as<TransformerBlockImpl>();
     KeysValues made;
-    h = block->forward(h, /*cache=*/nullptr, /*layer=*/0, &made);
+    h = block->forward(h, &made);
     q = block->forward_queries(q, query_positions, made, visible);
   }
   return {final_norm_(h), final_norm_(q)};
 }
 
-torch::Tensor WorldModelImpl::transform_queries(const torch::Tensor& queries, const torch::Tensor& query_positions, const KVCache& cache) {
-  torch::Tensor q = embedding_dropout_(queries);
-  int64_t layer = 0;
-  for (const auto& module : *blocks_) {
-    const auto [keys, values] = cache.held(layer++);
-    q = module->as<TransformerBlockImpl>()->forward_queries(q, query_positions, {keys, values}, /*visible=*/{});
-  }
-  return final_norm_(q);
+torch::Tensor WorldModelImpl::transform_queries(const torch::Tensor& queries, const torch::Tensor& query_positions, KVCache& cache) {
+  const torch::Tensor none = queries.new_empty({queries.size(0), 0, queries.size(2)});
+  return transform_cached(none, queries, query_positions, cache);
 }
 
 torch::Tensor WorldModelImpl::forward_parallel(const torch::Tensor& tokens, const torch::Tensor& actions) {
@@ -269,7 +281,15 @@ core::LossTerms WorldModelImpl::compute_loss(const DynamicsBatch& batch) {
 
 KVCache WorldModelImpl::make_cache(int64_t batch) const {
   const auto& w = token_embedding_->weight;
-  return KVCache(options_.layers, batch, options_.heads, options_.max_positions(), options_.width / options_.heads, w.options());
+  const int64_t head_dim = options_.width / options_.heads;
+  // A bf16 model on a CPU with bf16 dot products keeps its cache packed for that kernel.
+  const bool packed = w.scalar_type() == torch::kBFloat16 && w.is_cpu() && KVCache::packed_layout_available(head_dim);
+  return make_cache(batch, packed ? KVLayout::kPackedBf16 : KVLayout::kHeadMajor);
+}
+
+KVCache WorldModelImpl::make_cache(int64_t batch, KVLayout layout) const {
+  const auto& w = token_embedding_->weight;
+  return KVCache(options_.layers, batch, options_.heads, options_.max_positions(), options_.width / options_.heads, w.options(), layout);
 }
 
 std::vector<torch::Tensor> WorldModelImpl::decayed_parameters() {

@@ -48,6 +48,15 @@ class WorldModelImpl : public torch::nn::Module {
   // The transformer on embeddings [B, T, C] -> hidden states [B, T, C] (final LayerNorm
   // applied). With a cache, x holds the T positions after the cached ones.
   torch::Tensor transform(const torch::Tensor& x, KVCache* cache = nullptr);
+  // Imagination's pass through the cache: x [B, R, C] enters it (after what it holds), then
+  // frame queries [B, Q, C] at `query_positions` (undefined when none) read all of it. The
+  // last layer computes outputs for rows [last_layer_output_from, R + Q) only — rows nothing
+  // reads give keys and values and skip the attention and MLP there. -> those rows' hidden
+  // states, final LayerNorm applied.
+  torch::Tensor transform_cached(const torch::Tensor& x, const torch::Tensor& queries, const torch::Tensor& query_positions,
+                                 KVCache& cache, int64_t last_layer_output_from = 0);
+  // Adds x's keys and values to the cache; no outputs (priming, or a token nothing reads).
+  void fill_cache(const torch::Tensor& x, KVCache& cache);
 
   torch::Tensor token_logits(const torch::Tensor& hidden);   // [..., C] -> [..., V]
   torch::Tensor reward_logits(const torch::Tensor& hidden);  // [..., C] -> [..., R]
@@ -72,7 +81,7 @@ class WorldModelImpl : public torch::nn::Module {
   StreamHidden transform_with_queries(const torch::Tensor& x, const torch::Tensor& queries, const torch::Tensor& query_positions);
   // Frame queries [B, N, C] at `query_positions` against everything `cache` holds (all of it
   // visible); the cache is read, not written. -> hidden [B, N, C].
-  torch::Tensor transform_queries(const torch::Tensor& queries, const torch::Tensor& query_positions, const KVCache& cache);
+  torch::Tensor transform_queries(const torch::Tensor& queries, const torch::Tensor& query_positions, KVCache& cache);
   // Parallel-mode logits of frames 2..S from whole steps: [B, S - 1, K, V], frame t + 1's
   // predicted from frames and actions up to step t.
   torch::Tensor forward_parallel(const torch::Tensor& tokens, const torch::Tensor& actions);
@@ -88,8 +97,10 @@ class WorldModelImpl : public torch::nn::Module {
   // actions outside the action space, more steps than the context.
   void check_inputs(const torch::Tensor& tokens, const torch::Tensor& actions) const;
 
-  // A cache for `batch` sequences of the whole context, on the model's device and dtype.
+  // A cache for `batch` sequences of the whole context, on the model's device and dtype; the
+  // packed bf16 layout for a bf16 model on a CPU that has the kernel, else head-major.
   KVCache make_cache(int64_t batch) const;
+  KVCache make_cache(int64_t batch, KVLayout layout) const;
   // Parameters AdamW decays: the matrices of linear layers (not embeddings, norms, biases).
   std::vector<torch::Tensor> decayed_parameters();
   std::vector<torch::Tensor> other_parameters();

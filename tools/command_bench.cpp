@@ -11,6 +11,8 @@
 #include "bench/dynamics_bench.h"
 #include "bench/env_bench.h"
 #include "bench/gemm_bench.h"
+#include "bench/imagine_bench.h"
+#include "bench/memory_bench.h"
 #include "bench/tokenizer_bench.h"
 #include "core/build_info.h"
 #include "core/device.h"
@@ -164,17 +166,59 @@ void add_bench_command(CLI::App& app) {
   };
   auto imagine = std::make_shared<ImagineArgs>();
   CLI::App* imagine_cmd = bench->add_subcommand(
-      "imagine", "Imagined env-steps/s: KV cache against recomputing, and against the PyTorch reference; peak memory");
+      "imagine", "Imagined env-steps/s, cache bytes read and FLOPs per step against the bandwidth and GEMM ceilings, peak memory; "
+                 "against the PyTorch twin token by token in fp32 and at the same settings");
+  auto& io = imagine->options;
   imagine_cmd->add_flag("--json", imagine->json, "one JSON object per line");
-  imagine_cmd->add_option("--threads", imagine->options.threads, "intra-op threads; 0 = all cores")->capture_default_str();
-  imagine_cmd->add_option("--batch", imagine->options.batch, "trajectories")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{4096}));
-  imagine_cmd->add_option("--horizon", imagine->options.horizon, "imagined steps")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1000}));
-  imagine_cmd->add_option("--recompute-horizon", imagine->options.recompute_horizon, "steps timed for the recompute baseline")
+  imagine_cmd->add_option("--size", io.size, "demo (4 x 128, 10 steps, batch 64) or iris (10 x 256, 20 steps, batch 32)")
       ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{1000}));
-  imagine_cmd->add_flag("!--no-reference", imagine->options.reference, "leave out the PyTorch peer");
+      ->check(CLI::IsMember({"demo", "iris"}));
+  imagine_cmd->add_option("--decoding", io.decoding, "ar (token by token) or parallel (whole frames)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"ar", "parallel"}));
+  imagine_cmd->add_option("--precision", io.precision, "fp32 or bf16 (weights, activations and KV cache)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+  imagine_cmd->add_option("--layers", io.layers, "custom size: transformer blocks (0: the size's)")->check(CLI::Range(int64_t{0}, int64_t{256}));
+  imagine_cmd->add_option("--width", io.width, "custom size: embedding width (0: the size's)")->check(CLI::Range(int64_t{0}, int64_t{16384}));
+  imagine_cmd->add_option("--heads", io.heads, "custom size: attention heads (0: the size's)")->check(CLI::Range(int64_t{0}, int64_t{256}));
+  imagine_cmd->add_option("--context", io.context_steps, "custom size: steps of context (0: the size's)")->check(CLI::Range(int64_t{0}, int64_t{1024}));
+  imagine_cmd->add_option("--threads", io.threads, "intra-op threads; 0 = all cores")->capture_default_str();
+  imagine_cmd->add_option("--batch", io.batch, "trajectories; 0 = the size's")->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{4096}));
+  imagine_cmd->add_option("--horizon", io.horizon, "imagined steps")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1000}));
+  imagine_cmd->add_option("--recompute-horizon", io.recompute_horizon, "also time imagination without a cache for this many steps (0: not)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1000}));
+  imagine_cmd->add_flag("!--no-reference", io.reference, "leave out the PyTorch twin");
   imagine_cmd->callback([imagine] {
     for (const auto& record : bench::run_imagine_bench(imagine->options)) bench::print_record(record, imagine->json);
+  });
+
+  struct MemoryArgs {
+    bool json = false;
+    std::vector<int64_t> megabytes = {256, 8};
+    int threads = 0;
+    double min_seconds = 0.5;
+  };
+  auto memory = std::make_shared<MemoryArgs>();
+  CLI::App* memory_cmd = bench->add_subcommand("memory", "Memory read GB/s of the CPU: the ceiling a KV-cache read divides by");
+  memory_cmd->add_flag("--json", memory->json, "one JSON object per line");
+  memory_cmd->add_option("--sizes", memory->megabytes, "buffers to read, in MiB (larger than the last-level cache: main memory)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{65536}));
+  memory_cmd->add_option("--threads", memory->threads, "intra-op threads; 0 = all cores")->capture_default_str();
+  memory_cmd->add_option("--min-time", memory->min_seconds, "seconds per timed repeat")->capture_default_str()->check(CLI::Range(0.01, 3600.0));
+  memory_cmd->callback([memory] {
+    const int threads = core::configure_threads(memory->threads, 1);
+    for (int64_t mb : memory->megabytes) {
+      const bench::MemoryBandwidth result = bench::run_memory_bench(mb << 20, memory->min_seconds);
+      bench::BenchRecord record;
+      record.bench = "memory";
+      record.metric = "read_gb_per_s";
+      record.value = result.read_gb_per_s;
+      record.context = {{"device", "cpu"}, {"mib", mb}, {"threads", threads}, {"cpu", core::build_info().cpu_capability}};
+      bench::print_record(record, memory->json);
+    }
   });
 
   struct DumpArgs {

@@ -1,0 +1,225 @@
+#include "bench/imagine_bench.h"
+
+#include <sys/resource.h>
+#include <torch/torch.h>
+
+#include <chrono>
+
+#include "bench/gemm_bench.h"
+#include "bench/memory_bench.h"
+#include "bench/reference_runner.h"
+#include "core/error.h"
+#include "core/run_dir.h"
+#include "dynamics/dream_precision.h"
+#include "dynamics/imagination.h"
+
+namespace wm::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+double peak_rss_mb() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+struct Size {
+  dynamics::DynamicsOptions model;
+  int64_t batch;
+};
+
+Size size_of(const ImagineBenchOptions& b) {
+  Size s;
+  auto& o = s.model;
+  if (b.size == "iris") {
+    o.layers = 10, o.width = 256, o.heads = 4, o.context_steps = 20, s.batch = 32;
+  } else if (b.size == "demo") {
+    o.layers = 4, o.width = 128, o.heads = 4, o.context_steps = 10, s.batch = 64;
+  } else {
+    throw core::Error("bench imagine: --size '" + b.size + "' is not one of demo|iris (custom sizes: --layers, --width, --heads, --context)");
+  }
+  if (b.decoding != "ar" && b.decoding != "parallel") throw core::Error("bench imagine: --decoding '" + b.decoding + "' is not one of ar|parallel");
+  if (b.precision != "fp32" && b.precision != "bf16") throw core::Error("bench imagine: --precision '" + b.precision + "' is not one of fp32|bf16");
+  if (b.layers > 0) o.layers = b.layers;
+  if (b.width > 0) o.width = b.width;
+  if (b.heads > 0) o.heads = b.heads;
+  if (b.context_steps > 0) o.context_steps = b.context_steps;
+  if (b.batch > 0) s.batch = b.batch;
+  o.tokens_per_frame = 64;
+  o.vocab_size = 1024;
+  o.num_actions = 9;
+  o.dropout = 0.0;
+  o.decoding = b.decoding == "parallel" ? dynamics::Decoding::kParallel : dynamics::Decoding::kAutoregressive;
+  o.validate();
+  return s;
+}
+
+std::string twin_arguments(const dynamics::DynamicsOptions& o, int threads, int64_t batch, int64_t horizon) {
+  return "imagine --layers " + std::to_string(o.layers) + " --width " + std::to_string(o.width) + " --heads " + std::to_string(o.heads) +
+         " --context " + std::to_string(o.context_steps) + " --tokens " + std::to_string(o.tokens_per_frame) + " --vocab " +
+         std::to_string(o.vocab_size) + " --actions " + std::to_string(o.num_actions) + " --threads " + std::to_string(threads) +
+         " --rotary " + std::to_string(o.rotary ? 1 : 0) + " --batch " + std::to_string(batch) + " --horizon " + std::to_string(horizon);
+}
+
+// Imagination without a cache: every token runs the model over the whole window so far.
+void imagine_by_recompute(dynamics::WorldModel& model, const torch::Tensor& context, const torch::Tensor& actions, int64_t horizon) {
+  c10::InferenceMode inference;
+  const auto& o = model->options();
+  torch::Tensor frames = context;  // [B, S, K]
+  for (int64_t step = 0; step < horizon; ++step) {
+    const int64_t S = frames.size(1);
+    torch::Tensor sequence = model->embed_steps(frames, actions.narrow(1, 0, S), 0);  // [B, S*(K+1), C]: ends with this step's action
+    std::vector<torch::Tensor> tokens;
+    for (int64_t j = 0; j < o.tokens_per_frame; ++j) {
+      const torch::Tensor hidden = model->transform(sequence).select(1, -1);
+      const torch::Tensor token = torch::multinomial(torch::softmax(model->token_logits(hidden), -1), 1).squeeze(-1);
+      tokens.push_back(token);
+      sequence = torch::cat({sequence, model->embed_tokens(token.unsqueeze(1), j, S)}, 1);
+    }
+    frames = torch::cat({frames, torch::stack(tokens, 1).unsqueeze(1)}, 1);
+  }
+}
+
+}  // namespace
+
+DreamCost dream_cost(const dynamics::DynamicsOptions& o, int64_t batch, int64_t context_frames, int64_t horizon, int64_t element_bytes) {
+  const double C = static_cast<double>(o.width), B = static_cast<double>(batch), layers = static_cast<double>(o.layers);
+  const int64_t K = o.tokens_per_frame, P = o.positions_per_step();
+  const bool parallel = o.decoding == dynamics::Decoding::kParallel;
+  DreamCost cost;
+  int64_t length = 0;  // positions in the cache
+  // One pass of n positions after `length` cached ones (n_queries of them frame queries that
+  // write nothing): linear layers, attention over the keys each sees, cache read once.
+  auto pass = [&](int64_t n, bool queries) {
+    const double per_position = (queries ? 20.0 : 24.0) * C * C;  // q (+k, v), proj, 4C MLP: 2 flops per multiply-add
+    const double keys_seen = queries ? static_cast<double>(length) : static_cast<double>(length) + (static_cast<double>(n) + 1) / 2;
+    cost.flops += B * layers * static_cast<double>(n) * (per_position + 4.0 * keys_seen * C);
+    const double keys_read = static_cast<double>(length + (queries ? 0 : n));
+    cost.cache_bytes += B * layers * 2.0 * keys_read * C * static_cast<double>(element_bytes);
+    if (!queries) length += n;
+  };
+  auto head = [&](int64_t rows) { cost.flops += B * static_cast<double>(rows) * 2.0 * C * static_cast<double>(o.vocab_size); };
+  auto prime = [&](int64_t frames) {
+    length = 0;
+    const int64_t n = (frames - 1) * P + (parallel ? 0 : K);
+    if (n > 0) pass(n, false);
+  };
+  int64_t steps = context_frames;
+  prime(steps);
+  for (int64_t step = 0; step < horizon; ++step) {
+    if (steps >= o.context_steps) {
+      steps = std::max<int64_t>(1, o.context_steps / 2);
+      prime(steps);
+    }
+    if (parallel) {
+      pass(K + 1, false);  // frame t and a_t
+      pass(K, true);       // the frame queries of t + 1
+      head(K);
+    } else {
+      pass(1, false);  // a_t
+      for (int64_t j = 0; j < K; ++j) {
+        head(1);
+        pass(1, false);
+      }
+    }
+    ++steps;
+  }
+  return cost;
+}
+
+std::vector<BenchRecord> run_imagine_bench(const ImagineBenchOptions& options) {
+  const Size size = size_of(options);
+  const dynamics::DynamicsOptions& o = size.model;
+  const int64_t batch = size.batch, horizon = options.horizon;
+  const core::Precision precision = options.precision == "bf16" ? core::Precision::kBf16 : core::Precision::kFp32;
+  dynamics::check_dream_precision(c10::Device(c10::kCPU), precision);
+  const int threads = core::configure_threads(options.threads, 1);
+
+  torch::manual_seed(0);
+  dynamics::WorldModel trained(o);
+  trained->eval();
+  dynamics::WorldModel model = dynamics::dream_model(trained, precision);
+  const torch::Tensor context = torch::randint(0, o.vocab_size, {batch, 1, o.tokens_per_frame}, torch::kInt64);
+  const torch::Tensor actions = torch::randint(0, o.num_actions, {batch, horizon + 1}, torch::kInt64);
+
+  dynamics::Imagination dream(model, batch, {.temperature = 1.0, .seed = 1});
+  auto run = [&](int64_t steps) {
+    dream.reset(context, actions.narrow(1, 0, 0));
+    for (int64_t step = 0; step < steps; ++step) dream.step(actions.select(1, step));
+  };
+  run(1);  // warm-up
+  auto start = Clock::now();
+  run(horizon);
+  const double seconds = seconds_since(start);
+  const double steps_per_s = static_cast<double>(batch * horizon) / seconds;
+  const double peak_mb = peak_rss_mb();
+
+  // Ceilings in the same run: memory read bandwidth (a buffer 8x the last-level cache) and
+  // the GEMM rate of the precision computed in.
+  const double bandwidth = run_memory_bench(int64_t{256} << 20, 0.3).read_gb_per_s;
+  const double gemm = run_gemm_bench(c10::Device(c10::kCPU), precision == core::Precision::kBf16 ? torch::kBFloat16 : torch::kFloat32, 1024, 0.3).gflops;
+  const DreamCost cost = dream_cost(o, batch, 1, horizon, precision == core::Precision::kBf16 ? 2 : 4);
+  const double env_steps = static_cast<double>(batch * horizon);
+
+  nlohmann::ordered_json where = {{"size", options.size}, {"layers", o.layers}, {"width", o.width}, {"heads", o.heads},
+                                  {"context_steps", o.context_steps}, {"tokens_per_frame", o.tokens_per_frame}, {"batch", batch},
+                                  {"horizon", horizon}, {"decoding", options.decoding}, {"precision", options.precision},
+                                  {"sampler", "inverse_cdf"}, {"threads", threads}, {"device", "cpu"}};
+  std::vector<BenchRecord> records;
+  auto record = [&](const std::string& metric, double value) {
+    BenchRecord r;
+    r.bench = "imagine";
+    r.metric = metric;
+    r.value = value;
+    r.context = where;
+    return r;
+  };
+  BenchRecord against_iris = record("env_steps_per_s", steps_per_s);
+  BenchRecord same_settings = record("env_steps_per_s", steps_per_s);
+  BenchRecord memory = record("peak_rss_mb", peak_mb);
+  if (options.reference) {
+    const std::string arguments = twin_arguments(o, threads, batch, horizon);
+    const auto today = run_python_reference("dynamics_reference.py", arguments + " --decoding ar --precision fp32 --sampler multinomial");
+    against_iris.baseline = "pytorch_ar_fp32_multinomial";
+    against_iris.baseline_value = today.at("imagine_steps_per_s").get<double>();
+    const auto twin = run_python_reference("dynamics_reference.py", arguments + " --decoding " + options.decoding + " --precision " +
+                                                                           options.precision + " --sampler inverse_cdf");
+    same_settings.baseline = "pytorch";
+    same_settings.baseline_value = twin.at("imagine_steps_per_s").get<double>();
+    memory.baseline = "pytorch";
+    memory.baseline_value = twin.at("peak_rss_mb").get<double>();
+    records.push_back(against_iris);
+  }
+  records.push_back(same_settings);
+
+  BenchRecord read = record("cache_read_gb_per_s", cost.cache_bytes / seconds / 1e9);
+  read.context["cache_bytes_per_env_step"] = cost.cache_bytes / env_steps;
+  read.context["bandwidth_ceiling_gb_per_s"] = bandwidth;
+  read.context["fraction_of_bandwidth"] = cost.cache_bytes / seconds / 1e9 / bandwidth;
+  records.push_back(read);
+  BenchRecord compute = record("gflops", cost.flops / seconds / 1e9);
+  compute.context["flops_per_env_step"] = cost.flops / env_steps;
+  compute.context["gemm_ceiling_gflops"] = gemm;
+  compute.context["fraction_of_gemm"] = cost.flops / seconds / 1e9 / gemm;
+  records.push_back(compute);
+  memory.context["kv_cache_mb"] = 2.0 * static_cast<double>(o.layers * batch * o.max_positions() * o.width) *
+                                  (precision == core::Precision::kBf16 ? 2.0 : 4.0) / (1024.0 * 1024.0);
+  records.push_back(memory);
+
+  if (options.recompute_horizon > 0) {
+    start = Clock::now();
+    imagine_by_recompute(trained, context, actions, options.recompute_horizon);
+    BenchRecord recompute = record("env_steps_per_s", steps_per_s);
+    recompute.baseline = "recompute_without_cache";
+    recompute.baseline_value = static_cast<double>(batch * options.recompute_horizon) / seconds_since(start);
+    recompute.context["recompute_horizon"] = options.recompute_horizon;
+    records.push_back(recompute);
+  }
+  return records;
+}
+
+}  // namespace wm::bench
