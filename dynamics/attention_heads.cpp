@@ -1,5 +1,6 @@
 #include "dynamics/attention_heads.h"
 
+#include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
 #include <torch/autograd.h>
 #include <torch/torch.h>
@@ -28,19 +29,21 @@ struct Angles {
 
 Angles angles_for(const RotaryEmbedding* rotary, int64_t first, int64_t count, const at::Tensor& like) {
   if (rotary == nullptr) return {};
-  return {rotary->cos_rows(first, count).to(like.scalar_type()).contiguous(),
-          rotary->sin_rows(first, count).to(like.scalar_type()).contiguous()};
+  // bf16 inputs rotate in fp32 (their math type): the angles are not rounded to bf16.
+  const auto dtype = at::toOpMathType(like.scalar_type());
+  return {rotary->cos_rows(first, count).to(dtype).contiguous(), rotary->sin_rows(first, count).to(dtype).contiguous()};
 }
 
 // Pairs (a, b) = channels (i, i + D/2). Forward rotation by +angle: (a c - b s, b c + a s);
 // the backward pass applies the transpose, rotation by -angle: (a c + b s, b c - a s).
-template <typename T>
-inline void rotate_row(const T* in, const T* cos, const T* sin, int64_t head_dim, T sign, T* out) {
+// In T's math type (fp32 for bf16), rounded once on the store.
+template <typename T, typename M = at::opmath_type<T>>
+inline void rotate_row(const T* in, const M* cos, const M* sin, int64_t head_dim, M sign, T* out) {
   const int64_t half = head_dim / 2;
   for (int64_t i = 0; i < half; ++i) {
-    const T a = in[i], b = in[i + half], c = cos[i], s = sign * sin[i];
-    out[i] = a * c - b * s;
-    out[i + half] = b * c + a * s;
+    const M a = in[i], b = in[i + half], c = cos[i], s = sign * sin[i];
+    out[i] = static_cast<T>(a * c - b * s);
+    out[i + half] = static_cast<T>(b * c + a * s);
   }
 }
 
@@ -53,11 +56,11 @@ inline void copy_row(const T* in, int64_t head_dim, T* out) {
 // layout. Chunk (part, h) of row (b, t) <-> heads tensor `part` at [b, h, t, :].
 // to_heads: projection -> heads (forward, rotation +angle); otherwise heads -> projection
 // (backward, rotation -angle).
-template <typename T>
-void move_rows(T* projection, const std::array<T*, 3>& parts, const T* cos, const T* sin, HeadShape s, bool to_heads) {
+template <typename T, typename M = at::opmath_type<T>>
+void move_rows(T* projection, const std::array<T*, 3>& parts, const M* cos, const M* sin, HeadShape s, bool to_heads) {
   const int64_t rows = s.batch * s.steps, row_width = 3 * s.width();
   const int64_t grain = std::max<int64_t>(1, 16384 / row_width);
-  const T sign = to_heads ? T(1) : T(-1);
+  const M sign = to_heads ? M(1) : M(-1);
   at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
     for (int64_t row = begin; row < end; ++row) {
       const int64_t b = row / s.steps, t = row % s.steps;
@@ -79,11 +82,12 @@ void move_rows(T* projection, const std::array<T*, 3>& parts, const T* cos, cons
   });
 }
 
-// Dispatches move_rows on the dtype (float or double; checked by attention_heads_is_fused).
+// Dispatches move_rows on the dtype (float, double, bf16; checked by attention_heads_is_fused).
 void move(const at::Tensor& projection, const std::array<at::Tensor, 3>& parts, const Angles& angles, HeadShape s, bool to_heads) {
-  AT_DISPATCH_FLOATING_TYPES(projection.scalar_type(), "attention_heads", [&] {
-    const scalar_t* cos = angles.cos.defined() ? angles.cos.const_data_ptr<scalar_t>() : nullptr;
-    const scalar_t* sin = angles.sin.defined() ? angles.sin.const_data_ptr<scalar_t>() : nullptr;
+  AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, projection.scalar_type(), "attention_heads", [&] {
+    using math_t = at::opmath_type<scalar_t>;
+    const math_t* cos = angles.cos.defined() ? angles.cos.const_data_ptr<math_t>() : nullptr;
+    const math_t* sin = angles.sin.defined() ? angles.sin.const_data_ptr<math_t>() : nullptr;
     move_rows<scalar_t>(projection.data_ptr<scalar_t>(),
                         {parts[0].data_ptr<scalar_t>(), parts[1].data_ptr<scalar_t>(), parts[2].data_ptr<scalar_t>()}, cos, sin,
                         s, to_heads);
@@ -131,7 +135,8 @@ class AttentionHeads : public torch::autograd::Function<AttentionHeads> {
 }  // namespace
 
 bool attention_heads_is_fused(const at::Tensor& qkv) {
-  return qkv.device().is_cpu() && (qkv.scalar_type() == at::kFloat || qkv.scalar_type() == at::kDouble) && qkv.dim() == 3;
+  const auto dtype = qkv.scalar_type();
+  return qkv.device().is_cpu() && (dtype == at::kFloat || dtype == at::kDouble || dtype == at::kBFloat16) && qkv.dim() == 3;
 }
 
 std::array<at::Tensor, 3> attention_heads_reference(const at::Tensor& qkv, int64_t heads, const RotaryEmbedding* rotary,

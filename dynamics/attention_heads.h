@@ -1,10 +1,10 @@
 // The attention input from the fused q/k/v projection: split into heads, with queries and
-// keys rotated by their positions (rotary embedding). On the CPU in fp32/fp64 this is one op
-// with its own kernel: the forward pass reads the projection once and writes q, k, v
-// contiguous; the backward pass writes the projection's gradient in one pass. The ATen
-// composite (view, unbind, rotate: ~5 passes over q and k each way, plus the stacking of
-// the three gradients and a copy to make it contiguous) remains for CUDA, bf16 autocast and
-// the tests that compare the two.
+// keys rotated by their positions (rotary embedding). On the CPU in fp32/fp64/bf16 this is
+// one op with its own kernel: the forward pass reads the projection once and writes q, k, v
+// contiguous (bf16 rotated in fp32, rounded once); the backward pass writes the projection's
+// gradient in one pass. The ATen composite (view, unbind, rotate: ~5 passes over q and k each
+// way, plus the stacking of the three gradients and a copy to make it contiguous) remains for
+// CUDA and the tests that compare the two.
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -39,7 +39,7 @@ at::Tensor packed_attention(const at::Tensor& q, const KVCache& cache, int64_t l
   const int64_t padded = (keys + packed::kKeyBlock - 1) / packed::kKeyBlock * packed::kKeyBlock;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
   at::parallel_for(0, B * H, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(padded);
+    std::vector<float> scores(packed::kScoreRows * padded);
     std::vector<uint16_t> probs(padded);
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t b = bh / H, h = bh % H;
@@ -56,6 +56,7 @@ at::Tensor packed_attention(const at::Tensor& q, const KVCache& cache, int64_t l
       a.causal_rows = causal_rows;
       a.scale = scale;
       a.scores = scores.data();
+      a.scores_stride = padded;
       a.probs = probs.data();
       packed::attend_packed_head(a);
     }

@@ -2,6 +2,8 @@
 // only when the CPU reports AVX512-BF16 (dynamics/cached_attention.cpp checks).
 #include "dynamics/packed_attention_kernel.h"
 
+#include <algorithm>
+
 #if defined(WM_X86_KERNELS)
 #include <immintrin.h>
 #endif
@@ -34,54 +36,84 @@ inline __m512bh as_bf16(__m512i v) { return (__m512bh)v; }
 
 inline __mmask16 first_lanes(int64_t count) { return count >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << count) - 1u); }
 
-// Scores of blocks [first, first + count) of 16 keys each, count <= 4, for one query row:
-// up to 4 independent accumulators, so consecutive dot-product instructions do not wait on
-// each other's results (a single chain runs at the instruction's latency, ~4x slower).
-template <int kBlocks>
-inline void score_blocks(const HeadAttention& a, const uint16_t* q, int64_t first, int64_t visible, __m512& running_max) {
+// Keys row `row` sees: the causal rows up to their own position, the others all.
+inline int64_t visible_keys(const HeadAttention& a, int64_t row) {
+  return row < a.causal_rows ? a.keys_count - a.causal_rows + row + 1 : a.keys_count;
+}
+
+// Scores of kRows query rows against kBlocks blocks of 16 keys from block `first`: every key
+// load serves kRows rows, and the kRows * kBlocks accumulators are independent, so
+// consecutive dot-product instructions do not wait on each other's results (one chain runs at
+// the instruction's latency, ~4x slower). Scores past a row's visible keys become -inf.
+template <int kRows, int kBlocks>
+inline void score_blocks(const HeadAttention& a, const uint16_t* const* q, const int64_t* visible, float* const* scores, int64_t first,
+                         __m512* running_max) {
   const int64_t pairs = a.head_dim / 2;
   const uint16_t* key_block = a.keys + first * pairs * 2 * kKeyBlock;
-  __m512 s[kBlocks];
-  for (int u = 0; u < kBlocks; ++u) s[u] = _mm512_setzero_ps();
+  __m512 s[kRows][kBlocks];
+  for (int r = 0; r < kRows; ++r) {
+    for (int u = 0; u < kBlocks; ++u) s[r][u] = _mm512_setzero_ps();
+  }
   for (int64_t m = 0; m < pairs; ++m) {
-    uint32_t q_pair;
-    __builtin_memcpy(&q_pair, q + 2 * m, sizeof(q_pair));
-    const __m512bh query = as_bf16(_mm512_set1_epi32(static_cast<int>(q_pair)));
+    __m512bh query[kRows];
+    for (int r = 0; r < kRows; ++r) {
+      uint32_t q_pair;
+      __builtin_memcpy(&q_pair, q[r] + 2 * m, sizeof(q_pair));
+      query[r] = as_bf16(_mm512_set1_epi32(static_cast<int>(q_pair)));
+    }
     for (int u = 0; u < kBlocks; ++u) {
-      s[u] = _mm512_dpbf16_ps(s[u], as_bf16(_mm512_loadu_si512(key_block + (u * pairs + m) * 2 * kKeyBlock)), query);
+      const __m512bh keys = as_bf16(_mm512_loadu_si512(key_block + (u * pairs + m) * 2 * kKeyBlock));
+      for (int r = 0; r < kRows; ++r) s[r][u] = _mm512_dpbf16_ps(s[r][u], keys, query[r]);
     }
   }
-  for (int u = 0; u < kBlocks; ++u) {
-    const int64_t block = first + u;
-    const __mmask16 valid = first_lanes(visible - block * kKeyBlock);
-    const __m512 scaled = _mm512_mask_mov_ps(_mm512_set1_ps(-__builtin_inff()), valid, _mm512_mul_ps(s[u], _mm512_set1_ps(a.scale)));
-    running_max = _mm512_max_ps(running_max, scaled);
-    _mm512_storeu_ps(a.scores + block * kKeyBlock, scaled);
+  for (int r = 0; r < kRows; ++r) {
+    for (int u = 0; u < kBlocks; ++u) {
+      const int64_t block = first + u;
+      const __mmask16 valid = first_lanes(std::max<int64_t>(0, visible[r] - block * kKeyBlock));
+      const __m512 scaled = _mm512_mask_mov_ps(_mm512_set1_ps(-__builtin_inff()), valid, _mm512_mul_ps(s[r][u], _mm512_set1_ps(a.scale)));
+      running_max[r] = _mm512_max_ps(running_max[r], scaled);
+      _mm512_storeu_ps(scores[r] + block * kKeyBlock, scaled);
+    }
   }
+}
+
+// Scores of kRows consecutive rows from `row` (in scratch, kRows * padded keys apart).
+template <int kRows>
+void score_rows(const HeadAttention& a, int64_t row, float* maxima) {
+  const uint16_t* q[kRows];
+  int64_t visible[kRows];
+  float* scores[kRows];
+  __m512 running_max[kRows];
+  int64_t blocks = 0;
+  for (int r = 0; r < kRows; ++r) {
+    q[r] = a.q + (row + r) * a.q_stride;
+    visible[r] = visible_keys(a, row + r);
+    scores[r] = a.scores + r * a.scores_stride;
+    running_max[r] = _mm512_set1_ps(-__builtin_inff());
+    blocks = std::max(blocks, (visible[r] + kKeyBlock - 1) / kKeyBlock);
+  }
+  int64_t block = 0;
+  for (; block + 4 <= blocks; block += 4) score_blocks<kRows, 4>(a, q, visible, scores, block, running_max);
+  for (; block < blocks; ++block) score_blocks<kRows, 1>(a, q, visible, scores, block, running_max);
+  for (int r = 0; r < kRows; ++r) maxima[r] = _mm512_reduce_max_ps(running_max[r]);
 }
 
 // kChunks = head_dim / 16 accumulators per set of value products; kSets sets take turns over
 // the key pairs for the same reason as above.
 template <int kChunks>
-void attend_row(const HeadAttention& a, int64_t row) {
+void finish_row(const HeadAttention& a, int64_t row, const float* scores, float row_max) {
   constexpr int kSets = kChunks <= 2 ? 4 : kChunks <= 4 ? 2 : 1;
   const int64_t d = a.head_dim;
-  const int64_t visible = row < a.causal_rows ? a.keys_count - a.causal_rows + row + 1 : a.keys_count;
+  const int64_t visible = visible_keys(a, row);
   const int64_t blocks = (visible + kKeyBlock - 1) / kKeyBlock;
-  const uint16_t* q = a.q + row * a.q_stride;
-
-  // Scores of 16 keys per block: lanes are keys, one instruction per pair of channels.
-  __m512 running_max = _mm512_set1_ps(-__builtin_inff());
+  const __m512 max = _mm512_set1_ps(row_max);
   int64_t block = 0;
-  for (; block + 4 <= blocks; block += 4) score_blocks<4>(a, q, block, visible, running_max);
-  for (; block < blocks; ++block) score_blocks<1>(a, q, block, visible, running_max);
-  const __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(running_max));
 
   // Probabilities (unnormalised), rounded to bf16 for the value products; zero past `visible`.
   __m512 running_sum = _mm512_setzero_ps();
   for (block = 0; block < blocks; ++block) {
     const __mmask16 valid = first_lanes(visible - block * kKeyBlock);
-    const __m512 p = _mm512_maskz_mov_ps(valid, exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(a.scores + block * kKeyBlock), max)));
+    const __m512 p = _mm512_maskz_mov_ps(valid, exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(scores + block * kKeyBlock), max)));
     const __m256bh rounded = _mm512_cvtneps_pbh(p);
     // Sum what the value products will use: the rounded probabilities.
     running_sum = _mm512_add_ps(running_sum, _mm512_cvtpbh_ps(rounded));
@@ -121,7 +153,17 @@ void attend_row(const HeadAttention& a, int64_t row) {
 
 template <int kChunks>
 void attend_rows(const HeadAttention& a) {
-  for (int64_t row = 0; row < a.rows; ++row) attend_row<kChunks>(a, row);
+  constexpr int kRows = kScoreRows;
+  float maxima[kRows];
+  int64_t row = 0;
+  for (; row + kRows <= a.rows; row += kRows) {
+    score_rows<kRows>(a, row, maxima);
+    for (int r = 0; r < kRows; ++r) finish_row<kChunks>(a, row + r, a.scores + r * a.scores_stride, maxima[r]);
+  }
+  for (; row < a.rows; ++row) {
+    score_rows<1>(a, row, maxima);
+    finish_row<kChunks>(a, row, a.scores, maxima[0]);
+  }
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 namespace wm::dynamics::packed {
 
 constexpr int64_t kKeyBlock = 16;  // key positions per packed block
+constexpr int kScoreRows = 4;      // query rows scored together (each key load serves them all)
 
 // Element offsets (bf16 units) inside one (batch, head)'s packed keys / values.
 inline int64_t key_offset(int64_t position, int64_t channel, int64_t head_dim) {
@@ -40,7 +41,8 @@ struct HeadAttention {
   int64_t head_dim;           // 16, 32, 64, 128 or 256
   int64_t causal_rows;        // rows [0, causal_rows) sit at S - causal_rows + i and see keys up to their own
   float scale;                // 1 / sqrt(head_dim)
-  float* scores;              // scratch: S rounded up to 16 floats
+  float* scores;              // scratch: kScoreRows rows of S rounded up to 16 floats,
+  int64_t scores_stride;      //   scores_stride apart
   uint16_t* probs;            // scratch: S rounded up to 16 bf16
 };
 

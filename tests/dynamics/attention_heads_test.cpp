@@ -57,6 +57,29 @@ TEST(AttentionHeads, FusedKernelEqualsCompositeInFloatWithoutRotationAndWithUnus
   expect_matches_composite(torch::kFloat32, &rotary, 1, {false, true, true}, 1e-5);
 }
 
+// bf16 (imagination in bf16): rotated in fp32 and rounded once, so each output is the
+// float64 rotation of the same inputs rounded to bf16 — within half a bf16 step (2^-8
+// relative); the gradient likewise.
+TEST(AttentionHeads, FusedKernelInBf16IsTheExactRotationRoundedOnce) {
+  const RotaryEmbedding rotary(kHeadDim, 32);
+  torch::manual_seed(4);
+  const torch::Tensor qkv = torch::randn({kBatch, kSteps, 3 * kHeads * kHeadDim}).to(torch::kBFloat16);
+  ASSERT_TRUE(attention_heads_is_fused(qkv));
+  const torch::Tensor input = qkv.clone().requires_grad_(true);
+  const auto fused = attention_heads(input, kHeads, &rotary, 3);
+  const torch::Tensor exact_input = qkv.to(torch::kFloat64).requires_grad_(true);
+  const auto exact = attention_heads_reference(exact_input, kHeads, &rotary, 3);
+  for (size_t i = 0; i < 3; ++i) {
+    const torch::Tensor error = (fused[i].to(torch::kFloat64) - exact[i]).abs();
+    EXPECT_TRUE((error <= exact[i].abs() * std::pow(2.0, -8) + 1e-30).all().item<bool>()) << "output " << i << ", max error " << error.max();
+  }
+  const torch::Tensor upstream = torch::randn({kBatch, kHeads, kSteps, kHeadDim}).to(torch::kBFloat16);
+  (fused[0] * upstream + fused[1] * upstream).sum().backward();
+  (exact[0] * upstream.to(torch::kFloat64) + exact[1] * upstream.to(torch::kFloat64)).sum().backward();
+  const torch::Tensor grad_error = (input.grad().to(torch::kFloat64) - exact_input.grad()).abs();
+  EXPECT_TRUE((grad_error <= exact_input.grad().abs() * std::pow(2.0, -8) + 1e-30).all().item<bool>()) << grad_error.max();
+}
+
 TEST(AttentionHeads, RotationPreservesNormsAndLeavesValuesAlone) {
   const RotaryEmbedding rotary(kHeadDim, 32);
   torch::manual_seed(4);
