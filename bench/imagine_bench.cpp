@@ -87,26 +87,32 @@ void imagine_by_recompute(dynamics::WorldModel& model, const torch::Tensor& cont
 }  // namespace
 
 DreamCost dream_cost(const dynamics::DynamicsOptions& o, int64_t batch, int64_t context_frames, int64_t horizon, int64_t element_bytes) {
-  const double C = static_cast<double>(o.width), B = static_cast<double>(batch), layers = static_cast<double>(o.layers);
+  const double C = static_cast<double>(o.width), B = static_cast<double>(batch);
   const int64_t K = o.tokens_per_frame, P = o.positions_per_step();
   const bool parallel = o.decoding == dynamics::Decoding::kParallel;
   DreamCost cost;
   int64_t length = 0;  // positions in the cache
-  // One pass of n positions after `length` cached ones (n_queries of them frame queries that
-  // write nothing): linear layers, attention over the keys each sees, cache read once.
-  auto pass = [&](int64_t n, bool queries) {
-    const double per_position = (queries ? 20.0 : 24.0) * C * C;  // q (+k, v), proj, 4C MLP: 2 flops per multiply-add
-    const double keys_seen = queries ? static_cast<double>(length) : static_cast<double>(length) + (static_cast<double>(n) + 1) / 2;
-    cost.flops += B * layers * static_cast<double>(n) * (per_position + 4.0 * keys_seen * C);
-    const double keys_read = static_cast<double>(length + (queries ? 0 : n));
-    cost.cache_bytes += B * layers * 2.0 * keys_read * C * static_cast<double>(element_bytes);
-    if (!queries) length += n;
+  // One cached pass as WorldModel::transform_cached makes it: R new positions (q, k, v
+  // projections), Q frame queries (q only); rows before `output_from` skip the attention, the
+  // output projection and the MLP in the last layer. Multiply-adds count 2 flops.
+  auto pass = [&](int64_t R, int64_t Q, int64_t last_output_from) {
+    for (int64_t layer = 0; layer < o.layers; ++layer) {
+      const int64_t from = layer + 1 == o.layers ? last_output_from : 0;
+      double flops = static_cast<double>(R) * 6.0 * C * C + static_cast<double>(Q) * 2.0 * C * C;
+      for (int64_t row = from; row < R + Q; ++row) {
+        const double keys_seen = static_cast<double>(row < R ? length + row + 1 : length + R);
+        flops += 4.0 * keys_seen * C + 18.0 * C * C;  // scores and weighted values; output projection, 4C MLP
+      }
+      cost.flops += B * flops;
+      if (from < R + Q) cost.cache_bytes += B * 2.0 * static_cast<double>(length + R) * C * static_cast<double>(element_bytes);
+    }
+    length += R;
   };
   auto head = [&](int64_t rows) { cost.flops += B * static_cast<double>(rows) * 2.0 * C * static_cast<double>(o.vocab_size); };
   auto prime = [&](int64_t frames) {
     length = 0;
     const int64_t n = (frames - 1) * P + (parallel ? 0 : K);
-    if (n > 0) pass(n, false);
+    if (n > 0) pass(n, 0, n);
   };
   int64_t steps = context_frames;
   prime(steps);
@@ -116,14 +122,13 @@ DreamCost dream_cost(const dynamics::DynamicsOptions& o, int64_t batch, int64_t 
       prime(steps);
     }
     if (parallel) {
-      pass(K + 1, false);  // frame t and a_t
-      pass(K, true);       // the frame queries of t + 1
+      pass(K + 1, K, K);  // frame t and a_t in, the queries of t + 1 out
       head(K);
     } else {
-      pass(1, false);  // a_t
+      pass(1, 0, 0);  // a_t
       for (int64_t j = 0; j < K; ++j) {
         head(1);
-        pass(1, false);
+        pass(1, 0, j + 1 < K ? 0 : 1);  // the frame's last token only fills the cache
       }
     }
     ++steps;

@@ -30,7 +30,7 @@ struct ImagineBenchOptions {
 std::vector<BenchRecord> run_imagine_bench(const ImagineBenchOptions& options);
 
 // Work of one imagination run, counted from its schedule (the passes Imagination makes,
-// cache rebuilds included).
+// cache rebuilds included): what the CPU computes and reads, the rows it skips left out.
 struct DreamCost {
   double flops = 0;        // matrix products and attention
   double cache_bytes = 0;  // keys and values read by attention
