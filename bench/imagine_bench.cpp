@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <optional>
 
 #include "bench/gemm_bench.h"
 #include "bench/memory_bench.h"
@@ -44,6 +45,13 @@ Size size_of(const ImagineBenchOptions& b) {
   }
   if (b.decoding != "ar" && b.decoding != "parallel") throw core::Error("bench imagine: --decoding '" + b.decoding + "' is not one of ar|parallel");
   if (b.precision != "fp32" && b.precision != "bf16") throw core::Error("bench imagine: --precision '" + b.precision + "' is not one of fp32|bf16");
+  if (b.sampler != "inverse_cdf" && b.sampler != "multinomial") {
+    throw core::Error("bench imagine: --sampler '" + b.sampler + "' is not one of inverse_cdf|multinomial");
+  }
+  if (b.cache != "auto" && b.cache != "head_major" && b.cache != "packed_bf16") {
+    throw core::Error("bench imagine: --cache '" + b.cache + "' is not one of auto|head_major|packed_bf16");
+  }
+  if (b.cache == "packed_bf16" && b.precision != "bf16") throw core::Error("bench imagine: --cache packed_bf16 needs --precision bf16");
   if (b.layers > 0) o.layers = b.layers;
   if (b.width > 0) o.width = b.width;
   if (b.heads > 0) o.heads = b.heads;
@@ -151,7 +159,13 @@ std::vector<BenchRecord> run_imagine_bench(const ImagineBenchOptions& options) {
   const torch::Tensor context = torch::randint(0, o.vocab_size, {batch, 1, o.tokens_per_frame}, torch::kInt64);
   const torch::Tensor actions = torch::randint(0, o.num_actions, {batch, horizon + 1}, torch::kInt64);
 
-  dynamics::Imagination dream(model, batch, {.temperature = 1.0, .seed = 1});
+  const dynamics::SamplingMethod method =
+      options.sampler == "multinomial" ? dynamics::SamplingMethod::kMultinomial : dynamics::SamplingMethod::kInverseCdf;
+  std::optional<dynamics::KVLayout> layout;
+  if (options.cache == "head_major") layout = dynamics::KVLayout::kHeadMajor;
+  if (options.cache == "packed_bf16") layout = dynamics::KVLayout::kPackedBf16;
+  dynamics::Imagination dream(model, batch, {.temperature = 1.0, .seed = 1, .method = method}, layout);
+  const bool packed = dream.cache().layout() == dynamics::KVLayout::kPackedBf16;
   auto run = [&](int64_t steps) {
     dream.reset(context, actions.narrow(1, 0, 0));
     for (int64_t step = 0; step < steps; ++step) dream.step(actions.select(1, step));
@@ -173,7 +187,8 @@ std::vector<BenchRecord> run_imagine_bench(const ImagineBenchOptions& options) {
   nlohmann::ordered_json where = {{"size", options.size}, {"layers", o.layers}, {"width", o.width}, {"heads", o.heads},
                                   {"context_steps", o.context_steps}, {"tokens_per_frame", o.tokens_per_frame}, {"batch", batch},
                                   {"horizon", horizon}, {"decoding", options.decoding}, {"precision", options.precision},
-                                  {"sampler", "inverse_cdf"}, {"threads", threads}, {"device", "cpu"}};
+                                  {"sampler", options.sampler}, {"cache", packed ? "packed_bf16" : "head_major"},
+                                  {"threads", threads}, {"device", "cpu"}};
   std::vector<BenchRecord> records;
   auto record = [&](const std::string& metric, double value) {
     BenchRecord r;
@@ -192,7 +207,7 @@ std::vector<BenchRecord> run_imagine_bench(const ImagineBenchOptions& options) {
     against_iris.baseline = "pytorch_ar_fp32_multinomial";
     against_iris.baseline_value = today.at("imagine_steps_per_s").get<double>();
     const auto twin = run_python_reference("dynamics_reference.py", arguments + " --decoding " + options.decoding + " --precision " +
-                                                                           options.precision + " --sampler inverse_cdf");
+                                                                           options.precision + " --sampler " + options.sampler);
     same_settings.baseline = "pytorch";
     same_settings.baseline_value = twin.at("imagine_steps_per_s").get<double>();
     memory.baseline = "pytorch";

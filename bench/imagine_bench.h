@@ -23,6 +23,8 @@ struct ImagineBenchOptions {
   int64_t horizon = 20;               // imagined steps each, from one real frame
   std::string decoding = "parallel";  // ar | parallel
   std::string precision = "fp32";     // fp32 | bf16
+  std::string sampler = "inverse_cdf";  // inverse_cdf | multinomial
+  std::string cache = "auto";         // auto | head_major | packed_bf16 (auto: packed for bf16 where the CPU has the kernel)
   int64_t recompute_horizon = 0;      // > 0: also time imagination without a cache for this many steps
   bool reference = true;              // run the PyTorch twin too
 };

@@ -6,8 +6,11 @@
 
 namespace wm::dynamics {
 
-Imagination::Imagination(WorldModel model, int64_t batch, SamplingOptions sampling)
-    : model_(std::move(model)), batch_(batch), sampler_(sampling), cache_(model_->make_cache(batch)) {}
+Imagination::Imagination(WorldModel model, int64_t batch, SamplingOptions sampling, std::optional<KVLayout> cache_layout)
+    : model_(std::move(model)),
+      batch_(batch),
+      sampler_(sampling),
+      cache_(cache_layout ? model_->make_cache(batch, *cache_layout) : model_->make_cache(batch)) {}
 
 void Imagination::reset(const at::Tensor& tokens, const at::Tensor& actions) {
   const auto& o = model_->options();

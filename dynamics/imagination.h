@@ -27,6 +27,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "dynamics/kv_cache.h"
@@ -44,7 +45,8 @@ struct ImaginedStep {
 
 class Imagination {
  public:
-  Imagination(WorldModel model, int64_t batch, SamplingOptions sampling = {});
+  // `cache_layout`: the model's choice (WorldModel::make_cache) unless given.
+  Imagination(WorldModel model, int64_t batch, SamplingOptions sampling = {}, std::optional<KVLayout> cache_layout = std::nullopt);
 
   // tokens int64 [B, T0, K] (1 <= T0 < L): the last T0 real frames; actions [B, T0 - 1] /
   // [B, T0 - 1, A]: the actions taken between them.

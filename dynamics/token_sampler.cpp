@@ -74,8 +74,13 @@ at::Tensor TokenSampler::sample(const at::Tensor& logits) {
     scaled = values;
     candidates = indices;
   }
-  const at::Tensor uniforms = torch::rand({rows.size(0)}, generator_, torch::TensorOptions().dtype(torch::kFloat64));
-  at::Tensor picked = inverse_cdf_sample(torch::softmax(scaled, -1), uniforms.to(scaled.device()));
+  at::Tensor picked;
+  if (options_.method == SamplingMethod::kMultinomial) {
+    picked = torch::multinomial(torch::softmax(scaled, -1), 1, /*replacement=*/false, generator_).squeeze(-1);
+  } else {
+    const at::Tensor uniforms = torch::rand({rows.size(0)}, generator_, torch::TensorOptions().dtype(torch::kFloat64));
+    picked = inverse_cdf_sample(torch::softmax(scaled, -1), uniforms.to(scaled.device()));
+  }
   if (candidates.defined()) picked = candidates.gather(-1, picked.unsqueeze(-1)).squeeze(-1);
   return picked.view(batch_shape);
 }

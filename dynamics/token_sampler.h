@@ -12,10 +12,16 @@
 
 namespace wm::dynamics {
 
+enum class SamplingMethod {
+  kInverseCdf,   // one uniform per row (the default)
+  kMultinomial,  // torch::multinomial: one exponential per vocabulary entry (for comparisons)
+};
+
 struct SamplingOptions {
   double temperature = 1.0;  // 0: always the most likely token
   int64_t top_k = 0;         // > 0: sample among the k most likely tokens only
   uint64_t seed = 0;         // the sampler's own generator: dreams repeat for the same seed
+  SamplingMethod method = SamplingMethod::kInverseCdf;
 };
 
 class TokenSampler {

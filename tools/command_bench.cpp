@@ -179,6 +179,12 @@ void add_bench_command(CLI::App& app) {
   imagine_cmd->add_option("--precision", io.precision, "fp32 or bf16 (weights, activations and KV cache)")
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16"}));
+  imagine_cmd->add_option("--sampler", io.sampler, "inverse_cdf (one draw per row) or multinomial (one per vocabulary entry)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"inverse_cdf", "multinomial"}));
+  imagine_cmd->add_option("--cache", io.cache, "KV cache layout: auto, head_major, or packed_bf16 (bf16 only, CPUs with AVX512-BF16)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "head_major", "packed_bf16"}));
   imagine_cmd->add_option("--layers", io.layers, "custom size: transformer blocks (0: the size's)")->check(CLI::Range(int64_t{0}, int64_t{256}));
   imagine_cmd->add_option("--width", io.width, "custom size: embedding width (0: the size's)")->check(CLI::Range(int64_t{0}, int64_t{16384}));
   imagine_cmd->add_option("--heads", io.heads, "custom size: attention heads (0: the size's)")->check(CLI::Range(int64_t{0}, int64_t{256}));

@@ -20,14 +20,15 @@ TEST(TokenSampler, FrequenciesMatchTheSoftmax) {
   // each. The 99.9% point of chi-square with 7 degrees of freedom is 24.32.
   const torch::Tensor logits = torch::tensor({{2.0f, 1.0f, 0.5f, 0.0f, -0.5f, -1.0f, -2.0f, -2.5f},
                                               {-1.0f, 0.0f, 3.0f, 0.2f, 1.5f, -3.0f, 0.7f, 0.1f}});
+  for (SamplingMethod method : {SamplingMethod::kInverseCdf, SamplingMethod::kMultinomial})
   for (double temperature : {1.0, 0.7}) {
-    TokenSampler sampler({.temperature = temperature, .seed = 11});
+    TokenSampler sampler({.temperature = temperature, .seed = 11, .method = method});
     const int64_t draws = 50000;
     const torch::Tensor picked = sampler.sample(logits.unsqueeze(1).expand({2, draws, 8}));  // [2, draws]
     for (int64_t row = 0; row < 2; ++row) {
       const torch::Tensor counts = torch::bincount(picked[row], /*weights=*/{}, /*minlength=*/8);
       const torch::Tensor probs = torch::softmax(logits[row].to(torch::kFloat64) / temperature, -1);
-      EXPECT_LT(chi_square(counts, probs), 24.32) << "row " << row << ", temperature " << temperature << ", counts " << counts;
+      EXPECT_LT(chi_square(counts, probs), 24.32) << "row " << row << ", temperature " << temperature << ", method " << static_cast<int>(method) << ", counts " << counts;
     }
   }
 }
