@@ -56,6 +56,7 @@ Size size_of(const ImagineBenchOptions& b) {
   if (b.width > 0) o.width = b.width;
   if (b.heads > 0) o.heads = b.heads;
   if (b.context_steps > 0) o.context_steps = b.context_steps;
+  o.kv_heads = b.kv_heads;
   if (b.batch > 0) s.batch = b.batch;
   o.tokens_per_frame = 64;
   o.vocab_size = 1024;
@@ -63,6 +64,10 @@ Size size_of(const ImagineBenchOptions& b) {
   o.dropout = 0.0;
   o.decoding = b.decoding == "parallel" ? dynamics::Decoding::kParallel : dynamics::Decoding::kAutoregressive;
   o.validate();
+  if (b.recompute_horizon > 0 && (b.decoding != "ar" || b.recompute_horizon > std::min(b.horizon, o.context_steps - 1))) {
+    throw core::Error("bench imagine: --recompute-horizon " + std::to_string(b.recompute_horizon) + " needs --decoding ar and at most " +
+                      std::to_string(std::min(b.horizon, o.context_steps - 1)) + " steps (the horizon, and the context less one: it never rebuilds)");
+  }
   return s;
 }
 
@@ -70,7 +75,8 @@ std::string twin_arguments(const dynamics::DynamicsOptions& o, int threads, int6
   return "imagine --layers " + std::to_string(o.layers) + " --width " + std::to_string(o.width) + " --heads " + std::to_string(o.heads) +
          " --context " + std::to_string(o.context_steps) + " --tokens " + std::to_string(o.tokens_per_frame) + " --vocab " +
          std::to_string(o.vocab_size) + " --actions " + std::to_string(o.num_actions) + " --threads " + std::to_string(threads) +
-         " --rotary " + std::to_string(o.rotary ? 1 : 0) + " --batch " + std::to_string(batch) + " --horizon " + std::to_string(horizon);
+         " --rotary " + std::to_string(o.rotary ? 1 : 0) + " --kv-heads " + std::to_string(o.kv_heads) + " --batch " + std::to_string(batch) +
+         " --horizon " + std::to_string(horizon);
 }
 
 // Imagination without a cache: every token runs the model over the whole window so far.
@@ -96,6 +102,7 @@ void imagine_by_recompute(dynamics::WorldModel& model, const torch::Tensor& cont
 
 DreamCost dream_cost(const dynamics::DynamicsOptions& o, int64_t batch, int64_t context_frames, int64_t horizon, int64_t element_bytes) {
   const double C = static_cast<double>(o.width), B = static_cast<double>(batch);
+  const double kv_share = static_cast<double>(o.key_value_heads()) / static_cast<double>(o.heads);  // of the key/value width
   const int64_t K = o.tokens_per_frame, P = o.positions_per_step();
   const bool parallel = o.decoding == dynamics::Decoding::kParallel;
   DreamCost cost;
@@ -106,13 +113,13 @@ DreamCost dream_cost(const dynamics::DynamicsOptions& o, int64_t batch, int64_t 
   auto pass = [&](int64_t R, int64_t Q, int64_t last_output_from) {
     for (int64_t layer = 0; layer < o.layers; ++layer) {
       const int64_t from = layer + 1 == o.layers ? last_output_from : 0;
-      double flops = static_cast<double>(R) * 6.0 * C * C + static_cast<double>(Q) * 2.0 * C * C;
+      double flops = static_cast<double>(R) * (2.0 + 4.0 * kv_share) * C * C + static_cast<double>(Q) * 2.0 * C * C;
       for (int64_t row = from; row < R + Q; ++row) {
         const double keys_seen = static_cast<double>(row < R ? length + row + 1 : length + R);
         flops += 4.0 * keys_seen * C + 18.0 * C * C;  // scores and weighted values; output projection, 4C MLP
       }
       cost.flops += B * flops;
-      if (from < R + Q) cost.cache_bytes += B * 2.0 * static_cast<double>(length + R) * C * static_cast<double>(element_bytes);
+      if (from < R + Q) cost.cache_bytes += B * 2.0 * static_cast<double>(length + R) * C * kv_share * static_cast<double>(element_bytes);
     }
     length += R;
   };
@@ -144,52 +151,63 @@ DreamCost dream_cost(const dynamics::DynamicsOptions& o, int64_t batch, int64_t 
   return cost;
 }
 
-std::vector<BenchRecord> run_imagine_bench(const ImagineBenchOptions& options) {
-  const Size size = size_of(options);
-  const dynamics::DynamicsOptions& o = size.model;
-  const int64_t batch = size.batch, horizon = options.horizon;
-  const core::Precision precision = options.precision == "bf16" ? core::Precision::kBf16 : core::Precision::kFp32;
-  dynamics::check_dream_precision(c10::Device(c10::kCPU), precision);
-  const int threads = core::configure_threads(options.threads, 1);
+namespace {
 
-  torch::manual_seed(0);
-  dynamics::WorldModel trained(o);
-  trained->eval();
-  dynamics::WorldModel model = dynamics::dream_model(trained, precision);
-  const torch::Tensor context = torch::randint(0, o.vocab_size, {batch, 1, o.tokens_per_frame}, torch::kInt64);
-  const torch::Tensor actions = torch::randint(0, o.num_actions, {batch, horizon + 1}, torch::kInt64);
+struct DreamTiming {
+  double seconds = 0;  // the timed horizon, all trajectories
+  double peak_mb = 0;  // resident peak after it
+  bool packed = false; // the cache took the packed bf16 layout
+};
 
+// One warm-up step, then `horizon` imagined steps of all trajectories from one real frame.
+DreamTiming time_dream(const dynamics::WorldModel& model, const ImagineBenchOptions& options, const torch::Tensor& context,
+                       const torch::Tensor& actions) {
   const dynamics::SamplingMethod method =
       options.sampler == "multinomial" ? dynamics::SamplingMethod::kMultinomial : dynamics::SamplingMethod::kInverseCdf;
   std::optional<dynamics::KVLayout> layout;
   if (options.cache == "head_major") layout = dynamics::KVLayout::kHeadMajor;
   if (options.cache == "packed_bf16") layout = dynamics::KVLayout::kPackedBf16;
-  dynamics::Imagination dream(model, batch, {.temperature = 1.0, .seed = 1, .method = method}, layout);
-  const bool packed = dream.cache().layout() == dynamics::KVLayout::kPackedBf16;
+  dynamics::Imagination dream(model, context.size(0), {.temperature = 1.0, .seed = 1, .method = method}, layout);
   auto run = [&](int64_t steps) {
     dream.reset(context, actions.narrow(1, 0, 0));
     for (int64_t step = 0; step < steps; ++step) dream.step(actions.select(1, step));
   };
-  run(1);  // warm-up
-  auto start = Clock::now();
-  run(horizon);
-  const double seconds = seconds_since(start);
-  const double steps_per_s = static_cast<double>(batch * horizon) / seconds;
-  const double peak_mb = peak_rss_mb();
+  run(1);
+  const auto start = Clock::now();
+  run(options.horizon);
+  return {seconds_since(start), peak_rss_mb(), dream.cache().layout() == dynamics::KVLayout::kPackedBf16};
+}
+
+}  // namespace
+
+std::vector<BenchRecord> run_imagine_bench(const ImagineBenchOptions& options) {
+  const Size size = size_of(options);
+  const dynamics::DynamicsOptions& o = size.model;
+  const int64_t batch = size.batch, horizon = options.horizon;
+  const bool bf16 = options.precision == "bf16";
+  dynamics::check_dream_precision(c10::Device(c10::kCPU), bf16 ? core::Precision::kBf16 : core::Precision::kFp32);
+  const int threads = core::configure_threads(options.threads, 1);
+
+  torch::manual_seed(0);
+  dynamics::WorldModel trained(o);
+  trained->eval();
+  const torch::Tensor context = torch::randint(0, o.vocab_size, {batch, 1, o.tokens_per_frame}, torch::kInt64);
+  const torch::Tensor actions = torch::randint(0, o.num_actions, {batch, horizon + 1}, torch::kInt64);
+  const DreamTiming timing = time_dream(dynamics::dream_model(trained, bf16 ? core::Precision::kBf16 : core::Precision::kFp32), options,
+                                        context, actions);
+  const double env_steps = static_cast<double>(batch * horizon), seconds = timing.seconds;
 
   // Ceilings in the same run: memory read bandwidth (a buffer 8x the last-level cache) and
-  // the GEMM rate of the precision computed in.
+  // the GEMM rate of the precision computed in; the work from the pass schedule.
   const double bandwidth = run_memory_bench(int64_t{256} << 20, 0.3).read_gb_per_s;
-  const double gemm = run_gemm_bench(c10::Device(c10::kCPU), precision == core::Precision::kBf16 ? torch::kBFloat16 : torch::kFloat32, 1024, 0.3).gflops;
-  const DreamCost cost = dream_cost(o, batch, 1, horizon, precision == core::Precision::kBf16 ? 2 : 4);
-  const double env_steps = static_cast<double>(batch * horizon);
+  const double gemm = run_gemm_bench(c10::Device(c10::kCPU), bf16 ? torch::kBFloat16 : torch::kFloat32, 1024, 0.3).gflops;
+  const DreamCost cost = dream_cost(o, batch, 1, horizon, bf16 ? 2 : 4);
 
-  nlohmann::ordered_json where = {{"size", options.size}, {"layers", o.layers}, {"width", o.width}, {"heads", o.heads},
-                                  {"context_steps", o.context_steps}, {"tokens_per_frame", o.tokens_per_frame}, {"batch", batch},
-                                  {"horizon", horizon}, {"decoding", options.decoding}, {"precision", options.precision},
-                                  {"sampler", options.sampler}, {"cache", packed ? "packed_bf16" : "head_major"},
-                                  {"threads", threads}, {"device", "cpu"}};
-  std::vector<BenchRecord> records;
+  const nlohmann::ordered_json where = {
+      {"size", options.size}, {"layers", o.layers}, {"width", o.width}, {"heads", o.heads}, {"kv_heads", o.key_value_heads()},
+      {"context_steps", o.context_steps}, {"tokens_per_frame", o.tokens_per_frame}, {"batch", batch}, {"horizon", horizon},
+      {"decoding", options.decoding}, {"precision", options.precision}, {"sampler", options.sampler},
+      {"cache", timing.packed ? "packed_bf16" : "head_major"}, {"threads", threads}, {"device", "cpu"}};
   auto record = [&](const std::string& metric, double value) {
     BenchRecord r;
     r.bench = "imagine";
@@ -198,21 +216,22 @@ std::vector<BenchRecord> run_imagine_bench(const ImagineBenchOptions& options) {
     r.context = where;
     return r;
   };
-  BenchRecord against_iris = record("env_steps_per_s", steps_per_s);
-  BenchRecord same_settings = record("env_steps_per_s", steps_per_s);
-  BenchRecord memory = record("peak_rss_mb", peak_mb);
+  std::vector<BenchRecord> records;
+  BenchRecord same_settings = record("env_steps_per_s", env_steps / seconds);
+  BenchRecord memory = record("peak_rss_mb", timing.peak_mb);
   if (options.reference) {
     const std::string arguments = twin_arguments(o, threads, batch, horizon);
     const auto today = run_python_reference("dynamics_reference.py", arguments + " --decoding ar --precision fp32 --sampler multinomial");
-    against_iris.baseline = "pytorch_ar_fp32_multinomial";
-    against_iris.baseline_value = today.at("imagine_steps_per_s").get<double>();
+    BenchRecord against_today = record("env_steps_per_s", env_steps / seconds);
+    against_today.baseline = "pytorch_ar_fp32_multinomial";
+    against_today.baseline_value = today.at("imagine_steps_per_s").get<double>();
+    records.push_back(against_today);
     const auto twin = run_python_reference("dynamics_reference.py", arguments + " --decoding " + options.decoding + " --precision " +
                                                                            options.precision + " --sampler " + options.sampler);
     same_settings.baseline = "pytorch";
     same_settings.baseline_value = twin.at("imagine_steps_per_s").get<double>();
     memory.baseline = "pytorch";
     memory.baseline_value = twin.at("peak_rss_mb").get<double>();
-    records.push_back(against_iris);
   }
   records.push_back(same_settings);
 
@@ -226,14 +245,14 @@ std::vector<BenchRecord> run_imagine_bench(const ImagineBenchOptions& options) {
   compute.context["gemm_ceiling_gflops"] = gemm;
   compute.context["fraction_of_gemm"] = cost.flops / seconds / 1e9 / gemm;
   records.push_back(compute);
-  memory.context["kv_cache_mb"] = 2.0 * static_cast<double>(o.layers * batch * o.max_positions() * o.width) *
-                                  (precision == core::Precision::kBf16 ? 2.0 : 4.0) / (1024.0 * 1024.0);
+  memory.context["kv_cache_mb"] = 2.0 * static_cast<double>(o.layers * batch * o.max_positions() * o.width / o.heads * o.key_value_heads()) *
+                                  (bf16 ? 2.0 : 4.0) / (1024.0 * 1024.0);
   records.push_back(memory);
 
   if (options.recompute_horizon > 0) {
-    start = Clock::now();
+    const auto start = Clock::now();
     imagine_by_recompute(trained, context, actions, options.recompute_horizon);
-    BenchRecord recompute = record("env_steps_per_s", steps_per_s);
+    BenchRecord recompute = record("env_steps_per_s", env_steps / seconds);
     recompute.baseline = "recompute_without_cache";
     recompute.baseline_value = static_cast<double>(batch * options.recompute_horizon) / seconds_since(start);
     recompute.context["recompute_horizon"] = options.recompute_horizon;

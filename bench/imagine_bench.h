@@ -19,6 +19,7 @@ struct ImagineBenchOptions {
   int threads = 0;
   std::string size = "demo";          // demo | iris
   int64_t layers = 0, width = 0, heads = 0, context_steps = 0;  // > 0: override the size's
+  int64_t kv_heads = 0;               // key/value heads (grouped-query attention); 0: as many as heads
   int64_t batch = 0;                  // trajectories; 0: the size's (demo 64, iris 32)
   int64_t horizon = 20;               // imagined steps each, from one real frame
   std::string decoding = "parallel";  // ar | parallel

@@ -15,12 +15,17 @@
 
 namespace wm::dynamics {
 
-// qkv [B, T, 3C] with C = heads * head_dim (q, k, v sections in that order) at positions
-// first..first + T - 1 -> {q, k, v}, each [B, heads, T, head_dim]. `rotary` null: no
-// rotation. Differentiable in qkv.
+// qkv [B, T, (heads + 2 kv_heads) * head_dim] (q, k, v sections in that order; kv_heads
+// divides heads: grouped key/value heads) at positions first..first + T - 1 -> {q [B, heads,
+// T, head_dim], k, v [B, kv_heads, T, head_dim]}. `rotary` null: no rotation. Differentiable
+// in qkv.
+std::array<at::Tensor, 3> attention_heads(const at::Tensor& qkv, int64_t heads, int64_t kv_heads, const RotaryEmbedding* rotary,
+                                          int64_t first);
 std::array<at::Tensor, 3> attention_heads(const at::Tensor& qkv, int64_t heads, const RotaryEmbedding* rotary, int64_t first);
 
 // The composite of ATen ops, for tests and the fallback.
+std::array<at::Tensor, 3> attention_heads_reference(const at::Tensor& qkv, int64_t heads, int64_t kv_heads, const RotaryEmbedding* rotary,
+                                                    int64_t first);
 std::array<at::Tensor, 3> attention_heads_reference(const at::Tensor& qkv, int64_t heads, const RotaryEmbedding* rotary,
                                                     int64_t first);
 

@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/error.h"
 #include "dynamics/packed_attention_kernel.h"
 
 namespace wm::dynamics {
@@ -36,6 +37,7 @@ at::Tensor packed_attention(const at::Tensor& q, const KVCache& cache, int64_t l
   const auto* v_data = reinterpret_cast<const uint16_t*>(cache.packed_values(layer).data_ptr<at::BFloat16>());
   auto* out_data = reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>());
   const int64_t per_head = cache.packed_keys(layer).size(2);
+  const int64_t group = H / cache.heads();  // query heads per key/value head
   const int64_t padded = (keys + packed::kKeyBlock - 1) / packed::kKeyBlock * packed::kKeyBlock;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
   at::parallel_for(0, B * H, 1, [&](int64_t begin, int64_t end) {
@@ -46,8 +48,9 @@ at::Tensor packed_attention(const at::Tensor& q, const KVCache& cache, int64_t l
       packed::HeadAttention a;
       a.q = q_data + bh * T * D;
       a.q_stride = D;
-      a.keys = k_data + bh * per_head;
-      a.values = v_data + bh * per_head;
+      const int64_t kv_head = b * cache.heads() + h / group;
+      a.keys = k_data + kv_head * per_head;
+      a.values = v_data + kv_head * per_head;
       a.out = out_data + (b * T * H + h) * D;
       a.out_stride = H * D;
       a.rows = T;
@@ -77,13 +80,25 @@ at::Tensor cached_attention_by_products(const at::Tensor& q, const at::Tensor& k
 }
 
 at::Tensor cached_attention(const at::Tensor& q, const KVCache& cache, int64_t layer, int64_t keys, int64_t causal_rows) {
+  if (q.dim() != 4 || q.size(0) != cache.batch() || q.size(1) % cache.heads() != 0 || q.size(3) != cache.head_dim() || keys > cache.capacity() ||
+      causal_rows > std::min(keys, q.size(2))) {
+    throw core::Error("cached attention: queries " + c10::str(q.sizes()) + " over " + std::to_string(keys) + " keys (" +
+                      std::to_string(causal_rows) + " of them new) do not fit a cache of " + std::to_string(cache.batch()) + " x " +
+                      std::to_string(cache.heads()) + " heads of " + std::to_string(cache.head_dim()) + ", capacity " +
+                      std::to_string(cache.capacity()));
+  }
   if (cache.layout() == KVLayout::kPackedBf16) return packed_attention(q, cache, layer, keys, causal_rows);
   const auto [k, v] = cache.view(layer, keys);
+  const bool grouped = cache.heads() != q.size(1);
   if (q.is_cuda() || q.scalar_type() != torch::kBFloat16) {
-    if (causal_rows <= 1) return at::scaled_dot_product_attention(q, k, v);
-    return at::scaled_dot_product_attention(q, k, v, visible_keys(q.size(2), keys, causal_rows, q.device()));
+    const std::optional<at::Tensor> mask =
+        causal_rows <= 1 ? std::nullopt : std::optional<at::Tensor>(visible_keys(q.size(2), keys, causal_rows, q.device()));
+    return at::scaled_dot_product_attention(q, k, v, mask, /*dropout_p=*/0.0, /*is_causal=*/false, /*scale=*/std::nullopt,
+                                            /*enable_gqa=*/grouped);
   }
-  return cached_attention_by_products(q, k, v, causal_rows);
+  if (!grouped) return cached_attention_by_products(q, k, v, causal_rows);
+  const int64_t group = q.size(1) / cache.heads();
+  return cached_attention_by_products(q, k.repeat_interleave(group, 1), v.repeat_interleave(group, 1), causal_rows);
 }
 
 }  // namespace wm::dynamics

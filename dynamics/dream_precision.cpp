@@ -7,14 +7,18 @@
 
 namespace wm::dynamics {
 
-bool cpu_has_bf16() {
+namespace {
+
+bool cpu_has(const char* name) {
   const auto capabilities = at::cpu::get_cpu_capabilities();
-  auto has = [&](const char* name) {
-    const auto it = capabilities.find(name);
-    return it != capabilities.end() && it->second.isBool() && it->second.toBool();
-  };
-  return has("avx512_bf16") || has("amx_bf16");
+  const auto it = capabilities.find(name);
+  return it != capabilities.end() && it->second.isBool() && it->second.toBool();
 }
+
+}  // namespace
+
+bool cpu_has_bf16() { return cpu_has("avx512_bf16") || cpu_has("amx_bf16"); }
+bool cpu_has_avx512_bf16() { return cpu_has("avx512_bf16") && cpu_has("avx512_bw") && cpu_has("avx512_vl") && cpu_has("avx512_dq"); }
 
 void check_dream_precision(c10::Device device, core::Precision precision) {
   if (precision != core::Precision::kBf16 || !device.is_cpu() || cpu_has_bf16()) return;

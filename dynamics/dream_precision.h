@@ -17,7 +17,9 @@ void check_dream_precision(c10::Device device, core::Precision precision);
 // `model` itself for fp32; a copy in bf16 (same device, eval mode) for bf16.
 WorldModel dream_model(const WorldModel& model, core::Precision precision);
 
-// Whether this machine's CPU has bf16 arithmetic (AVX512-BF16 or AMX-BF16).
+// Whether this machine's CPU has bf16 arithmetic (AVX512-BF16 or AMX-BF16), and whether it
+// has AVX512-BF16 itself (what the packed attention kernel runs on).
 bool cpu_has_bf16();
+bool cpu_has_avx512_bf16();
 
 }  // namespace wm::dynamics

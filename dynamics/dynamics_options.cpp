@@ -12,12 +12,13 @@ void describe(core::ConfigSchema& schema, DynamicsOptions& d) {
   schema.add("layers", &d.layers, "transformer blocks");
   schema.add("width", &d.width, "embedding width");
   schema.add("heads", &d.heads, "attention heads (width must divide by it)");
+  schema.add("kv_heads", &d.kv_heads, "key/value heads, dividing heads (grouped-query attention: a smaller KV cache); 0: as many as heads");
   schema.add("context_steps", &d.context_steps, "L: steps of context (L * (K + 1) positions)");
   schema.add("dropout", &d.dropout, "dropout on embeddings, attention and residuals");
   schema.add("rotary", &d.rotary, "rotary position embedding in attention (relative offsets)");
   schema.add_choice("decoding", &d.decoding, {{"ar", Decoding::kAutoregressive}, {"parallel", Decoding::kParallel}},
                     "ar: the next frame token by token (K cache reads per frame); parallel: all K tokens in one pass from "
-                    "learned queries (2 cache reads per frame)");
+                    "learned queries (1 cache read per frame)");
   schema.add_choice("reward_head", &d.reward_head, {{"sign", RewardHead::kSign}, {"twohot", RewardHead::kTwoHot}},
                     "sign: 3 classes (IRIS); twohot: symlog two-hot regression (DreamerV3)");
   schema.add("reward_bins", &d.reward_bins, "two-hot bins");
@@ -33,6 +34,9 @@ void DynamicsOptions::validate() const {
   }
   if (layers < 1) fail("layers " + std::to_string(layers) + " must be positive");
   if (heads < 1 || width % heads != 0) fail("width " + std::to_string(width) + " is not divisible by heads " + std::to_string(heads));
+  if (kv_heads < 0 || (kv_heads > 0 && heads % kv_heads != 0)) {
+    fail("kv_heads " + std::to_string(kv_heads) + " does not divide heads " + std::to_string(heads) + " (0: as many as heads)");
+  }
   if (context_steps < 2) fail("context_steps " + std::to_string(context_steps) + " must be at least 2");
   if (rotary && (width / heads) % 2 != 0) fail("rotary needs an even head width, got " + std::to_string(width / heads));
   if (dropout < 0 || dropout >= 1) fail("dropout " + std::to_string(dropout) + " is outside [0, 1)");

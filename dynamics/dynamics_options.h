@@ -21,7 +21,8 @@ enum class Decoding {
   kAutoregressive,
   // The whole frame in one pass (REM's parallel observation prediction): K learned query
   // embeddings attend to everything up to and including the action, not to each other; the
-  // sampled frame then enters the cache in one more pass. Two reads of the cache per frame.
+  // sampled frame enters the cache with the next action, in the same pass as the next
+  // frame's queries. One read of the cache per frame.
   kParallel,
 };
 
@@ -35,6 +36,9 @@ struct DynamicsOptions {
   int64_t layers = 10;            // IRIS: 10 layers, width 256, 4 heads, 20 steps
   int64_t width = 256;
   int64_t heads = 4;
+  // Key/value heads (grouped-query attention): each serves heads / kv_heads query heads, and
+  // the KV cache shrinks by that factor. 0: as many as `heads` (plain multi-head attention).
+  int64_t kv_heads = 0;
   int64_t context_steps = 20;     // L: the model sees L * (K + 1) positions (1300 at K = 64)
   double dropout = 0.1;
   // Rotary position embedding in attention, on top of the learned position-in-step and step
@@ -46,6 +50,7 @@ struct DynamicsOptions {
   int64_t reward_bins = 255;      // two-hot bins over symlog(-20)..symlog(20)
 
   bool discrete_actions() const { return num_actions > 0; }
+  int64_t key_value_heads() const { return kv_heads > 0 ? kv_heads : heads; }
   int64_t positions_per_step() const { return tokens_per_frame + 1; }
   int64_t max_positions() const { return context_steps * positions_per_step(); }
   // Throws wm::core::Error naming the value when the options cannot build a model.

@@ -31,8 +31,10 @@ void Imagination::reset(const at::Tensor& tokens, const at::Tensor& actions) {
   model_->check_inputs(tokens, actions);
   frames_.clear();
   actions_.clear();
-  for (int64_t t = 0; t < context; ++t) frames_.push_back(tokens.select(1, t));
-  for (int64_t t = 0; t + 1 < context; ++t) actions_.push_back(actions.select(1, t));
+  // Copies: the caller may reuse its buffers; the newest frame is read again at the first step
+  // (parallel mode) and all of them at a rebuild.
+  for (int64_t t = 0; t < context; ++t) frames_.push_back(tokens.select(1, t).clone());
+  for (int64_t t = 0; t + 1 < context; ++t) actions_.push_back(actions.select(1, t).clone());
   prime(tokens, actions);
 }
 
@@ -85,7 +87,7 @@ ImaginedStep Imagination::step(const at::Tensor& actions) {
     read_step_outcome(hidden, out);
     out.tokens = next_frame_autoregressive(hidden, t);
   }
-  actions_.push_back(actions);
+  actions_.push_back(actions.clone());
   frames_.push_back(out.tokens);
   ++steps_;
   return out;

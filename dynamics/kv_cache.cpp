@@ -41,14 +41,14 @@ void pack_into(const at::Tensor& k, const at::Tensor& v, int64_t first, at::Tens
 
 bool KVCache::packed_layout_available(int64_t head_dim) {
   const bool whole_vectors = head_dim == 16 || head_dim == 32 || head_dim == 64 || head_dim == 128 || head_dim == 256;
-  return whole_vectors && packed::packed_attention_built() && cpu_has_bf16();
+  return whole_vectors && packed::packed_attention_built() && cpu_has_avx512_bf16();
 }
 
 KVCache::KVCache(int64_t layers, int64_t batch, int64_t heads, int64_t capacity, int64_t head_dim, const at::TensorOptions& options,
                  KVLayout layout)
     : batch_(batch), heads_(heads), capacity_(capacity), head_dim_(head_dim), layout_(layout) {
   if (layout_ == KVLayout::kPackedBf16 && (!options.device().is_cpu() || !packed_layout_available(head_dim))) {
-    throw core::Error("KV cache: the packed bf16 layout needs a CPU with AVX512-BF16 and heads of a multiple of 16 channels (got " +
+    throw core::Error("KV cache: the packed bf16 layout needs a CPU with AVX512-BF16 and heads of 16, 32, 64, 128 or 256 channels (got " +
                       std::to_string(head_dim) + ")");
   }
   // Packed: whole blocks of 16 keys (a block is read in full, its unused lanes masked).
@@ -65,6 +65,10 @@ KVCache::KVCache(int64_t layers, int64_t batch, int64_t heads, int64_t capacity,
 }
 
 void KVCache::append(int64_t layer, const at::Tensor& k, const at::Tensor& v) {
+  if (k.dim() != 4 || k.size(0) != batch_ || k.size(1) != heads_ || k.size(3) != head_dim_ || !v.sizes().equals(k.sizes())) {
+    throw core::Error("KV cache: keys " + c10::str(k.sizes()) + " and values " + c10::str(v.sizes()) + " do not fit a cache of [" +
+                      std::to_string(batch_) + ", " + std::to_string(heads_) + ", T, " + std::to_string(head_dim_) + "]");
+  }
   const int64_t count = k.size(2);
   if (length_ + count > capacity_) {
     throw core::Error("KV cache: " + std::to_string(length_ + count) + " positions exceed its capacity of " + std::to_string(capacity_));

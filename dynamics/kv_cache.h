@@ -1,6 +1,7 @@
 // Keys and values of every attention layer for B sequences, preallocated for the model's
 // whole context (L * (K + 1) positions), so imagination appends a token without allocating.
-// Two layouts:
+// `heads` are the model's key/value heads (fewer than its query heads with grouped-query
+// attention). Two layouts:
 // - head-major: [B, heads, capacity, head_dim] per layer, in the model's dtype (fp32, or bf16
 //   on a GPU): what scaled_dot_product_attention reads;
 // - packed bf16 (CPU with AVX512-BF16): the layout of dynamics/packed_attention_kernel.h, half

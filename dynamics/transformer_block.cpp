@@ -7,10 +7,12 @@
 
 namespace wm::dynamics {
 
-CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t width, int64_t heads, double dropout, const RotaryEmbedding* rotary)
-    : qkv(register_module("qkv", torch::nn::Linear(width, 3 * width))),
+CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t width, int64_t heads, int64_t kv_heads, double dropout,
+                                                 const RotaryEmbedding* rotary)
+    : qkv(register_module("qkv", torch::nn::Linear(width, width + 2 * kv_heads * (width / heads)))),
       proj(register_module("proj", torch::nn::Linear(width, width))),
       heads_(heads),
+      kv_heads_(kv_heads),
       dropout_(dropout),
       rotary_(rotary),
       residual_dropout_(register_module("residual_dropout", torch::nn::Dropout(dropout))) {}
@@ -30,16 +32,18 @@ torch::Tensor CausalSelfAttentionImpl::project_queries(const torch::Tensor& x, c
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, KeysValues* made) {
   // [B, T, 3C] -> q, k, v [B, heads, T, head_dim]; q and k rotated when rotary.
-  const auto [q, k, v] = attention_heads(qkv(x), heads_, rotary_, /*first=*/0);
+  const auto [q, k, v] = attention_heads(qkv(x), heads_, kv_heads_, rotary_, /*first=*/0);
   if (made != nullptr) *made = {k, v};
   const double dropout = is_training() ? dropout_ : 0.0;
-  return project_out(at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, dropout, /*is_causal=*/true));
+  return project_out(at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, dropout, /*is_causal=*/true, /*scale=*/std::nullopt,
+                                                      /*enable_gqa=*/kv_heads_ != heads_));
 }
 
 torch::Tensor CausalSelfAttentionImpl::attend(const torch::Tensor& x, const torch::Tensor& positions, const KeysValues& context,
                                               const torch::Tensor& visible) {
   const double dropout = is_training() ? dropout_ : 0.0;
-  return project_out(at::scaled_dot_product_attention(project_queries(x, positions), context.keys, context.values, visible, dropout));
+  return project_out(at::scaled_dot_product_attention(project_queries(x, positions), context.keys, context.values, visible, dropout,
+                                                      /*is_causal=*/false, /*scale=*/std::nullopt, /*enable_gqa=*/kv_heads_ != heads_));
 }
 
 torch::Tensor CausalSelfAttentionImpl::forward_cached(const torch::Tensor& x, const CachedRows& rows, KVCache& cache, int64_t layer) {
@@ -48,7 +52,7 @@ torch::Tensor CausalSelfAttentionImpl::forward_cached(const torch::Tensor& x, co
   const int64_t first = cache.length();
   if (R > 0) {
     // The cache keeps rotated keys: a key's angle is fixed by its position.
-    const auto [q, k, v] = attention_heads(qkv(x.narrow(1, 0, R)), heads_, rotary_, first);
+    const auto [q, k, v] = attention_heads(qkv(x.narrow(1, 0, R)), heads_, kv_heads_, rotary_, first);
     cache.append(layer, k, v);
     if (output_from < R) queries.push_back(q.narrow(2, output_from, R - output_from));
   }
@@ -58,10 +62,10 @@ torch::Tensor CausalSelfAttentionImpl::forward_cached(const torch::Tensor& x, co
   return project_out(cached_attention(q, cache, layer, /*keys=*/first + R, /*causal_rows=*/std::max<int64_t>(0, R - output_from)));
 }
 
-TransformerBlockImpl::TransformerBlockImpl(int64_t width, int64_t heads, double dropout, const RotaryEmbedding* rotary)
+TransformerBlockImpl::TransformerBlockImpl(int64_t width, int64_t heads, int64_t kv_heads, double dropout, const RotaryEmbedding* rotary)
     : fc(register_module("fc", torch::nn::Linear(width, 4 * width))),
       fc_proj(register_module("fc_proj", torch::nn::Linear(4 * width, width))),
-      attention(register_module("attention", CausalSelfAttention(width, heads, dropout, rotary))),
+      attention(register_module("attention", CausalSelfAttention(width, heads, kv_heads, dropout, rotary))),
       ln1_(register_module("ln1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})))),
       ln2_(register_module("ln2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})))),
       dropout_(register_module("dropout", torch::nn::Dropout(dropout))) {}

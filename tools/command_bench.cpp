@@ -188,6 +188,8 @@ void add_bench_command(CLI::App& app) {
   imagine_cmd->add_option("--layers", io.layers, "custom size: transformer blocks (0: the size's)")->check(CLI::Range(int64_t{0}, int64_t{256}));
   imagine_cmd->add_option("--width", io.width, "custom size: embedding width (0: the size's)")->check(CLI::Range(int64_t{0}, int64_t{16384}));
   imagine_cmd->add_option("--heads", io.heads, "custom size: attention heads (0: the size's)")->check(CLI::Range(int64_t{0}, int64_t{256}));
+  imagine_cmd->add_option("--kv-heads", io.kv_heads, "key/value heads (grouped-query attention; must divide heads); 0: as many as heads")
+      ->check(CLI::Range(int64_t{0}, int64_t{256}));
   imagine_cmd->add_option("--context", io.context_steps, "custom size: steps of context (0: the size's)")->check(CLI::Range(int64_t{0}, int64_t{1024}));
   imagine_cmd->add_option("--threads", io.threads, "intra-op threads; 0 = all cores")->capture_default_str();
   imagine_cmd->add_option("--batch", io.batch, "trajectories; 0 = the size's")->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{4096}));

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "dynamics/dream_precision.h"
 #include "dynamics/dynamics_test_support.h"
 #include "dynamics/dynamics_trainer.h"
 #include "dynamics/imagination.h"
@@ -64,6 +65,41 @@ TEST(DynamicsGpu, ImaginationRunsAllTrajectoriesOnTheDevice) {
   torch::NoGradGuard no_grad;
   const torch::Tensor predicted = model->forward(b.tokens.narrow(1, 0, 2), b.actions.narrow(1, 0, 2)).argmax(-1);
   EXPECT_TRUE(torch::equal(predicted.select(1, o.positions_per_step() + o.tokens_per_frame), step.tokens.select(1, 0)));
+}
+
+// Parallel decoding on the device, with grouped key/value heads: the cached one-pass step
+// (frame and action into the cache, the next frame's queries reading it through the fused
+// attention with its mask) gives the CPU's full-pass logits, and a bf16 dream there runs on
+// the device end to end.
+TEST(DynamicsGpu, ParallelDecodingOnTheGpuMatchesTheCpuFullPass) {
+  SKIP_WITHOUT_GPU();
+  torch::manual_seed(6);
+  DynamicsOptions o = small_dynamics_options();
+  o.decoding = Decoding::kParallel;
+  o.kv_heads = 2;
+  WorldModel model(o);
+  model->eval();
+  const DynamicsBatch b = shifting_batch(o, 3, 7);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor on_cpu = model->forward_parallel(b.tokens, b.actions);  // [3, L-1, K, V]
+  model->to(kCuda);
+  const DynamicsBatch g = batch_on(b, kCuda);
+  KVCache cache = model->make_cache(3);
+  for (int64_t t = 0; t + 1 < o.context_steps; ++t) {
+    const torch::Tensor x = model->embed_steps(g.tokens.narrow(1, t, 1), g.actions.narrow(1, t, 1), t);
+    const torch::Tensor queries = model->embed_frame_queries(t + 1, 1).expand({3, -1, -1});
+    const torch::Tensor hidden =
+        model->transform_cached(x, queries, model->frame_query_positions(t + 1, 1), cache, /*last_layer_output_from=*/o.tokens_per_frame + 1);
+    const torch::Tensor logits = model->token_logits(hidden).cpu();
+    EXPECT_TRUE(torch::allclose(logits, on_cpu.select(1, t), kTolerance, kTolerance)) << "frame " << t + 1;
+  }
+  WorldModel bf16 = dream_model(model, core::Precision::kBf16);
+  Imagination dream(bf16, 3, {.temperature = 1.0, .top_k = 4, .seed = 2});
+  dream.reset(g.tokens.narrow(1, 0, 2), g.actions.narrow(1, 0, 1));
+  for (int64_t step = 0; step < 6; ++step) {
+    const ImaginedStep s = dream.step(g.actions.select(1, step % o.context_steps));
+    EXPECT_EQ(s.tokens.device(), kCuda);
+  }
 }
 
 TEST(DynamicsGpu, LearnsTheShiftingWorldUnderBf16Autocast) {
