@@ -152,6 +152,27 @@ void GymWorker::fail(const std::string& what) {
   throw core::Error(options_.env_id + ": " + what + (tail.empty() ? "" : " (worker stderr: " + tail + ")"));
 }
 
+std::string GymWorker::reap_dead_worker() {
+  // The pipe broke: the worker has ended or is about to (a process's pipes close as it dies,
+  // a moment before the kernel records its exit). Wait up to 1 s for that record, so the
+  // error says how it ended whichever of the two calls noticed first.
+  int status = 0;
+  bool ended = false;
+  for (int i = 0; i < 200 && !ended; ++i) {
+    ended = ::waitpid(pid_, &status, WNOHANG) == pid_;
+    if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (!ended) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return "closed its pipe and was killed";
+  }
+  pid_ = -1;
+  return WIFSIGNALED(status) ? "was killed by signal " + std::to_string(WTERMSIG(status))
+                             : "exited with code " + std::to_string(WEXITSTATUS(status));
+}
+
 void GymWorker::send(const nlohmann::json& command) {
   if (pid_ < 0) throw core::Error(options_.env_id + ": the worker is gone after an earlier error");
   const std::string line = command.dump() + "\n";
@@ -159,7 +180,11 @@ void GymWorker::send(const nlohmann::json& command) {
   while (written < line.size()) {
     const ssize_t n = ::write(to_worker_, line.data() + written, line.size() - written);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail("the worker process died (cannot send it a command)");
+    if (n <= 0) {
+      const std::string how = reap_dead_worker();
+      const std::string tail = stderr_tail();
+      throw core::Error(options_.env_id + ": the worker process " + how + " (cannot send it a command)" + (tail.empty() ? "" : ": " + tail));
+    }
     written += static_cast<size_t>(n);
   }
 }
@@ -183,11 +208,7 @@ nlohmann::json GymWorker::receive() {
     const ssize_t n = ::read(from_worker_, chunk, sizeof(chunk));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-      pid_ = -1;
-      std::string how = WIFSIGNALED(status) ? "was killed by signal " + std::to_string(WTERMSIG(status))
-                                            : "exited with code " + std::to_string(WEXITSTATUS(status));
+      const std::string how = reap_dead_worker();
       const std::string tail = stderr_tail();
       throw core::Error(options_.env_id + ": the worker process " + how + (tail.empty() ? "" : ": " + tail));
     }

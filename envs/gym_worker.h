@@ -49,6 +49,8 @@ class GymWorker {
 
  private:
   [[noreturn]] void fail(const std::string& what);
+  // After a broken pipe: reaps the worker; how it ended ("was killed by signal 9", ...).
+  std::string reap_dead_worker();
   void shutdown();  // closes, reaps and unmaps; safe to call twice
   std::string stderr_tail() const;
 

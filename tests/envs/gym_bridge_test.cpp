@@ -89,6 +89,20 @@ TEST(GymBridge, AKilledWorkerIsAnErrorNamingTheEnvAndNoWorkerOutlivesTheBridge) 
   for (pid_t pid : pids) EXPECT_TRUE(gone(pid)) << pid;
 }
 
+// Regression: when the dead worker's pipe is already closed, the next command cannot even be
+// sent; the error must still say how the worker ended (it said only "died" before).
+TEST(GymBridge, AWorkerKilledBeforeTheNextCommandIsNamedWithItsSignal) {
+  GymVectorEnv env(pong(1));
+  const pid_t pid = env.worker_pids()[0];
+  std::vector<uint8_t> frames(env.frame_spec().bytes());
+  env.reset(0, frames.data());
+  ::kill(pid, SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // its pipes are closed by now
+  std::vector<StepResult> results;
+  const std::string message = error_of([&] { env.step({Action::discrete(0)}, frames.data(), results); });
+  EXPECT_NE(message.find("ALE/Pong-v5: the worker process was killed by signal 9"), std::string::npos) << message;
+}
+
 TEST(GymBridge, AHungWorkerTimesOut) {
   EnvOptions options = pong(1);
   options.worker_timeout_s = 1.0;
