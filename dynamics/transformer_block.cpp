@@ -40,10 +40,18 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, KeysValue
 }
 
 torch::Tensor CausalSelfAttentionImpl::attend(const torch::Tensor& x, const torch::Tensor& positions, const KeysValues& context,
-                                              const torch::Tensor& visible) {
+                                              const std::vector<int64_t>& visible_keys) {
   const double dropout = is_training() ? dropout_ : 0.0;
-  return project_out(at::scaled_dot_product_attention(project_queries(x, positions), context.keys, context.values, visible, dropout,
-                                                      /*is_causal=*/false, /*scale=*/std::nullopt, /*enable_gqa=*/kv_heads_ != heads_));
+  const torch::Tensor q = project_queries(x, positions);  // [B, heads, N, head_dim]
+  const int64_t groups = static_cast<int64_t>(visible_keys.size()), rows = q.size(2) / groups;
+  std::vector<torch::Tensor> parts;
+  for (int64_t g = 0; g < groups; ++g) {
+    const int64_t keys = visible_keys[g];
+    parts.push_back(at::scaled_dot_product_attention(q.narrow(2, g * rows, rows), context.keys.narrow(2, 0, keys),
+                                                     context.values.narrow(2, 0, keys), /*attn_mask=*/{}, dropout, /*is_causal=*/false,
+                                                     /*scale=*/std::nullopt, /*enable_gqa=*/kv_heads_ != heads_));
+  }
+  return project_out(groups == 1 ? parts.front() : torch::cat(parts, 2));
 }
 
 torch::Tensor CausalSelfAttentionImpl::forward_cached(const torch::Tensor& x, const CachedRows& rows, KVCache& cache, int64_t layer) {
@@ -78,8 +86,8 @@ torch::Tensor TransformerBlockImpl::forward(const torch::Tensor& x, KeysValues* 
 }
 
 torch::Tensor TransformerBlockImpl::forward_queries(const torch::Tensor& x, const torch::Tensor& positions, const KeysValues& context,
-                                                    const torch::Tensor& visible) {
-  const torch::Tensor h = x + attention->attend(ln1_(x), positions, context, visible);
+                                                    const std::vector<int64_t>& visible_keys) {
+  const torch::Tensor h = x + attention->attend(ln1_(x), positions, context, visible_keys);
   return h + mlp(h);
 }
 

@@ -13,6 +13,8 @@
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 
+#include <vector>
+
 #include "dynamics/kv_cache.h"
 #include "dynamics/rotary_embedding.h"
 
@@ -44,9 +46,12 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   // Full sequence: x [B, T, C] -> [B, T, C], causal. `made`, when given, receives the keys and
   // values of x's positions (for frame queries that read them).
   torch::Tensor forward(const torch::Tensor& x, KeysValues* made = nullptr);
-  // Frame queries over keys and values made elsewhere: x [B, N, C] at `positions`; `visible`
-  // bool [N, S] says which of the S keys each query sees -> [B, N, C].
-  torch::Tensor attend(const torch::Tensor& x, const torch::Tensor& positions, const KeysValues& context, const torch::Tensor& visible);
+  // Frame queries over keys and values made elsewhere: x [B, N, C] at `positions`, in groups
+  // of rows (a frame's queries); group g's rows see the first visible_keys[g] keys, all of
+  // them -> [B, N, C]. One unmasked attention call per group: a mask [N, S] would send the
+  // CPU to the composite kernel, which keeps [B, heads, N, S] probabilities for backward.
+  torch::Tensor attend(const torch::Tensor& x, const torch::Tensor& positions, const KeysValues& context,
+                       const std::vector<int64_t>& visible_keys);
   // Cached pass (see CachedRows); x normalised -> [B, R + Q - output_from, C].
   torch::Tensor forward_cached(const torch::Tensor& x, const CachedRows& rows, KVCache& cache, int64_t layer);
 
@@ -70,7 +75,7 @@ class TransformerBlockImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, KeysValues* made = nullptr);  // [B, T, C]
   // Frame queries through the block: attention over `context` only (see attend), then the MLP.
   torch::Tensor forward_queries(const torch::Tensor& x, const torch::Tensor& positions, const KeysValues& context,
-                                const torch::Tensor& visible);
+                                const std::vector<int64_t>& visible_keys);
   // Cached pass: x [B, R + Q, C] -> rows [output_from, R + Q).
   torch::Tensor forward_cached(const torch::Tensor& x, const CachedRows& rows, KVCache& cache, int64_t layer);
 

@@ -168,16 +168,18 @@ torch::Tensor WorldModelImpl::frame_query_positions(int64_t first_step, int64_t 
 
 WorldModelImpl::StreamHidden WorldModelImpl::transform_with_queries(const torch::Tensor& x, const torch::Tensor& queries,
                                                                     const torch::Tensor& query_positions) {
-  const int64_t T = x.size(1), P = options_.positions_per_step();
-  // Query n at position s * P + j sees the steps before its own: keys at positions < s * P.
-  const torch::Tensor first_of_step = torch::div(query_positions, P, "floor") * P;                       // [N]
-  const torch::Tensor visible = torch::arange(T, query_positions.options()).unsqueeze(0) < first_of_step.unsqueeze(1);  // [N, T]
+  const int64_t K = options_.tokens_per_frame, P = options_.positions_per_step();
+  // Queries come a frame (K rows) at a time; the frame of step s sees the steps before it,
+  // keys at positions < s * P.
+  const torch::Tensor steps = torch::div(query_positions.narrow(0, 0, query_positions.size(0) / K * K).view({-1, K}).select(1, 0), P, "floor");
+  std::vector<int64_t> visible_keys;
+  for (int64_t g = 0; g < steps.size(0); ++g) visible_keys.push_back(steps[g].item<int64_t>() * P);
   torch::Tensor h = embedding_dropout_(x), q = embedding_dropout_(queries.expand({x.size(0), -1, -1}));
   for (const auto& module : *blocks_) {
     auto* block = module->as<TransformerBlockImpl>();
     KeysValues made;
     h = block->forward(h, &made);
-    q = block->forward_queries(q, query_positions, made, visible);
+    q = block->forward_queries(q, query_positions, made, visible_keys);
   }
   return {final_norm_(h), final_norm_(q)};
 }

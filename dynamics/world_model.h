@@ -72,9 +72,10 @@ class WorldModelImpl : public torch::nn::Module {
   // token z_s^j does, s * (K + 1) + j).
   torch::Tensor embed_frame_queries(int64_t first_step, int64_t count);
   torch::Tensor frame_query_positions(int64_t first_step, int64_t count) const;
-  // Whole steps [B, T, C] and frame queries [B, N, C] at `query_positions` in one pass: the
-  // steps attend causally among themselves; each query sees the steps before its own (up to
-  // and including the previous action), never another query. Final LayerNorm applied to both.
+  // Whole steps [B, T, C] and frame queries [B, N, C] at `query_positions` (whole frames of K
+  // queries, as embed_frame_queries makes them) in one pass: the steps attend causally among
+  // themselves; each query sees the steps before its own (up to and including the previous
+  // action), never another query. Final LayerNorm applied to both.
   struct StreamHidden {
     torch::Tensor steps, queries;
   };
