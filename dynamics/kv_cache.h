@@ -37,7 +37,6 @@ class KVCache {
   // Head-major layout: the first `positions` keys and values of `layer`, [B, heads,
   // positions, head_dim] (views, no copy).
   std::pair<at::Tensor, at::Tensor> view(int64_t layer, int64_t positions) const;
-  std::pair<at::Tensor, at::Tensor> held(int64_t layer) const { return view(layer, length_); }
   // Packed layout: [B, heads, padded capacity * head_dim] bf16 per layer.
   const at::Tensor& packed_keys(int64_t layer) const { return keys_[layer]; }
   const at::Tensor& packed_values(int64_t layer) const { return values_[layer]; }

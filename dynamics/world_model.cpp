@@ -171,9 +171,11 @@ WorldModelImpl::StreamHidden WorldModelImpl::transform_with_queries(const torch:
   const int64_t K = options_.tokens_per_frame, P = options_.positions_per_step();
   // Queries come a frame (K rows) at a time; the frame of step s sees the steps before it,
   // keys at positions < s * P.
-  const torch::Tensor steps = torch::div(query_positions.narrow(0, 0, query_positions.size(0) / K * K).view({-1, K}).select(1, 0), P, "floor");
+  const torch::Tensor first_positions = query_positions.view({-1, K}).select(1, 0).to(torch::kCPU).contiguous();  // one per frame
   std::vector<int64_t> visible_keys;
-  for (int64_t g = 0; g < steps.size(0); ++g) visible_keys.push_back(steps[g].item<int64_t>() * P);
+  for (const int64_t position : c10::ArrayRef<int64_t>(first_positions.data_ptr<int64_t>(), first_positions.numel())) {
+    visible_keys.push_back(position / P * P);
+  }
   torch::Tensor h = embedding_dropout_(x), q = embedding_dropout_(queries.expand({x.size(0), -1, -1}));
   for (const auto& module : *blocks_) {
     auto* block = module->as<TransformerBlockImpl>();

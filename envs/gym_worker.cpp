@@ -106,18 +106,22 @@ GymWorker::GymWorker(const GymWorkerOptions& options) : options_(options) {
 
 GymWorker::~GymWorker() { shutdown(); }
 
+bool GymWorker::wait_for_exit(std::chrono::milliseconds limit, int& status) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (::waitpid(pid_, &status, WNOHANG) != pid_) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
 void GymWorker::shutdown() {
   if (pid_ > 0) {
     const char close_command[] = "{\"cmd\": \"close\"}\n";
     (void)!::write(to_worker_, close_command, sizeof(close_command) - 1);
     // A polite close first; a worker that does not leave within 2 s is killed.
     int status = 0;
-    bool exited = false;
-    for (int i = 0; i < 200 && !exited; ++i) {
-      exited = ::waitpid(pid_, &status, WNOHANG) == pid_;
-      if (!exited) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    if (!exited) {
+    if (!wait_for_exit(std::chrono::seconds(2), status)) {
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, &status, 0);
     }
@@ -157,12 +161,7 @@ std::string GymWorker::reap_dead_worker() {
   // a moment before the kernel records its exit). Wait up to 1 s for that record, so the
   // error says how it ended whichever of the two calls noticed first.
   int status = 0;
-  bool ended = false;
-  for (int i = 0; i < 200 && !ended; ++i) {
-    ended = ::waitpid(pid_, &status, WNOHANG) == pid_;
-    if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  if (!ended) {
+  if (!wait_for_exit(std::chrono::seconds(1), status)) {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, &status, 0);
     pid_ = -1;

@@ -7,6 +7,8 @@
 // timeout or raises becomes a one-line wm::core::Error naming the env id and the cause.
 #pragma once
 
+#include <chrono>
+
 #include <sys/types.h>
 
 #include <cstdint>
@@ -51,6 +53,8 @@ class GymWorker {
   [[noreturn]] void fail(const std::string& what);
   // After a broken pipe: reaps the worker; how it ended ("was killed by signal 9", ...).
   std::string reap_dead_worker();
+  // Polls for the worker's exit up to `limit`; true (and its status) when it was reaped.
+  bool wait_for_exit(std::chrono::milliseconds limit, int& status);
   void shutdown();  // closes, reaps and unmaps; safe to call twice
   std::string stderr_tail() const;
 
