@@ -144,7 +144,10 @@ void WorldModelImpl::fill_cache(const torch::Tensor& x, KVCache& cache) {
   transform_cached(x, /*queries=*/{}, /*query_positions=*/{}, cache, /*last_layer_output_from=*/x.size(1));
 }
 
-torch::Tensor WorldModelImpl::token_logits(const torch::Tensor& hidden) { return token_head_(hidden); }
+torch::Tensor WorldModelImpl::token_logits(const torch::Tensor& hidden) {
+  const auto dtype = token_head_->weight.scalar_type();
+  return token_head_(hidden.scalar_type() == dtype ? hidden : hidden.to(dtype));
+}
 torch::Tensor WorldModelImpl::reward_logits(const torch::Tensor& hidden) { return reward_head_->forward(hidden); }
 torch::Tensor WorldModelImpl::done_logits(const torch::Tensor& hidden) { return done_head_->forward(hidden).squeeze(-1); }
 

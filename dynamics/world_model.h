@@ -58,7 +58,10 @@ class WorldModelImpl : public torch::nn::Module {
   // Adds x's keys and values to the cache; no outputs (priming, or a token nothing reads).
   void fill_cache(const torch::Tensor& x, KVCache& cache);
 
-  torch::Tensor token_logits(const torch::Tensor& hidden);   // [..., C] -> [..., V]
+  // [..., C] -> [..., V], in the token head's dtype (a bf16 dream keeps it fp32: see
+  // dream_model).
+  torch::Tensor token_logits(const torch::Tensor& hidden);
+  torch::nn::Linear& token_head() { return token_head_; }
   torch::Tensor reward_logits(const torch::Tensor& hidden);  // [..., C] -> [..., R]
   torch::Tensor done_logits(const torch::Tensor& hidden);    // [..., C] -> [...]
   const RewardEncoding& reward_encoding() const { return reward_encoding_; }

@@ -18,6 +18,7 @@
 #include "core/device.h"
 #include "core/run_dir.h"
 #include "tools/commands.h"
+#include "tools/precision_bench.h"
 
 namespace wm::tools {
 
@@ -200,6 +201,25 @@ void add_bench_command(CLI::App& app) {
   imagine_cmd->add_flag("!--no-reference", io.reference, "leave out the PyTorch twin");
   imagine_cmd->callback([imagine] {
     for (const auto& record : bench::run_imagine_bench(imagine->options)) bench::print_record(record, imagine->json);
+  });
+
+  struct PrecisionArgs {
+    bool json = false;
+    std::string run;
+    int64_t batches = 4;
+    int64_t batch = 16;
+  };
+  auto precision = std::make_shared<PrecisionArgs>();
+  CLI::App* precision_cmd = bench->add_subcommand(
+      "precision", "bf16 imagination against fp32 on a trained dynamics model and its held-out windows: top-1 agreement and KL");
+  precision_cmd->add_flag("--json", precision->json, "one JSON object per line");
+  precision_cmd->add_option("--run", precision->run, "a run folder with a dynamics checkpoint and its config.yaml")->required();
+  precision_cmd->add_option("--batches", precision->batches, "held-out batches")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1000}));
+  precision_cmd->add_option("--batch", precision->batch, "windows per batch")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  precision_cmd->callback([precision] {
+    for (const auto& record : run_precision_bench(precision->run, precision->batches, precision->batch)) {
+      bench::print_record(record, precision->json);
+    }
   });
 
   struct MemoryArgs {

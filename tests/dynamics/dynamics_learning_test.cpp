@@ -14,29 +14,6 @@
 namespace wm::dynamics {
 namespace {
 
-// Next-token logits of whole windows computed the way imagination does, through the KV cache
-// (in the model's dtype and cache layout), fed the true tokens: autoregressive, every position
-// one at a time; parallel, each step's frame and action, then the next step's frame queries.
-// -> fp32 [N, V].
-torch::Tensor cached_logits(WorldModel& model, const DynamicsBatch& b) {
-  c10::InferenceMode inference;
-  const auto& o = model->options();
-  const int64_t B = b.tokens.size(0), L = b.tokens.size(1);
-  KVCache cache = model->make_cache(B);
-  std::vector<torch::Tensor> logits;
-  for (int64_t t = 0; t < L; ++t) {
-    const torch::Tensor x = model->embed_steps(b.tokens.narrow(1, t, 1), b.actions.narrow(1, t, 1), t);  // [B, K + 1, C]
-    if (o.decoding == Decoding::kParallel) {
-      if (t + 1 == L) break;
-      const torch::Tensor queries = model->embed_frame_queries(t + 1, 1).expand({B, -1, -1});
-      logits.push_back(model->token_logits(model->transform_cached(x, queries, model->frame_query_positions(t + 1, 1), cache, /*last_layer_output_from=*/o.tokens_per_frame + 1)));
-    } else {
-      for (int64_t p = 0; p < x.size(1); ++p) logits.push_back(model->token_logits(model->transform(x.narrow(1, p, 1), &cache)));
-    }
-  }
-  return torch::cat(logits, 1).reshape({-1, o.vocab_size}).to(torch::kFloat32);
-}
-
 // bf16 imagination (bf16 weights and activations; the packed bf16 cache where the CPU has
 // the kernel) against fp32 on the trained model: the same most likely token almost always.
 void bf16_agrees_with_fp32(WorldModel model) {
@@ -48,13 +25,10 @@ void bf16_agrees_with_fp32(WorldModel model) {
   WorldModel bf16 = dream_model(model, core::Precision::kBf16);
   EXPECT_EQ(bf16->make_cache(1).layout(), KVCache::packed_layout_available(model->options().width / model->options().heads)
                                                ? KVLayout::kPackedBf16 : KVLayout::kHeadMajor);
-  const DynamicsBatch b = shifting_batch(model->options(), 32, 3);
-  const torch::Tensor exact = cached_logits(model, b), rounded = cached_logits(bf16, b);
-  const double agreement = (exact.argmax(-1) == rounded.argmax(-1)).to(torch::kFloat64).mean().item<double>();
-  const torch::Tensor log_p = torch::log_softmax(exact, -1), log_q = torch::log_softmax(rounded, -1);
-  const double kl = (log_p.exp() * (log_p - log_q)).sum(-1).mean().item<double>();
-  EXPECT_GE(agreement, 0.99) << "KL(fp32 || bf16) " << kl;
-  std::cout << "bf16 against fp32: top-1 agreement " << agreement << ", KL " << kl << " nats/token\n";
+  const PrecisionAgreement a = compare_dream_precision(model, {shifting_batch(model->options(), 32, 3)});
+  EXPECT_GT(a.rows, 0);
+  EXPECT_GE(a.top1_agreement, 0.99) << "KL(fp32 || bf16) " << a.kl_nats;
+  std::cout << "bf16 against fp32: top-1 agreement " << a.top1_agreement << ", KL " << a.kl_nats << " nats/token over " << a.rows << " rows\n";
 }
 
 WorldModel learns_the_shifting_world(bool continuous, Decoding decoding = Decoding::kAutoregressive) {

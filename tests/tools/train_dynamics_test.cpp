@@ -4,9 +4,13 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <fstream>
+#include <map>
+#include <sstream>
 
 #include "core/checkpoint.h"
+#include "dynamics/dream_precision.h"
 #include "dynamics/dynamics_checkpoint.h"
 #include "test_support.h"
 #include "tokenizer/tokenizer_checkpoint.h"
@@ -76,6 +80,39 @@ TEST_F(TrainDynamics, TrainsOnTokenShardsWithBaselinesAndResumes) {
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_NE(resumed.err.find("resumed from"), std::string::npos) << resumed.err;
   EXPECT_EQ(core::Checkpoint::load(dir_ / "d" / "checkpoints" / "dynamics_000000015.ckpt").counter("dynamics_step"), 15);
+}
+
+// wm bench precision reads the run's own config, checkpoint and held-out windows.
+TEST_F(TrainDynamics, BenchPrecisionComparesBf16WithFp32OnTheRunsHeldOutWindows) {
+  const auto r = test::run_command(test::wm_binary() + " train dynamics --config configs/demo.yaml" + run_ + kTinyModel +
+                                   " dynamics_train.steps=5 dynamics_train.tokenizer=" + (dir_ / "tok.ckpt").string() +
+                                   " data.path=" + (dir_ / "d" / "episodes").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto bench = test::run_command(test::wm_binary() + " bench precision --run " + (dir_ / "d").string() + " --batches 2 --batch 3 --json");
+  if (!dynamics::cpu_has_bf16()) {
+    EXPECT_NE(bench.exit_code, 0);
+    EXPECT_NE(bench.err.find("bf16"), std::string::npos) << bench.err;
+    return;
+  }
+  ASSERT_EQ(bench.exit_code, 0) << bench.err;
+  std::istringstream lines(bench.out);
+  std::map<std::string, nlohmann::json> records;
+  for (std::string line; std::getline(lines, line);) {
+    const auto j = nlohmann::json::parse(line);
+    records[j["metric"].get<std::string>()] = j;
+  }
+  ASSERT_EQ(records.size(), 2u) << bench.out;
+  const auto& agreement = records["bf16_top1_agreement"];
+  EXPECT_EQ(agreement["windows"].get<int64_t>(), 6);
+  EXPECT_GT(agreement["rows"].get<int64_t>(), 0);
+  EXPECT_GE(agreement["value"].get<double>(), 0.0);
+  EXPECT_LE(agreement["value"].get<double>(), 1.0);
+  const double kl = records["bf16_kl_nats_per_token"]["value"].get<double>();
+  EXPECT_TRUE(std::isfinite(kl) && kl >= -1e-6) << kl;
+
+  const auto not_a_run = test::run_command(test::wm_binary() + " bench precision --run " + dir_.path().string());
+  EXPECT_NE(not_a_run.exit_code, 0);
+  EXPECT_NE(not_a_run.err.find("config.yaml"), std::string::npos) << not_a_run.err;
 }
 
 TEST_F(TrainDynamics, TokenizesFramesOnTheFlyWithAFrozenTokenizer) {
