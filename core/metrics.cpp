@@ -11,6 +11,13 @@
 
 namespace wm::core {
 
+std::optional<double> find_scalar(const Scalars& scalars, const std::string& name) {
+  for (const auto& [key, value] : scalars) {
+    if (key == name) return value;
+  }
+  return std::nullopt;
+}
+
 MetricsWriter::MetricsWriter(const std::filesystem::path& run_dir, bool tensorboard)
     : jsonl_path_(run_dir / "metrics.jsonl") {
   ensure_directory(run_dir);

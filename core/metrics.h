@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +16,9 @@ namespace wm::core {
 class TensorBoardWriter;
 
 using Scalars = std::vector<std::pair<std::string, double>>;
+
+// The value logged under `name`, if any.
+std::optional<double> find_scalar(const Scalars& scalars, const std::string& name);
 
 class MetricsWriter {
  public:

@@ -6,7 +6,6 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "core/lr_schedule.h"
 #include "dynamics/dynamics_checkpoint.h"
 
 namespace wm::dynamics {
@@ -25,23 +24,16 @@ void accumulate(core::Scalars& sums, const core::Scalars& logs) {
 }  // namespace
 
 void describe(core::ConfigSchema& schema, DynamicsTrainOptions& t) {
-  schema.add("steps", &t.steps, "optimizer steps");
-  schema.add("batch_size", &t.batch_size, "windows of context_steps steps per optimizer step");
+  core::describe_training(schema, t, "windows of context_steps steps");
   schema.add("grad_accumulation", &t.grad_accumulation, "micro-batches per step (batch_size must divide by it)");
-  schema.add("lr", &t.lr, "peak AdamW learning rate");
-  schema.add("warmup_steps", &t.warmup_steps, "linear warm-up, then cosine decay");
-  schema.add("min_lr_ratio", &t.min_lr_ratio, "the cosine ends at lr * this");
-  schema.add("weight_decay", &t.weight_decay, "AdamW decay on linear-layer matrices only");
-  schema.add("grad_clip", &t.grad_clip, "global gradient-norm clip");
-  schema.add("eval_every", &t.eval_every, "steps between held-out evaluations");
   schema.add("eval_batches", &t.eval_batches, "held-out batches per evaluation");
-  schema.add("time_budget_s", &t.time_budget_s, "stop after this many seconds (0: run all steps)");
   schema.add("tokenizer", &t.tokenizer, "when data.path holds frames: the tokenizer checkpoint (or run folder) that tokenizes them");
 }
 
 void DynamicsTrainOptions::validate() const {
+  core::TrainingOptions::validate("dynamics_train");
   auto fail = [](const std::string& what) { throw core::Error("dynamics_train: " + what); };
-  if (batch_size < 1) fail("batch_size " + std::to_string(batch_size) + " must be at least 1");
+  if (eval_batches < 1) fail("eval_batches " + std::to_string(eval_batches) + " must be at least 1");
   if (grad_accumulation < 1 || batch_size % grad_accumulation != 0) {
     fail("batch_size " + std::to_string(batch_size) + " does not divide into grad_accumulation " + std::to_string(grad_accumulation) +
          " micro-batches");
@@ -53,16 +45,11 @@ DynamicsTrainer::DynamicsTrainer(WorldModel model, DynamicsTrainOptions options,
   options_.validate();
   model_->to(device_);
   model_->train();
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(model_->decayed_parameters(),
-                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(options_.lr).weight_decay(options_.weight_decay)));
-  groups.emplace_back(model_->other_parameters(),
-                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(options_.lr).weight_decay(0.0)));
-  optimizer_ = std::make_unique<torch::optim::AdamW>(std::move(groups));
+  optimizer_ = core::make_adamw(model_->decayed_parameters(), model_->other_parameters(), options_);
 }
 
 double DynamicsTrainer::learning_rate() const {
-  return core::warmup_cosine_lr(options_.lr, step_, options_.warmup_steps, options_.steps, options_.min_lr_ratio);
+  return options_.learning_rate(step_);
 }
 
 DynamicsBatch DynamicsTrainer::to_device(const DynamicsBatch& b) const {
@@ -72,7 +59,7 @@ DynamicsBatch DynamicsTrainer::to_device(const DynamicsBatch& b) const {
 core::Scalars DynamicsTrainer::train_step(const DynamicsBatch& host_batch) {
   const auto start = std::chrono::steady_clock::now();
   const double lr = learning_rate();
-  for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  core::set_learning_rate(*optimizer_, lr);
 
   // Forward, loss and backward per micro-batch; gradients add up over them.
   const DynamicsBatch batch = to_device(host_batch);

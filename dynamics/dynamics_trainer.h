@@ -13,22 +13,17 @@
 #include "core/config_schema.h"
 #include "core/device.h"
 #include "core/metrics.h"
+#include "core/training_options.h"
 #include "dynamics/world_model.h"
 
 namespace wm::dynamics {
 
-struct DynamicsTrainOptions {
-  int64_t steps = 20000;            // optimizer steps
-  int64_t batch_size = 32;          // windows per optimizer step (over all micro-batches)
+// The shared options (core/training_options.h; batch_size counts windows, over all
+// micro-batches) with the dynamics model's defaults (IRIS: lr 1e-4, clip 10), and its own.
+struct DynamicsTrainOptions : core::TrainingOptions {
+  DynamicsTrainOptions() : core::TrainingOptions{.lr = 1e-4, .warmup_steps = 500, .grad_clip = 10.0, .eval_every = 500} {}
   int64_t grad_accumulation = 1;    // micro-batches per step: batch_size / this windows each
-  double lr = 1e-4;                 // peak learning rate (IRIS)
-  int64_t warmup_steps = 500;       // linear warm-up, then cosine decay
-  double min_lr_ratio = 0.1;        // the cosine ends at lr * this
-  double weight_decay = 0.01;       // on linear-layer matrices only
-  double grad_clip = 10.0;          // global gradient-norm clip (IRIS)
-  int64_t eval_every = 500;         // held-out evaluation
   int64_t eval_batches = 4;         // held-out batches per evaluation
-  double time_budget_s = 0;         // stop after this long (0: run all steps)
   std::string tokenizer;            // frames data: tokenizer checkpoint (or run folder) to tokenize them on the fly
 
   // Throws wm::core::Error naming the value.

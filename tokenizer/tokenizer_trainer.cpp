@@ -5,7 +5,6 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "core/lr_schedule.h"
 #include "tokenizer/tokenizer_checkpoint.h"
 
 namespace {
@@ -15,16 +14,8 @@ constexpr const char* kDiscriminatorModule = "discriminator";
 namespace wm::tokenizer {
 
 void describe(core::ConfigSchema& schema, TokenizerTrainOptions& t) {
-  schema.add("steps", &t.steps, "optimizer steps");
-  schema.add("batch_size", &t.batch_size, "frames per step");
-  schema.add("lr", &t.lr, "peak AdamW learning rate");
-  schema.add("warmup_steps", &t.warmup_steps, "linear warm-up, then cosine decay");
-  schema.add("min_lr_ratio", &t.min_lr_ratio, "the cosine ends at lr * this");
-  schema.add("weight_decay", &t.weight_decay, "AdamW decay on conv/linear weights only");
-  schema.add("grad_clip", &t.grad_clip, "global gradient-norm clip");
-  schema.add("eval_every", &t.eval_every, "steps between held-out evaluations");
+  core::describe_training(schema, t, "frames");
   schema.add("eval_frames", &t.eval_frames, "held-out frames per evaluation");
-  schema.add("time_budget_s", &t.time_budget_s, "stop after this many seconds (0: run all steps)");
   schema.add("augment_flip", &t.augment.flip, "probability of mirroring a training frame");
   schema.add("augment_crop_min", &t.augment.crop_min, "random crops keep this much of a side or more, rescaled (1: off)");
   schema.add("augment_color", &t.augment.color, "brightness/contrast/saturation jitter, +- this factor (0: off)");
@@ -36,8 +27,9 @@ void describe(core::ConfigSchema& schema, TokenizerTrainOptions& t) {
 }
 
 void TokenizerTrainOptions::validate() const {
+  core::TrainingOptions::validate("tokenizer_train");
   auto fail = [](const std::string& what) { throw core::Error("tokenizer_train: " + what); };
-  if (batch_size < 1) fail("batch_size " + std::to_string(batch_size) + " must be at least 1");
+  if (eval_frames < 1) fail("eval_frames " + std::to_string(eval_frames) + " must be at least 1");
   augment.validate();
   if (gan_weight < 0) fail("gan_weight " + std::to_string(gan_weight) + " must not be negative");
   if (gan_enabled() && (gan_layers < 1 || gan_layers > 5)) fail("gan_layers " + std::to_string(gan_layers) + " is outside 1..5");
@@ -52,12 +44,7 @@ TokenizerTrainer::TokenizerTrainer(VQModel model, TokenizerTrainOptions options,
   // Weight decay on the conv and linear weights; none on biases, norms or the codebook.
   std::vector<torch::Tensor> decay, no_decay;
   for (const auto& p : model_->parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
-                                 torch::optim::AdamWOptions(options_.lr).weight_decay(options_.weight_decay).betas({0.9, 0.99})));
-  groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(
-                                    torch::optim::AdamWOptions(options_.lr).weight_decay(0.0).betas({0.9, 0.99})));
-  optimizer_ = std::make_unique<torch::optim::AdamW>(std::move(groups));
+  optimizer_ = core::make_adamw(decay, no_decay, options_, {0.9, 0.99});
   if (options_.gan_enabled()) {
     discriminator_ = PatchDiscriminator(options_.gan_channels, options_.gan_layers);
     discriminator_->to(device_);
@@ -68,12 +55,12 @@ TokenizerTrainer::TokenizerTrainer(VQModel model, TokenizerTrainOptions options,
 }
 
 double TokenizerTrainer::learning_rate() const {
-  return core::warmup_cosine_lr(options_.lr, step_, options_.warmup_steps, options_.steps, options_.min_lr_ratio);
+  return options_.learning_rate(step_);
 }
 
 core::Scalars TokenizerTrainer::train_step(const torch::Tensor& frames) {
   const double lr = learning_rate();
-  for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  core::set_learning_rate(*optimizer_, lr);
 
   const bool adversarial = options_.gan_enabled() && step_ >= options_.gan_start_step;
 

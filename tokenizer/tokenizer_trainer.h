@@ -13,23 +13,18 @@
 #include "core/config_schema.h"
 #include "core/device.h"
 #include "core/metrics.h"
+#include "core/training_options.h"
 #include "tokenizer/frame_augment.h"
 #include "tokenizer/patch_discriminator.h"
 #include "tokenizer/vq_model.h"
 
 namespace wm::tokenizer {
 
-struct TokenizerTrainOptions {
-  int64_t steps = 20000;        // optimizer steps
-  int64_t batch_size = 32;      // frames per step
-  double lr = 1e-3;             // peak learning rate (AdamW)
-  int64_t warmup_steps = 200;   // linear warm-up, then cosine decay
-  double min_lr_ratio = 0.1;    // the cosine ends at lr * this
-  double weight_decay = 0.01;   // on conv/linear weights only
-  double grad_clip = 1.0;       // global gradient-norm clip
-  int64_t eval_every = 250;     // held-out PSNR and codebook usage
+// The shared options (core/training_options.h; batch_size counts frames) with the
+// tokenizer's defaults, and its own.
+struct TokenizerTrainOptions : core::TrainingOptions {
+  TokenizerTrainOptions() : core::TrainingOptions{.lr = 1e-3, .warmup_steps = 200, .grad_clip = 1.0, .eval_every = 250} {}
   int64_t eval_frames = 128;    // held-out frames per evaluation
-  double time_budget_s = 0;     // stop after this long (0: run all steps)
   AugmentOptions augment;       // off by default
   // Optional patch-GAN term (off by default): weight of the generator's adversarial loss,
   // the step it starts at (the autoencoder first learns to reconstruct), and the

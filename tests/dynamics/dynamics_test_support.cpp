@@ -63,11 +63,9 @@ DynamicsTrainOptions shifting_world_training() {
 }
 
 double scalar_named(const core::Scalars& scalars, const std::string& name) {
-  for (const auto& [key, value] : scalars) {
-    if (key == name) return value;
-  }
-  ADD_FAILURE() << name << " not logged";
-  return 0;
+  const std::optional<double> value = core::find_scalar(scalars, name);
+  if (!value) ADD_FAILURE() << name << " not logged";
+  return value.value_or(0);
 }
 
 }  // namespace wm::dynamics

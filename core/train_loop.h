@@ -1,0 +1,89 @@
+// One training-loop skeleton for every phase of a run (tokenizer, dynamics, policy): resume
+// from the newest valid checkpoint, optimizer steps up to a target or a time budget, the
+// metrics / evaluation / checkpoint cadence, the final evaluation and save, and rank
+// awareness (rank 0 alone writes metrics and checkpoints). `wm train <part>` runs a phase
+// once to its last step; `wm train all` runs each phase a slice at a time, epoch by epoch.
+//
+//   RunContext run(config.run, config.log, config.checkpoint, config_yaml, rank);
+//   TrainPhase phase{"dynamics", options, [&] { return trainer.step(); },
+//                    [&] { return trainer.train_step(next_batch()); }, evaluate, save, restore};
+//   resume_phase(run, phase);           // with --resume
+//   run_phase(run, phase, options.steps);
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/checkpoint.h"
+#include "core/metrics.h"
+#include "core/options.h"
+#include "core/run_dir.h"
+#include "core/training_options.h"
+
+namespace wm::core {
+
+// What every phase of a run shares: its folder, metrics, checkpoints and cadences.
+class RunContext {
+ public:
+  // Creates the run folder; rank 0 opens metrics.jsonl (and TensorBoard).
+  RunContext(const RunOptions& run, LogOptions log, CheckpointOptions checkpoint, std::string config_yaml, int rank = 0);
+
+  const RunDir& dir() const { return dir_; }
+  const LogOptions& log() const { return log_; }
+  const CheckpointOptions& checkpoint_options() const { return checkpoint_; }
+  const CheckpointDir& checkpoints() const { return checkpoints_; }
+  const std::string& config_yaml() const { return config_yaml_; }
+  // The config as the data completed it (e.g. the dynamics model's vocabulary): what later
+  // checkpoints store.
+  void set_config_yaml(std::string yaml) { config_yaml_ = std::move(yaml); }
+  int rank() const { return rank_; }
+  bool writes() const { return rank_ == 0; }
+  // Seconds since this context was made (the "time_s" of every metrics line).
+  double elapsed_s() const;
+  // Writes a metrics line on rank 0 (with time_s added); nothing elsewhere.
+  void write_metrics(int64_t step, Scalars scalars);
+
+ private:
+  RunDir dir_;
+  LogOptions log_;
+  CheckpointOptions checkpoint_;
+  CheckpointDir checkpoints_;
+  std::string config_yaml_;
+  int rank_;
+  std::unique_ptr<MetricsWriter> metrics_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+// A trainer as the loop drives it.
+struct TrainPhase {
+  std::string name;                                 // "tokenizer", "dynamics", "policy": checkpoint kind, progress label
+  const TrainingOptions* options = nullptr;         // eval_every, time_budget_s
+  std::function<int64_t()> step;                    // optimizer steps done so far
+  std::function<Scalars()> train_step;              // one optimizer step on the next batch -> figures to log
+  std::function<Scalars()> evaluate;                // held-out figures (it logs its own line); empty: none
+  std::function<void(CheckpointWriter&)> save;      // model, optimizer, counters
+  std::function<void(const Checkpoint&)> restore;   // their inverse; throws wm::core::Error on a mismatch
+};
+
+// Restores the phase (and the RNG states) from the newest valid checkpoint of its kind.
+// Returns false, with a warning, when there is none.
+bool resume_phase(RunContext& run, const TrainPhase& phase);
+
+struct PhaseReport {
+  int64_t steps = 0;     // optimizer steps taken by this call
+  double seconds = 0;    // wall clock of this call
+  Scalars evaluation;    // the last evaluation's figures (empty without one)
+};
+
+// Optimizer steps until the phase's step reaches `until_step` or the time budget of this
+// call runs out: metrics every log.every_steps, evaluation every eval_every, a checkpoint
+// every checkpoint.every_steps; at the end an evaluation and a checkpoint unless this step
+// already had them.
+PhaseReport run_phase(RunContext& run, const TrainPhase& phase, int64_t until_step);
+
+// A checkpoint of the phase at its current step (rank 0; nothing elsewhere).
+void save_phase(RunContext& run, const TrainPhase& phase);
+
+}  // namespace wm::core

@@ -1,0 +1,12 @@
+// wm train tokenizer --config C [--resume]: trains the VQ tokenizer on frames of an episode
+// store or a video dataset, with held-out evaluation, metrics and checkpoints.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace wm::tools {
+
+void train_tokenizer(const std::string& config_file, const std::vector<std::string>& overrides, bool resume);
+
+}  // namespace wm::tools
