@@ -6,6 +6,29 @@
 
 namespace wm::dynamics {
 
+namespace {
+
+// Dreams run the model in eval mode (no dropout) and give the caller's mode back after.
+class EvalMode {
+ public:
+  explicit EvalMode(WorldModel& model) : model_(model), was_training_(model->is_training()) { model_->eval(); }
+  ~EvalMode() { model_->train(was_training_); }
+  EvalMode(const EvalMode&) = delete;
+  EvalMode& operator=(const EvalMode&) = delete;
+
+ private:
+  WorldModel& model_;
+  bool was_training_;
+};
+
+// Tensors made under InferenceMode cannot be saved for backward; a policy's loss multiplies
+// imagined rewards and feeds imagined tokens, so the caller gets ordinary tensors.
+ImaginedStep usable_in_autograd(const ImaginedStep& s) {
+  return {s.tokens.clone(), s.rewards.clone(), s.dones.clone(), s.done_probs.clone()};
+}
+
+}  // namespace
+
 Imagination::Imagination(WorldModel model, int64_t batch, SamplingOptions sampling, std::optional<KVLayout> cache_layout)
     : model_(std::move(model)),
       batch_(batch),
@@ -13,6 +36,7 @@ Imagination::Imagination(WorldModel model, int64_t batch, SamplingOptions sampli
       cache_(cache_layout ? model_->make_cache(batch, *cache_layout) : model_->make_cache(batch)) {}
 
 void Imagination::reset(const at::Tensor& tokens, const at::Tensor& actions) {
+  EvalMode eval(model_);
   const auto& o = model_->options();
   if (tokens.dim() != 3 || tokens.size(0) != batch_ || tokens.size(2) != o.tokens_per_frame) {
     throw core::Error("imagination: context tokens must be [" + std::to_string(batch_) + ", T, " + std::to_string(o.tokens_per_frame) +
@@ -70,27 +94,30 @@ void Imagination::read_step_outcome(const at::Tensor& action_hidden, ImaginedSte
 }
 
 ImaginedStep Imagination::step(const at::Tensor& actions) {
-  c10::InferenceMode inference;
-  if (steps_ == 0) throw core::Error("imagination: step() before reset()");
-  if (actions.size(0) != batch_) {
-    throw core::Error("imagination: " + std::to_string(actions.size(0)) + " actions for " + std::to_string(batch_) + " trajectories");
-  }
-  model_->check_inputs(torch::empty({0}, torch::kInt64), actions);
-  rebuild_if_full(actions);
-  const int64_t t = steps_ - 1;  // the step whose action this is
-
+  EvalMode eval(model_);
   ImaginedStep out;
-  if (parallel()) {
-    out.tokens = step_parallel(actions, t, out);
-  } else {
-    const at::Tensor hidden = model_->transform(model_->embed_action(actions, t), &cache_).select(1, 0);  // [B, C]
-    read_step_outcome(hidden, out);
-    out.tokens = next_frame_autoregressive(hidden, t);
+  {
+    c10::InferenceMode inference;
+    if (steps_ == 0) throw core::Error("imagination: step() before reset()");
+    if (actions.size(0) != batch_) {
+      throw core::Error("imagination: " + std::to_string(actions.size(0)) + " actions for " + std::to_string(batch_) + " trajectories");
+    }
+    model_->check_inputs(torch::empty({0}, torch::kInt64), actions);
+    rebuild_if_full(actions);
+    const int64_t t = steps_ - 1;  // the step whose action this is
+
+    if (parallel()) {
+      out.tokens = step_parallel(actions, t, out);
+    } else {
+      const at::Tensor hidden = model_->transform(model_->embed_action(actions, t), &cache_).select(1, 0);  // [B, C]
+      read_step_outcome(hidden, out);
+      out.tokens = next_frame_autoregressive(hidden, t);
+    }
+    actions_.push_back(actions.clone());
+    frames_.push_back(out.tokens);
+    ++steps_;
   }
-  actions_.push_back(actions.clone());
-  frames_.push_back(out.tokens);
-  ++steps_;
-  return out;
+  return usable_in_autograd(out);
 }
 
 at::Tensor Imagination::next_frame_autoregressive(at::Tensor hidden, int64_t t) {

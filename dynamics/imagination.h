@@ -16,6 +16,10 @@
 //   termination are read at a_t and all K tokens are sampled at once. Per layer, the cache is
 //   read once per imagined frame instead of K + 1 times.
 //
+// The model dreams in eval mode (no dropout) whatever its mode, which is given back after
+// each call; what step() returns is an ordinary tensor that autograd may save (a policy's
+// loss uses imagined rewards and tokens), not an inference-mode one.
+//
 // When the context is full: the cache holds L steps. Before a step that would not fit, the
 // cache is rebuilt from the last L/2 steps of the trajectory (tokens and actions kept
 // aside), their step embeddings renumbered from 0 — the model was trained on windows that

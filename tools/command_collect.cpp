@@ -2,6 +2,7 @@
 // environment into <run>/episodes (the episode store), with a progress bar.
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <torch/torch.h>
 
 #include <cmath>
 #include <memory>
@@ -13,8 +14,7 @@
 #include "core/progress.h"
 #include "core/run_dir.h"
 #include "dataloader/episode_recorder.h"
-#include "envs/driving_env.h"
-#include "envs/driving_expert.h"
+#include "tools/agents.h"
 #include "tools/commands.h"
 #include "tools/wm_config.h"
 
@@ -27,44 +27,6 @@ struct CollectArgs {
   std::vector<std::string> overrides;
   int64_t steps = -1;   // -1: take collect.steps from the config
   std::string policy;   // empty: take collect.policy from the config
-};
-
-// Chooses the actions of all environment slots; the expert reads the game's state.
-class CollectPolicy {
- public:
-  CollectPolicy(const std::string& name, envs::VectorEnv& env, uint64_t seed) : name_(name), env_(env) {
-    if (name == "random") {
-      for (int64_t i = 0; i < env.size(); ++i) random_.emplace_back(env.action_space(), seed + static_cast<uint64_t>(i));
-    } else if (name == "expert") {
-      threaded_ = dynamic_cast<envs::ThreadedVectorEnv*>(&env);
-      if (threaded_ == nullptr || dynamic_cast<envs::DrivingEnv*>(&threaded_->env(0)) == nullptr) {
-        throw core::Error("collect.policy 'expert' exists for the driving game only, not for '" + env.name() + "'");
-      }
-      experts_.assign(static_cast<size_t>(env.size()), envs::DrivingExpert(!env.action_space().is_discrete()));
-    } else {
-      throw core::Error("collect.policy '" + name +
-                        "': expected random or expert (acting from a policy checkpoint arrives with the policy trainer)");
-    }
-  }
-
-  std::vector<envs::Action> act() {
-    std::vector<envs::Action> actions;
-    for (int64_t i = 0; i < env_.size(); ++i) {
-      if (name_ == "random") actions.push_back(random_[i].act());
-      else actions.push_back(experts_[i].act(static_cast<const envs::DrivingEnv&>(threaded_->env(i))));
-    }
-    return actions;
-  }
-  void episode_ended(int64_t slot) {
-    if (!experts_.empty()) experts_[slot].reset();
-  }
-
- private:
-  std::string name_;
-  envs::VectorEnv& env_;
-  envs::ThreadedVectorEnv* threaded_ = nullptr;
-  std::vector<envs::RandomPolicy> random_;
-  std::vector<envs::DrivingExpert> experts_;
 };
 
 void run_collect(const CollectArgs& args) {
@@ -82,14 +44,16 @@ void run_collect(const CollectArgs& args) {
   dataloader::EpisodeStore store(run.root() / "episodes", dataloader::EpisodeStore::Mode::kAppend);
   // Seeds continue where earlier collections into the same store stopped.
   const uint64_t base_seed = static_cast<uint64_t>(config.run.seed) * 1000003u + static_cast<uint64_t>(store.num_episodes()) * 7919u;
-  CollectPolicy policy(config.collect.policy, *env, base_seed);
+  const std::unique_ptr<envs::Agent> agent = make_agent(config.collect.policy, *env, base_seed, "collect.policy");
   dataloader::EpisodeRecorder recorder(store, *env);
   core::MetricsWriter metrics(run.root(), config.log.tensorboard);
 
   spdlog::info("collecting {} steps from {} ({} envs, {}) with the {} policy into {}", config.collect.steps, env->name(),
-               env->size(), env->action_space().describe(), config.collect.policy, store.dir().string());
+               env->size(), env->action_space().describe(), agent->name(), store.dir().string());
   const int64_t bytes = env->frame_spec().bytes();
   std::vector<uint8_t> frames(static_cast<size_t>(env->size() * bytes)), before(frames.size());
+  const envs::FrameSpec spec = env->frame_spec();
+  const torch::Tensor frames_view = torch::from_blob(frames.data(), {env->size(), spec.height, spec.width, 3}, torch::kUInt8);
   std::vector<envs::StepResult> results;
   env->reset(base_seed, frames.data());
 
@@ -97,7 +61,7 @@ void run_collect(const CollectArgs& args) {
   int64_t steps = 0;
   const auto start = std::chrono::steady_clock::now();
   while (steps < config.collect.steps) {
-    const std::vector<envs::Action> actions = policy.act();
+    const std::vector<envs::Action> actions = agent->act(frames_view);
     before = frames;
     env->step(actions, frames.data(), results);
     const size_t finished_before = recorder.returns().size();
@@ -106,7 +70,7 @@ void run_collect(const CollectArgs& args) {
       metrics.write(steps, {{"collect/episode_return", recorder.returns()[k]}});
     }
     for (int64_t i = 0; i < env->size(); ++i) {
-      if (results[i].done()) policy.episode_ended(i);
+      if (results[i].done()) agent->episode_ended(i);
     }
     steps += env->size();
     progress.advance(env->size());

@@ -125,6 +125,48 @@ TEST(Imagination, TopKSamplesOnlyAmongTheKMostLikely) {
   EXPECT_TRUE(torch::equal(greedy.step(b.actions.select(1, 0)).tokens, top1.step(b.actions.select(1, 0)).tokens));
 }
 
+// A model left in training mode (dropout 0.5 here) dreams without dropout, the same dream as
+// in eval mode, and is handed back in training mode.
+TEST(Imagination, DreamsInEvalModeAndGivesTheModelsModeBack) {
+  torch::manual_seed(3);
+  DynamicsOptions options = small_dynamics_options(false);
+  options.dropout = 0.5;
+  WorldModel model(options);
+  const DynamicsBatch b = shifting_batch(options, 4, 2);
+  auto greedy_dream = [&] {
+    Imagination dream(model, 4, {.temperature = 0.0});
+    dream.reset(b.tokens.narrow(1, 0, 2), b.actions.narrow(1, 0, 1));
+    return dream.step(b.actions.select(1, 1));
+  };
+  model->train();
+  const ImaginedStep in_training = greedy_dream();
+  EXPECT_TRUE(model->is_training());
+  model->eval();
+  const ImaginedStep in_eval = greedy_dream();
+  EXPECT_FALSE(model->is_training());
+  EXPECT_TRUE(torch::equal(in_training.tokens, in_eval.tokens));
+  EXPECT_TRUE(torch::equal(in_training.rewards, in_eval.rewards));
+  EXPECT_TRUE(torch::equal(in_training.done_probs, in_eval.done_probs));
+}
+
+// A policy's loss saves imagined rewards and embeds imagined tokens for backward.
+TEST(Imagination, ItsOutputsCanBeSavedForBackward) {
+  WorldModel model = small_model();
+  const DynamicsBatch b = shifting_batch(model->options(), 2, 4);
+  Imagination dream(model, 2);
+  dream.reset(b.tokens.narrow(1, 0, 1), b.actions.narrow(1, 0, 0));
+  const ImaginedStep s = dream.step(b.actions.select(1, 0));
+  EXPECT_FALSE(s.tokens.is_inference());
+  EXPECT_FALSE(s.rewards.is_inference());
+  const torch::Tensor value = torch::ones({2}, torch::requires_grad());
+  const torch::Tensor table = torch::randn({model->options().vocab_size, 3}, torch::requires_grad());
+  const torch::Tensor loss = (value * s.rewards).sum() + (value * s.done_probs).sum() +
+                             torch::nn::functional::embedding(s.tokens, table).sum();
+  loss.backward();
+  EXPECT_TRUE(torch::allclose(value.grad(), s.rewards + s.done_probs));
+  EXPECT_EQ(table.grad().sum().item<double>(), static_cast<double>(s.tokens.numel() * 3));
+}
+
 TEST(WorldModel, BadInputsNameTheValueAndTheLimit) {
   WorldModel model = small_model();
   DynamicsBatch b = shifting_batch(model->options(), 2, 1);

@@ -1,0 +1,61 @@
+// What acts in a vector of environments: `wm collect`, `wm eval` and `wm train all` ask an
+// agent for one action per slot from the slots' current frames, whatever it is — uniformly
+// random, the driving game's scripted expert, or a trained policy (policy/policy_agent.h).
+//
+//   std::unique_ptr<Agent> agent = std::make_unique<RandomAgent>(env.action_space(), env.size(), seed);
+//   env.reset(seed, frames.data());
+//   for (;;) {
+//     actions = agent->act(frames_tensor);          // uint8 [N, H, W, 3]
+//     env.step(actions, frames.data(), results);
+//     for (i : slots whose results[i].done()) agent->episode_ended(i);
+//   }
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "envs/driving_expert.h"
+#include "envs/vector_env.h"
+
+namespace wm::envs {
+
+class Agent {
+ public:
+  virtual ~Agent() = default;
+  virtual std::string name() const = 0;
+  // frames: uint8 [N, H, W, 3], the current frame of every slot -> N actions.
+  virtual std::vector<Action> act(const at::Tensor& frames) = 0;
+  // Slot i's episode ended; its next frame starts a new one (recurrent state starts over).
+  virtual void episode_ended(int64_t /*slot*/) {}
+};
+
+// Uniformly random actions, one seeded generator per slot.
+class RandomAgent : public Agent {
+ public:
+  RandomAgent(const ActionSpace& space, int64_t slots, uint64_t seed);
+  std::string name() const override { return "random"; }
+  std::vector<Action> act(const at::Tensor& frames) override;
+
+ private:
+  std::vector<RandomPolicy> slots_;
+};
+
+// The driving game's scripted driver. It reads the game's state rather than the frames (a
+// reference, not a learner), so it needs the native driving environments themselves.
+class DrivingExpertAgent : public Agent {
+ public:
+  // Throws wm::core::Error naming the environment when it is not the built-in driving game.
+  explicit DrivingExpertAgent(VectorEnv& env);
+  std::string name() const override { return "expert"; }
+  std::vector<Action> act(const at::Tensor& frames) override;
+  void episode_ended(int64_t slot) override { experts_[static_cast<size_t>(slot)].reset(); }
+
+ private:
+  ThreadedVectorEnv* env_;
+  std::vector<DrivingExpert> experts_;
+};
+
+}  // namespace wm::envs

@@ -1,0 +1,68 @@
+// The agent interface `wm collect` acts through: seeded random actions inside the space, the
+// driving expert through the same call, and episode ends reaching the agent. (The expert
+// refusing a game it cannot read, real Pong: Collect.UnknownPolicyAndExpertOutsideDriving...)
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "core/error.h"
+#include "envs/agent.h"
+#include "envs/env_options.h"
+
+namespace wm::envs {
+namespace {
+
+std::unique_ptr<VectorEnv> driving(int64_t n) {
+  EnvOptions options;
+  options.num_envs = n;
+  options.max_steps = 60;
+  return make_vector_env(options);
+}
+
+// Runs `agent` for `steps` vector steps; returns the summed reward and the episode ends seen.
+std::pair<double, int> run(Agent& agent, VectorEnv& env, int steps) {
+  const FrameSpec spec = env.frame_spec();
+  std::vector<uint8_t> frames(static_cast<size_t>(env.size() * spec.bytes()));
+  const torch::Tensor view = torch::from_blob(frames.data(), {env.size(), spec.height, spec.width, 3}, torch::kUInt8);
+  std::vector<StepResult> results;
+  env.reset(7, frames.data());
+  double total = 0;
+  int ends = 0;
+  for (int t = 0; t < steps; ++t) {
+    const std::vector<Action> actions = agent.act(view);
+    EXPECT_EQ(static_cast<int64_t>(actions.size()), env.size());
+    for (const Action& a : actions) validate_action(env.action_space(), a, env.name());
+    env.step(actions, frames.data(), results);
+    for (int64_t i = 0; i < env.size(); ++i) {
+      total += results[i].reward;
+      if (results[i].done()) {
+        agent.episode_ended(i);
+        ++ends;
+      }
+    }
+  }
+  return {total, ends};
+}
+
+TEST(Agent, RandomActionsAreInTheSpaceAndTheSameForTheSameSeed) {
+  const ActionSpace box = ActionSpace::box({-1, 0}, {1, 0.5});
+  RandomAgent a(box, 3, 11), b(box, 3, 11), c(box, 3, 12);
+  const torch::Tensor frames = torch::zeros({3, 8, 8, 3}, torch::kUInt8);
+  const auto first = a.act(frames), same = b.act(frames), other = c.act(frames);
+  for (const Action& action : first) validate_action(box, action, "test");
+  EXPECT_EQ(first[1].values, same[1].values);
+  EXPECT_NE(first[1].values, other[1].values);
+  EXPECT_THROW(a.act(torch::zeros({2, 8, 8, 3}, torch::kUInt8)), core::Error);
+}
+
+TEST(Agent, TheExpertDrivesThroughTheInterfaceAndBeatsRandom) {
+  auto env = driving(2);
+  DrivingExpertAgent expert(*env);
+  RandomAgent random(env->action_space(), env->size(), 3);
+  const auto [expert_return, expert_ends] = run(expert, *env, 150);
+  const auto [random_return, random_ends] = run(random, *env, 150);
+  EXPECT_GT(expert_ends, 0) << "episodes of 60 steps end within 150";
+  EXPECT_GT(expert_return, random_return + 20) << expert_return << " against " << random_return;
+}
+
+}  // namespace
+}  // namespace wm::envs
