@@ -58,7 +58,8 @@ WindowBatch WindowSampler::sample() {
     const int64_t episode = pick_episode(recent ? recent_first : 0);
     const int64_t length = source_->episode_length(episode);
     // The window covers steps [last - l + 1, last]; positions before step 0 stay padding.
-    const int64_t last = std::uniform_int_distribution<int64_t>(0, length - 1)(rng_);
+    const int64_t earliest = options_.pad_before_start ? 0 : std::min(l - 1, length - 1);
+    const int64_t last = std::uniform_int_distribution<int64_t>(earliest, length - 1)(rng_);
     const int64_t first = last - l + 1;
     const int64_t pad = std::max<int64_t>(0, -first);
     source_->read_steps(episode, first + pad, l - pad, batch, row, pad);

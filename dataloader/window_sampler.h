@@ -28,6 +28,9 @@ struct WindowSamplerOptions {
   Weighting weighting = Weighting::kUniform;
   double recent_fraction = 0.1;    // kRecent: the newest 10% of episodes ...
   double recent_probability = 0.5; // ... supply half of the windows
+  // false: windows start at or after their episode's start (imagination starts want real
+  // context); only an episode shorter than the window still pads.
+  bool pad_before_start = true;
   uint64_t seed = 0;
 };
 

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <set>
+
 #include "dataloader/episode_store.h"
 #include "dataloader/window_sampler.h"
 #include "test_support.h"
@@ -48,6 +50,29 @@ TEST(WindowSampler, WindowsEndOnTheSampledStepAndArePaddedBeforeTheEpisodeStart)
     }
     EXPECT_LT(last, store->episode_length(episode));
   }
+}
+
+TEST(WindowSampler, WithoutPaddingWindowsStartInsideTheirEpisodeUnlessItIsShorter) {
+  test::TempDir dir;
+  auto store = make_store(dir.path(), {3, 8, 5});
+  WindowSamplerOptions options;
+  options.window = 4;
+  options.batch = 256;
+  options.pad_before_start = false;
+  WindowSampler sampler(store, options);
+  const WindowBatch batch = sampler.sample();
+  std::set<int64_t> lasts_of_long_episodes;
+  for (int64_t b = 0; b < 256; ++b) {
+    const auto [episode, last] = sampler.last_origins()[b];
+    if (store->episode_length(episode) >= 4) {
+      EXPECT_GE(last, 3);
+      EXPECT_TRUE(batch.mask[b].all().item<bool>());
+      lasts_of_long_episodes.insert(10 * episode + last);
+    } else {
+      EXPECT_EQ(last, 2) << "a 3-step episode gives its one longest window";
+    }
+  }
+  EXPECT_EQ(lasts_of_long_episodes.size(), 5u + 2u) << "every allowed end of episodes 1 (3..7) and 2 (3..4) is drawn";
 }
 
 TEST(WindowSampler, UniformOverStepsAndRecentWeightingFavoursNewEpisodes) {

@@ -1,0 +1,92 @@
+#include "policy/actor_critic.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace wm::policy {
+
+namespace {
+
+// 3x3 conv + SiLU; stride 2 halves the grid.
+void add_conv(torch::nn::Sequential& s, int64_t in, int64_t out, int64_t stride) {
+  s->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(stride).padding(1)));
+  s->push_back(torch::nn::SiLU());
+}
+
+}  // namespace
+
+ActorCriticImpl::ActorCriticImpl(PolicyOptions options) : options_(std::move(options)) {
+  options_.validate();
+  const int64_t ch = options_.channels;
+  // Full resolution once, then halve until the grid is 4 x 4 or smaller: 8 x 8 tokens -> 4 x 4,
+  // 64 x 64 pixels -> 4 x 4.
+  torch::nn::Sequential encoder;
+  add_conv(encoder, options_.input_channels, ch, 1);
+  int64_t h = options_.input_height, w = options_.input_width;
+  while (h > 4 || w > 4) {
+    add_conv(encoder, ch, ch, 2);
+    h = (h + 1) / 2, w = (w + 1) / 2;
+  }
+  encoder->push_back(torch::nn::Flatten());
+  encoder_ = register_module("encoder", encoder);
+  project_ = register_module("project", torch::nn::Linear(ch * h * w, options_.hidden));
+  core_ = register_module("core", torch::nn::GRUCell(options_.hidden, options_.hidden));
+  const int64_t outputs = options_.discrete_actions() ? options_.num_actions : 2 * options_.action_dim();
+  actor_ = register_module("actor", torch::nn::Linear(options_.hidden, outputs));
+  critic_ = register_module("critic", torch::nn::Linear(options_.hidden, 1));
+  // A near-uniform first policy and a zero first value: early advantages are the returns.
+  torch::NoGradGuard no_grad;
+  actor_->weight.mul_(0.01);
+  actor_->bias.zero_();
+  critic_->weight.zero_();
+  critic_->bias.zero_();
+}
+
+PolicyStep ActorCriticImpl::forward(const at::Tensor& inputs, const at::Tensor& state) {
+  const at::Tensor features = torch::silu(project_(encoder_->forward(inputs)));  // [B, hidden]
+  PolicyStep step;
+  step.state = core_(features, state);                                           // [B, hidden]
+  const at::Tensor out = actor_(step.state);
+  if (options_.discrete_actions()) {
+    step.logits = out;
+  } else {
+    const auto halves = out.chunk(2, -1);
+    step.mean = halves[0];
+    step.log_std = halves[1].clamp(-5.0, 2.0);
+  }
+  step.value = critic_(step.state).squeeze(-1);
+  return step;
+}
+
+at::Tensor ActorCriticImpl::initial_state(int64_t batch) const {
+  return torch::zeros({batch, options_.hidden}, critic_->weight.options());
+}
+
+SampledActions sample_actions(const PolicyStep& step, const PolicyOptions& options, bool greedy) {
+  SampledActions s;
+  if (options.discrete_actions()) {
+    const at::Tensor log_p = torch::log_softmax(step.logits, -1);  // [B, n]
+    s.actions = greedy ? log_p.argmax(-1) : torch::multinomial(log_p.detach().exp(), 1).squeeze(-1);
+    s.log_probs = log_p.gather(-1, s.actions.unsqueeze(-1)).squeeze(-1);
+    s.entropy = -(log_p.exp() * log_p).sum(-1);
+    return s;
+  }
+  // u ~ N(mean, std), action = low + (tanh(u) + 1) / 2 * (high - low); log-density of the
+  // action through the change of variables (tanh, then the affine map).
+  const at::Tensor std = step.log_std.exp();
+  const at::Tensor u = greedy ? step.mean.detach() : (step.mean + std * torch::randn_like(std)).detach();
+  const at::Tensor squashed = torch::tanh(u);
+  const auto to_tensor = [&](const std::vector<double>& v) {
+    return torch::tensor(v, step.mean.options()).unsqueeze(0);  // [1, A]
+  };
+  const at::Tensor low = to_tensor(options.action_low), high = to_tensor(options.action_high);
+  s.actions = low + (squashed + 1) * 0.5 * (high - low);
+  const at::Tensor gaussian = -0.5 * ((u - step.mean) / std).pow(2) - step.log_std - 0.5 * std::log(2 * M_PI);
+  const at::Tensor jacobian = torch::log(1 - squashed.pow(2) + 1e-6) + torch::log(0.5 * (high - low));
+  s.log_probs = (gaussian - jacobian).sum(-1);
+  s.entropy = (step.log_std + 0.5 * (1 + std::log(2 * M_PI))).sum(-1);
+  return s;
+}
+
+}  // namespace wm::policy

@@ -1,0 +1,53 @@
+// The actor-critic: a conv encoder over the frame's input grid (codebook vectors [D, h, w]
+// or decoded pixels [3, H, W]), a GRU carried from frame to frame, and two heads — the
+// action distribution (categorical, or a tanh-squashed Gaussian scaled to the action
+// bounds) and the value.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/rnn.h>
+
+#include "policy/policy_options.h"
+
+namespace wm::policy {
+
+struct PolicyStep {
+  at::Tensor logits;   // discrete: [B, n]
+  at::Tensor mean;     // continuous: [B, A], of the Gaussian before the squash
+  at::Tensor log_std;  // continuous: [B, A]
+  at::Tensor value;    // [B]
+  at::Tensor state;    // [B, hidden]: the GRU's state after this frame
+};
+
+class ActorCriticImpl : public torch::nn::Module {
+ public:
+  explicit ActorCriticImpl(PolicyOptions options);
+
+  // inputs float [B, C, h, w] (PolicyInputs), state [B, hidden] -> this frame's step.
+  PolicyStep forward(const at::Tensor& inputs, const at::Tensor& state);
+  // Zeros [batch, hidden] on the module's device: the state before an episode's first frame.
+  at::Tensor initial_state(int64_t batch) const;
+  const PolicyOptions& options() const { return options_; }
+
+ private:
+  PolicyOptions options_;
+  torch::nn::Sequential encoder_{nullptr};
+  torch::nn::Linear project_{nullptr};
+  torch::nn::GRUCell core_{nullptr};
+  torch::nn::Linear actor_{nullptr}, critic_{nullptr};
+};
+TORCH_MODULE(ActorCritic);
+
+// Actions drawn from a step's distribution, with what the actor loss needs.
+struct SampledActions {
+  at::Tensor actions;    // int64 [B] (discrete) or float [B, A] within the bounds (continuous)
+  at::Tensor log_probs;  // [B], differentiable in the step's parameters
+  at::Tensor entropy;    // [B]; continuous: of the Gaussian before the squash
+};
+
+// `greedy`: the most likely action (the Gaussian's mean, squashed) instead of a draw.
+SampledActions sample_actions(const PolicyStep& step, const PolicyOptions& options, bool greedy = false);
+
+}  // namespace wm::policy

@@ -1,0 +1,69 @@
+#include "policy/policy_options.h"
+
+#include <cmath>
+
+#include "core/error.h"
+
+namespace wm::policy {
+
+void describe(core::ConfigSchema& schema, PolicyOptions& p) {
+  schema.add_choice("input", &p.input, {{"tokens", PolicyInput::kTokens}, {"frames", PolicyInput::kFrames}},
+                    "what the policy sees: the codebook vectors of the frame's tokens, or the decoded frame");
+  schema.add("channels", &p.channels, "width of the conv encoder over the input grid");
+  schema.add("hidden", &p.hidden, "GRU state size, read by the actor and critic heads");
+  // Fixed when a run starts, from the tokenizer and the environment (set here by wm itself).
+  schema.add("input_channels", &p.input_channels, "set by wm: code_dim (tokens) or 3 (frames)");
+  schema.add("input_height", &p.input_height, "set by wm: the token grid's or the frame's height");
+  schema.add("input_width", &p.input_width, "set by wm: the token grid's or the frame's width");
+  schema.add("num_actions", &p.num_actions, "set by wm: discrete actions (0 for continuous)");
+  schema.add("action_low", &p.action_low, "set by wm: continuous actions' lower bounds");
+  schema.add("action_high", &p.action_high, "set by wm: continuous actions' upper bounds");
+}
+
+void PolicyOptions::validate() const {
+  auto fail = [](const std::string& what) { throw core::Error("policy: " + what); };
+  if (channels < 1) fail("channels " + std::to_string(channels) + " must be at least 1");
+  if (hidden < 1) fail("hidden " + std::to_string(hidden) + " must be at least 1");
+  if (input_channels < 1 || input_height < 1 || input_width < 1) {
+    fail("input " + std::to_string(input_channels) + "x" + std::to_string(input_height) + "x" + std::to_string(input_width) +
+         " is empty (the tokenizer fixes it)");
+  }
+  if (action_low.size() != action_high.size()) fail("action bounds of different lengths");
+  if ((num_actions > 0) == !action_low.empty()) fail("exactly one of discrete actions and continuous bounds must be set");
+  for (size_t i = 0; i < action_low.size(); ++i) {
+    if (!(action_low[i] < action_high[i])) fail("continuous action " + std::to_string(i) + " has low >= high");
+  }
+}
+
+void describe(core::ConfigSchema& schema, PolicyTrainOptions& t) {
+  core::describe_training(schema, t, "imagined trajectories");
+  schema.add("horizon", &t.horizon, "imagined steps per trajectory");
+  schema.add("context", &t.context, "real frames that prime the world model and burn in the policy's GRU");
+  schema.add("gamma", &t.gamma, "discount");
+  schema.add("lambda", &t.lambda, "lambda-return mixing");
+  schema.add("entropy_weight", &t.entropy_weight, "weight of the entropy bonus");
+  schema.add("normalize_returns", &t.normalize_returns, "divide advantages by the 5th-95th percentile range of returns (DreamerV3)");
+  schema.add("temperature", &t.temperature, "the world model's sampling temperature while dreaming");
+  using P = PolicyTrainOptions::DreamPrecision;
+  schema.add_choice("dream_precision", &t.dream_precision, {{"auto", P::kAuto}, {"fp32", P::kFp32}, {"bf16", P::kBf16}},
+                    "the world model's precision while dreaming: auto (bf16 where the device has bf16 arithmetic), fp32, bf16");
+  schema.add("eval_episodes", &t.eval_episodes, "real-environment episodes per evaluation (0: none)");
+  schema.add("tokenizer", &t.tokenizer, "tokenizer checkpoint or run folder (empty: this run's)");
+  schema.add("dynamics", &t.dynamics, "dynamics checkpoint or run folder (empty: this run's)");
+}
+
+void PolicyTrainOptions::validate() const {
+  core::TrainingOptions::validate("policy_train");
+  auto fail = [](const std::string& key, const std::string& value, const std::string& range) {
+    throw core::Error("policy_train." + key + " = " + value + " is outside its range: " + range);
+  };
+  if (horizon < 1) fail("horizon", std::to_string(horizon), "1 or more");
+  if (context < 1) fail("context", std::to_string(context), "1 or more");
+  if (!(gamma > 0 && gamma <= 1)) fail("gamma", std::to_string(gamma), "(0, 1]");
+  if (!(lambda >= 0 && lambda <= 1)) fail("lambda", std::to_string(lambda), "0..1");
+  if (!std::isfinite(entropy_weight) || entropy_weight < 0) fail("entropy_weight", std::to_string(entropy_weight), "0 or more");
+  if (!std::isfinite(temperature) || temperature < 0) fail("temperature", std::to_string(temperature), "0 or more");
+  if (eval_episodes < 0) fail("eval_episodes", std::to_string(eval_episodes), "0 or more");
+}
+
+}  // namespace wm::policy

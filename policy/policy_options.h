@@ -1,0 +1,65 @@
+// The actor-critic (the `policy:` config section, stored in every policy checkpoint) and
+// how it learns in imagination (`policy_train:`).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/config_schema.h"
+#include "core/training_options.h"
+
+namespace wm::policy {
+
+// What the policy sees of a frame.
+enum class PolicyInput {
+  kTokens,  // the codebook vectors of the frame's tokens, [code_dim, h, w]: no pixels in dreams
+  kFrames,  // the tokenizer's reconstruction of the frame, [3, H, W] (IRIS's choice)
+};
+
+struct PolicyOptions {
+  PolicyInput input = PolicyInput::kTokens;
+  int64_t channels = 64;   // width of the conv encoder over the input grid
+  int64_t hidden = 256;    // the GRU's state, read by both heads
+  // Fixed by the tokenizer and the environment when a run starts (wm sets them).
+  int64_t input_channels = 0;  // code_dim (tokens) or 3 (frames)
+  int64_t input_height = 0;    // grid height (tokens) or frame height (frames)
+  int64_t input_width = 0;
+  int64_t num_actions = 0;     // discrete actions (> 0), else 0
+  std::vector<double> action_low, action_high;  // continuous actions: one bound pair per dimension
+
+  bool discrete_actions() const { return num_actions > 0; }
+  int64_t action_dim() const { return static_cast<int64_t>(action_low.size()); }
+  // Throws wm::core::Error naming the value.
+  void validate() const;
+};
+
+void describe(core::ConfigSchema& schema, PolicyOptions& policy);
+
+// The shared options (batch_size counts imagined trajectories) and imagination's own.
+struct PolicyTrainOptions : core::TrainingOptions {
+  // IRIS: lr 1e-4, clip 10, 64 trajectories; no warm-up is needed for REINFORCE here.
+  PolicyTrainOptions()
+      : core::TrainingOptions{.steps = 2000, .batch_size = 64, .lr = 3e-4, .warmup_steps = 10, .grad_clip = 10.0, .eval_every = 200} {}
+  int64_t horizon = 20;          // imagined steps per trajectory
+  int64_t context = 4;           // real frames that prime the world model and burn in the GRU
+  double gamma = 0.995;          // discount
+  double lambda = 0.95;          // lambda-return mixing
+  double entropy_weight = 0.001; // bonus on the policy's entropy
+  // DreamerV3: advantages divided by max(1, the 5th-95th percentile range of the returns),
+  // that range tracked with an EMA; off: raw advantages (IRIS).
+  bool normalize_returns = false;
+  double temperature = 1.0;      // the world model's sampling temperature while dreaming
+  enum class DreamPrecision { kAuto, kFp32, kBf16 };
+  DreamPrecision dream_precision = DreamPrecision::kAuto;  // auto: bf16 where the device has bf16 arithmetic
+  int64_t eval_episodes = 4;     // real-environment episodes per evaluation (0: none)
+  std::string tokenizer;         // checkpoint or run folder; empty: this run's
+  std::string dynamics;          // checkpoint or run folder; empty: this run's
+
+  // Throws wm::core::Error naming the value.
+  void validate() const;
+};
+
+void describe(core::ConfigSchema& schema, PolicyTrainOptions& train);
+
+}  // namespace wm::policy

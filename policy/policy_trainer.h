@@ -1,0 +1,53 @@
+// One optimizer step of the policy, read top to bottom: imagine B trajectories of H steps
+// from real start windows, λ-returns, REINFORCE with the value as baseline and an entropy
+// bonus, value regression, clip, update, figures to log. The world model and the tokenizer
+// are frozen; batches, evaluation in the real environment and checkpoints are the caller's.
+#pragma once
+
+#include <torch/optim/adamw.h>
+
+#include <memory>
+#include <optional>
+
+#include "core/checkpoint.h"
+#include "core/metrics.h"
+#include "dynamics/imagination.h"
+#include "dynamics/world_model.h"
+#include "policy/actor_critic.h"
+#include "policy/imagined_rollout.h"
+#include "policy/policy_inputs.h"
+#include "policy/policy_options.h"
+
+namespace wm::policy {
+
+class PolicyTrainer {
+ public:
+  // `world_model` dreams as given (fp32, or a bf16 copy: dynamics/dream_precision.h).
+  PolicyTrainer(ActorCritic policy, dynamics::WorldModel world_model, PolicyInputs inputs, PolicyTrainOptions options, c10::Device device);
+
+  // One step from start windows: tokens [B, T, K] with their actions and mask (T = options.context).
+  core::Scalars train_step(const dynamics::DynamicsBatch& starts);
+
+  int64_t step() const { return step_; }
+  ActorCritic& policy() { return policy_; }
+  PolicyInputs& inputs() { return inputs_; }
+  // The last step's trajectories (for dream strips and tests).
+  const ImaginedRollout& last_rollout() const { return rollout_; }
+
+  void save(core::CheckpointWriter& writer);
+  void restore(const core::Checkpoint& checkpoint);
+
+ private:
+  ActorCritic policy_;
+  dynamics::WorldModel world_model_;
+  PolicyInputs inputs_;
+  PolicyTrainOptions options_;
+  c10::Device device_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::optional<dynamics::Imagination> dream_;  // made at the first batch (its size fixes the cache)
+  double return_scale_ = 0;                      // EMA of the 5th-95th percentile range of returns
+  int64_t step_ = 0;
+  ImaginedRollout rollout_;
+};
+
+}  // namespace wm::policy

@@ -1,0 +1,158 @@
+// The policy's parts: λ-returns against a hand computation, the actor loss's direction, the
+// squashed Gaussian's bounds, an imagined rollout's shapes, masks and gradients, the
+// checkpoint round trip and its shape check, and the options' ranges.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "core/error.h"
+#include "dynamics/dynamics_test_support.h"
+#include "policy/imagined_rollout.h"
+#include "policy/lambda_returns.h"
+#include "policy/policy_checkpoint.h"
+#include "test_support.h"
+#include "tokenizer/tokenizer_test_support.h"
+
+namespace wm::policy {
+namespace {
+
+PolicyOptions discrete_options(int64_t actions = 2) {
+  PolicyOptions o;
+  o.channels = 8, o.hidden = 16;
+  o.input_channels = 16, o.input_height = 2, o.input_width = 2;
+  o.num_actions = actions;
+  return o;
+}
+
+TEST(LambdaReturns, MatchAHandComputationWithATermination) {
+  // Two trajectories of 3 steps; the second ends at step 1.
+  const torch::Tensor rewards = torch::tensor({{1.0, 0.0, 2.0}, {1.0, 1.0, 5.0}});
+  const torch::Tensor continues = torch::tensor({{1.0, 1.0, 1.0}, {1.0, 0.0, 1.0}});
+  const torch::Tensor values = torch::tensor({{0.5, 1.0, 2.0, 4.0}, {0.0, 3.0, 7.0, 9.0}});
+  const double g = 0.9, l = 0.5;
+  const torch::Tensor r = lambda_returns(rewards, continues, values, g, l);
+  // Row 0, backwards from R_3 = V_3 = 4.
+  const double r2 = 2.0 + g * ((1 - l) * 4.0 + l * 4.0);  // 5.6
+  const double r1 = 0.0 + g * ((1 - l) * 2.0 + l * r2);   // 3.42
+  const double r0 = 1.0 + g * ((1 - l) * 1.0 + l * r1);   // 2.989
+  EXPECT_NEAR(r[0][2].item<double>(), r2, 1e-6);
+  EXPECT_NEAR(r[0][1].item<double>(), r1, 1e-6);
+  EXPECT_NEAR(r[0][0].item<double>(), r0, 1e-6);
+  // Row 1: step 1 ends the episode, so R_1 = r_1 and step 2's reward of 5 never reaches R_0.
+  EXPECT_NEAR(r[1][1].item<double>(), 1.0, 1e-6);
+  EXPECT_NEAR(r[1][0].item<double>(), 1.0 + g * ((1 - l) * 3.0 + l * 1.0), 1e-6);
+  EXPECT_THROW(lambda_returns(rewards, continues, values.narrow(1, 0, 3), g, l), core::Error);
+}
+
+TEST(ActorLoss, APositiveAdvantageRaisesTheActionsProbabilityAndANegativeOneLowersIt) {
+  for (double advantage : {1.0, -1.0}) {
+    torch::manual_seed(0);
+    ActorCritic policy(discrete_options(3));
+    const torch::Tensor inputs = torch::randn({4, 16, 2, 2}), state = policy->initial_state(4);
+    auto probability_of_2 = [&] { return torch::softmax(policy->forward(inputs, state).logits, -1).select(1, 2).mean().item<double>(); };
+    const double before = probability_of_2();
+    torch::optim::SGD sgd(policy->parameters(), 0.5);
+    const PolicyStep step = policy->forward(inputs, state);
+    const torch::Tensor log_p = torch::log_softmax(step.logits, -1).select(1, 2);  // action 2 was taken
+    (-(log_p * advantage).mean()).backward();
+    sgd.step();
+    const double after = probability_of_2();
+    if (advantage > 0) EXPECT_GT(after, before + 1e-4);
+    else EXPECT_LT(after, before - 1e-4);
+  }
+}
+
+TEST(ActionDistribution, SquashedGaussianActionsStayInTheirBoundsAndGreedyIsTheSquashedMean) {
+  PolicyOptions o = discrete_options();
+  o.num_actions = 0;
+  o.action_low = {-1.0, 0.0, 0.0};
+  o.action_high = {1.0, 1.0, 0.5};
+  PolicyStep step;
+  step.mean = torch::tensor({{3.0, -0.2, 0.0}}).repeat({512, 1});
+  step.log_std = torch::full({512, 3}, 0.5);
+  const SampledActions s = sample_actions(step, o);
+  ASSERT_EQ(s.actions.sizes(), (std::vector<int64_t>{512, 3}));
+  for (int64_t a = 0; a < 3; ++a) {
+    EXPECT_GE(s.actions.select(1, a).min().item<double>(), o.action_low[a]);
+    EXPECT_LE(s.actions.select(1, a).max().item<double>(), o.action_high[a]);
+  }
+  EXPECT_TRUE(torch::isfinite(s.log_probs).all().item<bool>());
+  const SampledActions greedy = sample_actions(step, o, /*greedy=*/true);
+  EXPECT_NEAR(greedy.actions[0][0].item<double>(), std::tanh(3.0), 1e-6);
+  EXPECT_NEAR(greedy.actions[0][1].item<double>(), (std::tanh(-0.2) + 1) / 2, 1e-6);
+  EXPECT_NEAR(greedy.actions[0][2].item<double>(), 0.25, 1e-6);
+  // log-density of a squashed Gaussian of 1 dimension integrates to 1 over its bounds.
+  PolicyOptions one = o;
+  one.action_low = {0.0};
+  one.action_high = {2.0};
+  PolicyStep wide;
+  wide.mean = torch::full({20000, 1}, 0.3);
+  wide.log_std = torch::full({20000, 1}, -0.3);
+  const SampledActions draws = sample_actions(wide, one);
+  // E[1 / p(a)] over draws from p is the length of the support: 2.
+  EXPECT_NEAR((-draws.log_probs).exp().mean().item<double>(), 2.0, 0.1);
+}
+
+TEST(ImaginedRollout, ShapesMasksAndGradientsReachThePolicyOnly) {
+  torch::manual_seed(1);
+  dynamics::DynamicsOptions wo = dynamics::small_dynamics_options();
+  wo.vocab_size = 256;
+  dynamics::WorldModel world(wo);
+  world->eval();
+  tokenizer::VQModel tok(tokenizer::small_options(8, 8));  // 2 x 2 tokens of 256
+  PolicyInputs inputs(tok, PolicyInput::kTokens);
+  PolicyOptions po = discrete_options();
+  inputs.fit(po);
+  ActorCritic policy(po);
+  dynamics::Imagination dream(world, 3);
+  const dynamics::DynamicsBatch b = dynamics::shifting_batch(wo, 3, 5, /*padded=*/1);
+  const int64_t T = 3, H = 6;  // 6 imagined steps: past the world model's context of 6 (a rebuild)
+  const ImaginedRollout r = imagine_rollout(policy, inputs, dream, b.tokens.narrow(1, 0, T), b.actions.narrow(1, 0, T - 1),
+                                            b.mask.narrow(1, 0, T), H);
+  EXPECT_EQ(r.actions.sizes(), (std::vector<int64_t>{3, H}));
+  EXPECT_EQ(r.values.sizes(), (std::vector<int64_t>{3, H + 1}));
+  EXPECT_EQ(r.tokens.sizes(), (std::vector<int64_t>{3, H + 1, 4}));
+  EXPECT_TRUE(torch::equal(r.tokens.select(1, 0), b.tokens.select(1, T - 1)));
+  for (const torch::Tensor& t : {r.log_probs, r.entropies, r.rewards, r.continues, r.alive}) EXPECT_EQ(t.sizes(), (std::vector<int64_t>{3, H}));
+  EXPECT_TRUE(torch::equal(r.alive.select(1, 0), torch::ones({3})));
+  for (int64_t t = 1; t < H; ++t) EXPECT_TRUE(torch::equal(r.alive.select(1, t), r.alive.select(1, t - 1) * r.continues.select(1, t - 1)));
+  (r.log_probs.sum() + r.values.sum()).backward();
+  for (const auto& p : policy->parameters()) EXPECT_TRUE(p.grad().defined());
+  for (const auto& p : world->parameters()) EXPECT_FALSE(p.grad().defined());
+}
+
+TEST(PolicyCheckpoint, RoundTripsAndRefusesAPolicyOfAnotherShapeNamingTheField) {
+  test::TempDir dir;
+  torch::manual_seed(2);
+  ActorCritic policy(discrete_options(9));
+  core::CheckpointWriter writer;
+  add_policy(writer, policy);
+  writer.save(dir / "p.ckpt");
+  ActorCritic loaded = load_policy(dir / "p.ckpt", c10::Device(c10::kCPU));
+  const torch::Tensor inputs = torch::randn({2, 16, 2, 2});
+  policy->eval();
+  EXPECT_TRUE(torch::equal(policy->forward(inputs, policy->initial_state(2)).logits, loaded->forward(inputs, loaded->initial_state(2)).logits));
+  ActorCritic other(discrete_options(4));
+  try {
+    restore_policy(core::Checkpoint::load(dir / "p.ckpt"), other);
+    ADD_FAILURE() << "a 9-action policy restored into a 4-action one";
+  } catch (const core::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("policy.num_actions = 9, this run has 4"), std::string::npos) << e.what();
+  }
+}
+
+TEST(PolicyTrainOptions, RangesAreCheckedNamingTheKey) {
+  PolicyTrainOptions t;
+  t.lambda = 1.5;
+  EXPECT_THROW(t.validate(), core::Error);
+  t = PolicyTrainOptions();
+  t.horizon = 0;
+  try {
+    t.validate();
+    ADD_FAILURE();
+  } catch (const core::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("policy_train.horizon = 0"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace wm::policy
