@@ -16,38 +16,49 @@ void add_conv(torch::nn::Sequential& s, int64_t in, int64_t out, int64_t stride)
 
 }  // namespace
 
-ActorCriticImpl::ActorCriticImpl(PolicyOptions options) : options_(std::move(options)) {
-  options_.validate();
-  const int64_t ch = options_.channels;
+PolicyTowerImpl::PolicyTowerImpl(const PolicyOptions& options, int64_t outputs) {
+  const int64_t ch = options.channels, hidden = options.hidden;
   // Full resolution once, then halve until the grid is 4 x 4 or smaller: 8 x 8 tokens -> 4 x 4,
   // 64 x 64 pixels -> 4 x 4.
   torch::nn::Sequential encoder;
-  add_conv(encoder, options_.input_channels, ch, 1);
-  int64_t h = options_.input_height, w = options_.input_width;
+  add_conv(encoder, options.input_channels, ch, 1);
+  int64_t h = options.input_height, w = options.input_width;
   while (h > 4 || w > 4) {
     add_conv(encoder, ch, ch, 2);
     h = (h + 1) / 2, w = (w + 1) / 2;
   }
   encoder->push_back(torch::nn::Flatten());
   encoder_ = register_module("encoder", encoder);
-  project_ = register_module("project", torch::nn::Linear(ch * h * w, options_.hidden));
-  core_ = register_module("core", torch::nn::GRUCell(options_.hidden, options_.hidden));
+  project_ = register_module("project", torch::nn::Linear(ch * h * w, hidden));
+  core_ = register_module("core", torch::nn::GRUCell(hidden, hidden));
+  last_ = torch::nn::Linear(hidden, outputs);
+  head_ = register_module("head", torch::nn::Sequential(torch::nn::Linear(hidden, hidden), torch::nn::SiLU(), last_));
+}
+
+std::pair<at::Tensor, at::Tensor> PolicyTowerImpl::forward(const at::Tensor& inputs, const at::Tensor& state) {
+  const at::Tensor features = torch::silu(project_(encoder_->forward(inputs)));  // [B, hidden]
+  const at::Tensor next = core_(features, state);                                // [B, hidden]
+  return {head_->forward(next), next};
+}
+
+ActorCriticImpl::ActorCriticImpl(PolicyOptions options) : options_(std::move(options)) {
+  options_.validate();
   const int64_t outputs = options_.discrete_actions() ? options_.num_actions : 2 * options_.action_dim();
-  actor_ = register_module("actor", torch::nn::Linear(options_.hidden, outputs));
-  critic_ = register_module("critic", torch::nn::Linear(options_.hidden, 1));
+  actor_ = register_module("actor", PolicyTower(options_, outputs));
+  critic_ = register_module("critic", PolicyTower(options_, 1));
   // A near-uniform first policy and a zero first value: early advantages are the returns.
   torch::NoGradGuard no_grad;
-  actor_->weight.mul_(0.01);
-  actor_->bias.zero_();
-  critic_->weight.zero_();
-  critic_->bias.zero_();
+  actor_->last_layer()->weight.mul_(0.01);
+  actor_->last_layer()->bias.zero_();
+  critic_->last_layer()->weight.zero_();
+  critic_->last_layer()->bias.zero_();
 }
 
 PolicyStep ActorCriticImpl::forward(const at::Tensor& inputs, const at::Tensor& state) {
-  const at::Tensor features = torch::silu(project_(encoder_->forward(inputs)));  // [B, hidden]
+  const auto states = state.chunk(2, -1);  // the actor's and the critic's, [B, hidden] each
+  const auto [out, actor_state] = actor_->forward(inputs, states[0]);
+  const auto [value, critic_state] = critic_->forward(inputs, states[1]);
   PolicyStep step;
-  step.state = core_(features, state);                                           // [B, hidden]
-  const at::Tensor out = actor_(step.state);
   if (options_.discrete_actions()) {
     step.logits = out;
   } else {
@@ -55,12 +66,13 @@ PolicyStep ActorCriticImpl::forward(const at::Tensor& inputs, const at::Tensor& 
     step.mean = halves[0];
     step.log_std = halves[1].clamp(-5.0, 2.0);
   }
-  step.value = critic_(step.state).squeeze(-1);
+  step.value = value.squeeze(-1);
+  step.state = torch::cat({actor_state, critic_state}, -1);
   return step;
 }
 
 at::Tensor ActorCriticImpl::initial_state(int64_t batch) const {
-  return torch::zeros({batch, options_.hidden}, critic_->weight.options());
+  return torch::zeros({batch, 2 * options_.hidden}, parameters().front().options());
 }
 
 SampledActions sample_actions(const PolicyStep& step, const PolicyOptions& options, bool greedy) {

@@ -1,7 +1,11 @@
-// The actor-critic: a conv encoder over the frame's input grid (codebook vectors [D, h, w]
-// or decoded pixels [3, H, W]), a GRU carried from frame to frame, and two heads — the
-// action distribution (categorical, or a tanh-squashed Gaussian scaled to the action
-// bounds) and the value.
+// The actor-critic: two towers of the same shape, one for the actor and one for the critic,
+// each a conv encoder over the frame's input grid (codebook vectors [D, h, w] or decoded
+// pixels [3, H, W]), a GRU carried from frame to frame, and an MLP head on its state — the
+// action distribution (categorical, or a tanh-squashed Gaussian scaled to the action bounds)
+// and the value. Why two: with one shared trunk the value's regression (returns of several
+// units, growing while the critic bootstraps) dominated the trunk's gradient and pushed the
+// GRU into saturation, where neither head could tell frames apart any more; the signal-world
+// test then never learned to read its frame.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -18,25 +22,39 @@ struct PolicyStep {
   at::Tensor mean;     // continuous: [B, A], of the Gaussian before the squash
   at::Tensor log_std;  // continuous: [B, A]
   at::Tensor value;    // [B]
-  at::Tensor state;    // [B, hidden]: the GRU's state after this frame
+  at::Tensor state;    // [B, 2 * hidden]: both GRUs' states after this frame (actor's, critic's)
 };
+
+// One tower: encoder -> GRU -> MLP head.
+class PolicyTowerImpl : public torch::nn::Module {
+ public:
+  PolicyTowerImpl(const PolicyOptions& options, int64_t outputs);
+  // inputs [B, C, h, w], state [B, hidden] -> (head output [B, outputs], new state [B, hidden])
+  std::pair<at::Tensor, at::Tensor> forward(const at::Tensor& inputs, const at::Tensor& state);
+  torch::nn::Linear& last_layer() { return last_; }
+
+ private:
+  torch::nn::Sequential encoder_{nullptr};
+  torch::nn::Linear project_{nullptr};
+  torch::nn::GRUCell core_{nullptr};
+  torch::nn::Sequential head_{nullptr};
+  torch::nn::Linear last_{nullptr};
+};
+TORCH_MODULE(PolicyTower);
 
 class ActorCriticImpl : public torch::nn::Module {
  public:
   explicit ActorCriticImpl(PolicyOptions options);
 
-  // inputs float [B, C, h, w] (PolicyInputs), state [B, hidden] -> this frame's step.
+  // inputs float [B, C, h, w] (PolicyInputs), state [B, 2 * hidden] -> this frame's step.
   PolicyStep forward(const at::Tensor& inputs, const at::Tensor& state);
-  // Zeros [batch, hidden] on the module's device: the state before an episode's first frame.
+  // Zeros [batch, 2 * hidden] on the module's device: the state before an episode's first frame.
   at::Tensor initial_state(int64_t batch) const;
   const PolicyOptions& options() const { return options_; }
 
  private:
   PolicyOptions options_;
-  torch::nn::Sequential encoder_{nullptr};
-  torch::nn::Linear project_{nullptr};
-  torch::nn::GRUCell core_{nullptr};
-  torch::nn::Linear actor_{nullptr}, critic_{nullptr};
+  PolicyTower actor_{nullptr}, critic_{nullptr};
 };
 TORCH_MODULE(ActorCritic);
 

@@ -1,0 +1,79 @@
+// A policy learns a task it only ever meets inside a learned world model: a signal world
+// where every frame shows one of two signals (all tokens 1, or all tokens 2, drawn anew each
+// step) and the rewarded action is the one the signal names (+1; the other 0 or -1). The world
+// model learns that from random play; the policy then trains in imagination alone and must
+// read the frame to act right.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <iostream>
+
+#include "dynamics/dynamics_test_support.h"
+#include "dynamics/dynamics_trainer.h"
+#include "policy/policy_trainer.h"
+#include "tokenizer/tokenizer_test_support.h"
+
+namespace wm::policy {
+namespace {
+
+// Windows of the signal world under random actions. -> tokens [B, L, K] of 1s or 2s.
+dynamics::DynamicsBatch signal_batch(const dynamics::DynamicsOptions& o, int64_t batch, int64_t steps, uint64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const torch::Tensor signal = torch::randint(1, 3, {batch, steps}, gen, torch::kInt64);  // 1 or 2
+  const torch::Tensor actions = torch::randint(0, 2, {batch, steps}, gen, torch::kInt64);
+  dynamics::DynamicsBatch b;
+  b.tokens = signal.unsqueeze(2).expand({batch, steps, o.tokens_per_frame}).contiguous();
+  b.actions = actions;
+  // The named action earns +1; the other 0 under signal 1 and -1 under signal 2. (A plain
+  // +1/-1 would be an XOR of signal and action whose every marginal is 50/50: a world model
+  // starts on a plateau there and takes far longer to find it.)
+  const torch::Tensor right = actions == signal - 1;
+  b.rewards = torch::where(right, torch::ones({batch, steps}), torch::where(signal == 1, torch::zeros({batch, steps}), -torch::ones({batch, steps})));
+  b.dones = torch::zeros({batch, steps}, torch::kUInt8);
+  b.mask = torch::ones({batch, steps}, torch::kBool);
+  return b;
+}
+
+TEST(PolicyLearning, LearnsTheSignalWorldInImaginationAlone) {
+  torch::manual_seed(0);
+  dynamics::DynamicsOptions wo = dynamics::small_dynamics_options();
+  wo.vocab_size = 256;  // the tokenizer's
+  dynamics::DynamicsTrainOptions wt = dynamics::shifting_world_training();
+  wt.steps = 200;
+  dynamics::DynamicsTrainer world_trainer(dynamics::WorldModel(wo), wt, c10::Device(c10::kCPU), core::Precision::kFp32);
+  for (int64_t s = 0; s < wt.steps; ++s) world_trainer.train_step(signal_batch(wo, wt.batch_size, wo.context_steps, 100 + s));
+  const core::Scalars world = world_trainer.evaluate({signal_batch(wo, 64, wo.context_steps, 1)});
+  ASSERT_GE(dynamics::scalar_named(world, "dynamics/holdout_reward_accuracy"), 0.95) << "the world model did not learn the rewards";
+
+  tokenizer::VQModel tok(tokenizer::small_options(8, 8));  // an untrained tokenizer: distinct code vectors are enough
+  PolicyInputs inputs(tok, PolicyInput::kTokens);
+  PolicyOptions po;
+  po.channels = 16, po.hidden = 32, po.num_actions = 2;
+  inputs.fit(po);
+  PolicyTrainOptions pt;
+  pt.steps = 300, pt.batch_size = 32, pt.horizon = 4, pt.context = 1, pt.lr = 3e-4, pt.warmup_steps = 1;
+  PolicyTrainer trainer(ActorCritic(po), world_trainer.model(), inputs, pt, c10::Device(c10::kCPU));
+  double first_return = 0, last_return = 0;
+  for (int64_t s = 0; s < pt.steps; ++s) {
+    const core::Scalars figures = trainer.train_step(signal_batch(wo, pt.batch_size, 1, 5000 + s));
+    const double imagined = dynamics::scalar_named(figures, "policy/imagined_return");
+    if (s == 0) first_return = imagined;
+    last_return = imagined;
+  }
+  std::cout << "imagined return over 4 steps: " << first_return << " at the first step, " << last_return << " at the last\n";
+  EXPECT_GT(last_return, 3.0) << "the best return over 4 steps is 4";
+
+  // The greedy policy on fresh frames of each signal.
+  ActorCritic& policy = trainer.policy();
+  policy->eval();
+  torch::NoGradGuard no_grad;
+  for (int64_t signal : {1, 2}) {
+    const torch::Tensor tokens = torch::full({16, wo.tokens_per_frame}, signal, torch::kInt64);
+    const PolicyStep step = policy->forward(inputs.from_tokens(tokens), policy->initial_state(16));
+    const SampledActions greedy = sample_actions(step, po, /*greedy=*/true);
+    EXPECT_TRUE(torch::equal(greedy.actions, torch::full({16}, signal - 1, torch::kInt64))) << "signal " << signal;
+  }
+}
+
+}  // namespace
+}  // namespace wm::policy
