@@ -1,5 +1,7 @@
 #include "envs/agent.h"
 
+#include <ATen/ATen.h>
+
 #include "core/error.h"
 #include "envs/driving_env.h"
 
@@ -29,6 +31,30 @@ std::vector<Action> DrivingExpertAgent::act(const at::Tensor& /*frames*/) {
   std::vector<Action> actions;
   for (int64_t i = 0; i < env_->size(); ++i) actions.push_back(experts_[static_cast<size_t>(i)].act(static_cast<const DrivingEnv&>(env_->env(i))));
   return actions;
+}
+
+std::vector<double> play_episodes(Agent& agent, VectorEnv& env, int64_t episodes, uint64_t seed) {
+  const FrameSpec spec = env.frame_spec();
+  std::vector<uint8_t> frames(static_cast<size_t>(env.size() * spec.bytes()));
+  const at::Tensor view = at::from_blob(frames.data(), {env.size(), spec.height, spec.width, 3}, at::kByte);
+  std::vector<StepResult> results;
+  std::vector<double> running(static_cast<size_t>(env.size()), 0.0), returns;
+  env.reset(seed, frames.data());
+  for (int64_t i = 0; i < env.size(); ++i) agent.episode_ended(i);  // fresh state for the first episodes
+  while (static_cast<int64_t>(returns.size()) < episodes) {
+    const std::vector<Action> actions = agent.act(view);
+    env.step(actions, frames.data(), results);
+    for (int64_t i = 0; i < env.size(); ++i) {
+      running[static_cast<size_t>(i)] += results[static_cast<size_t>(i)].reward;
+      if (results[static_cast<size_t>(i)].done()) {
+        returns.push_back(running[static_cast<size_t>(i)]);
+        running[static_cast<size_t>(i)] = 0.0;
+        agent.episode_ended(i);
+      }
+    }
+  }
+  returns.resize(static_cast<size_t>(episodes));
+  return returns;
 }
 
 }  // namespace wm::envs

@@ -58,4 +58,9 @@ class DrivingExpertAgent : public Agent {
   std::vector<DrivingExpert> experts_;
 };
 
+// Plays `episodes` whole episodes with `agent` on `env` (reset from `seed`) and returns their
+// returns in the order they finished. Episodes still running once enough have finished are
+// dropped, so slow episodes do not bias the count.
+std::vector<double> play_episodes(Agent& agent, VectorEnv& env, int64_t episodes, uint64_t seed);
+
 }  // namespace wm::envs

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "policy/lambda_returns.h"
 #include "policy/policy_checkpoint.h"
+#include "tokenizer/tokenizer_checkpoint.h"
 
 namespace wm::policy {
 
@@ -85,6 +86,8 @@ core::Scalars PolicyTrainer::train_step(const dynamics::DynamicsBatch& starts) {
 
 void PolicyTrainer::save(core::CheckpointWriter& writer) {
   add_policy(writer, policy_);
+  // The tokenizer travels with the policy: an agent reads real frames through it.
+  tokenizer::add_tokenizer(writer, inputs_.tokenizer());
   writer.add_optimizer("policy_adamw", *optimizer_);
   writer.set_counter("policy_step", step_);
   writer.set_text("policy_return_scale", std::to_string(return_scale_));

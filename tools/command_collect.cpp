@@ -1,4 +1,4 @@
-// wm collect --config C [--steps N] [--policy random|expert]: experience from the configured
+// wm collect --config C [--steps N] [--policy random|expert|CKPT]: experience from the configured
 // environment into <run>/episodes (the episode store), with a progress bar.
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
@@ -44,7 +44,7 @@ void run_collect(const CollectArgs& args) {
   dataloader::EpisodeStore store(run.root() / "episodes", dataloader::EpisodeStore::Mode::kAppend);
   // Seeds continue where earlier collections into the same store stopped.
   const uint64_t base_seed = static_cast<uint64_t>(config.run.seed) * 1000003u + static_cast<uint64_t>(store.num_episodes()) * 7919u;
-  const std::unique_ptr<envs::Agent> agent = make_agent(config.collect.policy, *env, base_seed, "collect.policy");
+  const std::unique_ptr<envs::Agent> agent = make_agent(config.collect.policy, *env, base_seed, "collect.policy", core::resolve_device(config.run.device));
   dataloader::EpisodeRecorder recorder(store, *env);
   core::MetricsWriter metrics(run.root(), config.log.tensorboard);
 
@@ -92,7 +92,7 @@ void add_collect_command(CLI::App& app) {
   CLI::App* collect = app.add_subcommand("collect", "Run a policy in the environment and store the episodes");
   collect->add_option("--config,-c", args->config_file, "YAML config file");
   collect->add_option("--steps", args->steps, "environment steps to take (all envs together)")->check(CLI::NonNegativeNumber);
-  collect->add_option("--policy", args->policy, "random|expert");
+  collect->add_option("--policy", args->policy, "random, expert, or a policy checkpoint (a file, or a run folder with one)");
   collect->add_option("overrides", args->overrides, "key.path=value overrides");
   collect->callback([args] { run_collect(*args); });
 }

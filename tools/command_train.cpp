@@ -5,6 +5,7 @@
 
 #include "tools/commands.h"
 #include "tools/train_dynamics.h"
+#include "tools/train_policy.h"
 #include "tools/train_tokenizer.h"
 
 namespace wm::tools {
@@ -20,7 +21,7 @@ struct TrainArgs {
 }  // namespace
 
 void add_train_command(CLI::App& app) {
-  CLI::App* train = app.add_subcommand("train", "Train a component (tokenizer, dynamics; the policy comes next)");
+  CLI::App* train = app.add_subcommand("train", "Train a component: tokenizer, dynamics, policy");
   train->require_subcommand(1);
   auto args = std::make_shared<TrainArgs>();
   CLI::App* tokenizer = train->add_subcommand("tokenizer", "Train the VQ tokenizer on frames");
@@ -35,6 +36,13 @@ void add_train_command(CLI::App& app) {
   dynamics->add_flag("--resume", dynamics_args->resume, "continue from the newest valid dynamics checkpoint of the run");
   dynamics->add_option("overrides", dynamics_args->overrides, "key.path=value overrides");
   dynamics->callback([dynamics_args] { train_dynamics(dynamics_args->config_file, dynamics_args->overrides, dynamics_args->resume); });
+
+  auto policy_args = std::make_shared<TrainArgs>();
+  CLI::App* policy = train->add_subcommand("policy", "Train the policy inside the world model (imagination only)");
+  policy->add_option("--config,-c", policy_args->config_file, "YAML config file");
+  policy->add_flag("--resume", policy_args->resume, "continue from the newest valid policy checkpoint of the run");
+  policy->add_option("overrides", policy_args->overrides, "key.path=value overrides");
+  policy->callback([policy_args] { train_policy(policy_args->config_file, policy_args->overrides, policy_args->resume); });
 }
 
 }  // namespace wm::tools

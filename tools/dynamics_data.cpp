@@ -62,9 +62,9 @@ DynamicsData::DynamicsData(WmConfig& config, const std::filesystem::path& run_ro
   holdout_part_ = std::make_shared<Split>(source, config.data.holdout_fraction, Split::Part::kHoldout);
 }
 
-dataloader::WindowSamplerOptions DynamicsData::sampling(int64_t batch) const {
+dataloader::WindowSamplerOptions DynamicsData::sampling(int64_t batch, int64_t window) const {
   dataloader::WindowSamplerOptions options;
-  options.window = window_;
+  options.window = window > 0 ? window : window_;
   options.batch = batch;
   options.seed = seed_;
   return options;

@@ -29,8 +29,8 @@ class DynamicsData {
   const std::shared_ptr<dataloader::SplitSource>& train_part() const { return train_part_; }
   const std::shared_ptr<dataloader::SplitSource>& holdout_part() const { return holdout_part_; }
 
-  // Windows of the model's context, `batch` at a time, seeded by the run.
-  dataloader::WindowSamplerOptions sampling(int64_t batch) const;
+  // Windows of `window` steps (0: the model's context), `batch` at a time, seeded by the run.
+  dataloader::WindowSamplerOptions sampling(int64_t batch, int64_t window = 0) const;
   // A window batch as the model reads it: token grids as they are, frames through the tokenizer.
   dynamics::DynamicsBatch to_batch(const dataloader::WindowBatch& windows) const;
   // `count` fixed held-out batches (the same ones on every call and in every command); none

@@ -18,7 +18,7 @@ void describe_section(core::ConfigSchema& schema, const char* name, Options& opt
 
 void describe(core::ConfigSchema& schema, CollectOptions& collect) {
   schema.add("steps", &collect.steps, "environment steps, all environments together");
-  schema.add("policy", &collect.policy, "random | expert (the driving game's scripted driver)");
+  schema.add("policy", &collect.policy, "random | expert (the driving game's scripted driver) | a policy checkpoint or run folder");
 }
 
 void describe(core::ConfigSchema& schema, WmConfig& config) {
@@ -31,6 +31,8 @@ void describe(core::ConfigSchema& schema, WmConfig& config) {
   describe_section(schema, "tokenizer_train", config.tokenizer_train);
   describe_section(schema, "dynamics", config.dynamics);
   describe_section(schema, "dynamics_train", config.dynamics_train);
+  describe_section(schema, "policy", config.policy);
+  describe_section(schema, "policy_train", config.policy_train);
   describe_section(schema, "log", config.log);
   describe_section(schema, "checkpoint", config.checkpoint);
 }

@@ -1,5 +1,5 @@
 // The whole configuration of a wm run: one section per library, each described by that
-// library's describe(). Later issues add envs, tokenizer, dynamics, policy sections here.
+// library's describe().
 #pragma once
 
 #include <filesystem>
@@ -13,6 +13,7 @@
 #include "dynamics/dynamics_options.h"
 #include "dynamics/dynamics_trainer.h"
 #include "envs/env_options.h"
+#include "policy/policy_options.h"
 #include "tokenizer/tokenizer_options.h"
 #include "tokenizer/tokenizer_trainer.h"
 
@@ -20,7 +21,7 @@ namespace wm::tools {
 
 struct CollectOptions {
   int64_t steps = 10000;         // environment steps, all environments together
-  std::string policy = "random"; // random | expert (driving only)
+  std::string policy = "random"; // random | expert (driving only) | a policy checkpoint or run folder
 };
 
 struct WmConfig {
@@ -33,6 +34,8 @@ struct WmConfig {
   tokenizer::TokenizerTrainOptions tokenizer_train;
   dynamics::DynamicsOptions dynamics;
   dynamics::DynamicsTrainOptions dynamics_train;
+  policy::PolicyOptions policy;
+  policy::PolicyTrainOptions policy_train;
   core::LogOptions log;
   core::CheckpointOptions checkpoint;
 };

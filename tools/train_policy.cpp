@@ -1,0 +1,134 @@
+#include "tools/train_policy.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <numeric>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/logging.h"
+#include "core/train_loop.h"
+#include "dataloader/window_sampler.h"
+#include "dynamics/dream_precision.h"
+#include "dynamics/dynamics_checkpoint.h"
+#include "envs/agent.h"
+#include "policy/policy_agent.h"
+#include "policy/policy_trainer.h"
+#include "tokenizer/tokenizer_checkpoint.h"
+#include "tools/checkpoint_paths.h"
+#include "tools/dynamics_data.h"
+#include "tools/wm_config.h"
+
+namespace wm::tools {
+
+namespace {
+
+// The world model in the precision it dreams in.
+dynamics::WorldModel dreaming_model(const dynamics::WorldModel& model, policy::PolicyTrainOptions::DreamPrecision wanted, c10::Device device) {
+  using P = policy::PolicyTrainOptions::DreamPrecision;
+  core::Precision precision = core::Precision::kFp32;
+  if (wanted == P::kBf16) precision = core::Precision::kBf16;
+  if (wanted == P::kAuto && (device.is_cuda() || dynamics::cpu_has_bf16())) precision = core::Precision::kBf16;
+  dynamics::check_dream_precision(device, precision);
+  return dynamics::dream_model(model, precision);
+}
+
+// The action space the policy acts in: the world model's, with the environment's bounds for
+// continuous actions.
+void fit_actions(policy::PolicyOptions& o, const dynamics::DynamicsOptions& world, const envs::VectorEnv* env) {
+  if (world.discrete_actions()) {
+    o.num_actions = world.num_actions;
+  } else {
+    if (env == nullptr || env->action_space().is_discrete() || env->action_space().dim != world.action_dim) {
+      throw core::Error("the world model has " + std::to_string(world.action_dim) + "-d continuous actions; the policy takes their bounds "
+                        "from the environment, and env.id = '" + (env ? env->name() + "' acts in " + env->action_space().describe() : "?'"));
+    }
+    o.action_low.assign(env->action_space().low.begin(), env->action_space().low.end());
+    o.action_high.assign(env->action_space().high.begin(), env->action_space().high.end());
+  }
+}
+
+}  // namespace
+
+void train_policy(const std::string& config_file, const std::vector<std::string>& overrides, bool resume) {
+  const LoadedConfig loaded = load_wm_config(config_file, overrides);
+  WmConfig config = loaded.config;
+  core::RunContext run(config.run, config.log, config.checkpoint, loaded.yaml);
+  core::init_logging(config.log, run.dir().logs(), run.rank());
+  core::configure_threads(config.run.threads, /*local_world_size=*/1);
+  torch::manual_seed(static_cast<uint64_t>(config.run.seed));
+  const c10::Device device = core::resolve_device(config.run.device);
+  const auto& options = config.policy_train;
+  options.validate();
+
+  // The frozen parts: the tokenizer the policy reads through, and the world model it dreams in.
+  const std::string root = run.dir().root().string();
+  const auto tokenizer_path = resolve_checkpoint(options.tokenizer.empty() ? root : options.tokenizer, "tokenizer");
+  const auto dynamics_path = resolve_checkpoint(options.dynamics.empty() ? root : options.dynamics, "dynamics");
+  const tokenizer::VQModel tokenizer = tokenizer::load_tokenizer(tokenizer_path, device).model;
+  // Real start windows: the data the world model trained on.
+  const DynamicsData data(config, run.dir().root(), device);
+  const dynamics::WorldModel world = dynamics::load_dynamics(dynamics_path, device, &config.dynamics).model;
+  const auto& t = tokenizer->options();
+  if (world->options().tokens_per_frame != t.tokens_per_frame() || world->options().vocab_size != t.vocab_size) {
+    throw core::Error(dynamics_path.string() + " reads frames of " + std::to_string(world->options().tokens_per_frame) + " tokens of " +
+                      std::to_string(world->options().vocab_size) + ", but the tokenizer " + tokenizer_path.string() + " writes " +
+                      std::to_string(t.tokens_per_frame()) + " tokens of " + std::to_string(t.vocab_size));
+  }
+  std::unique_ptr<envs::VectorEnv> env;
+  if (options.eval_episodes > 0 || !world->options().discrete_actions()) env = envs::make_vector_env(config.env);
+
+  policy::PolicyInputs inputs(tokenizer, config.policy.input);
+  inputs.fit(config.policy);
+  fit_actions(config.policy, world->options(), env.get());
+  if (env) {
+    const std::string mismatch = policy::action_space_mismatch(config.policy, env->action_space());
+    if (!mismatch.empty()) throw core::Error("env.id = '" + env->name() + "': " + mismatch + " (the world model's, " + dynamics_path.string() + ")");
+  }
+  core::ConfigSchema schema;
+  describe(schema, config);
+  run.set_config_yaml(core::config_to_yaml(schema));
+  run.dir().write_config(run.config_yaml());
+
+  dataloader::WindowSamplerOptions sampling = data.sampling(options.batch_size, options.context);
+  sampling.pad_before_start = false;
+  dataloader::PrefetchingSampler starts(dataloader::WindowSampler(data.train_part(), sampling), /*depth=*/2);
+  policy::PolicyTrainer trainer(policy::ActorCritic(config.policy), dreaming_model(world, options.dream_precision, device), inputs, options,
+                                device);
+
+  const uint64_t eval_seed = static_cast<uint64_t>(config.run.seed) * 7919u + 1000003u;  // the same episodes at every evaluation
+  core::TrainPhase phase{.name = "policy",
+                         .options = &options,
+                         .step = [&] { return trainer.step(); },
+                         .train_step = [&] { return trainer.train_step(data.to_batch(starts.next())); },
+                         .evaluate = {},
+                         .save = [&](core::CheckpointWriter& writer) { trainer.save(writer); },
+                         .restore = [&](const core::Checkpoint& checkpoint) { trainer.restore(checkpoint); }};
+  if (env && options.eval_episodes > 0) {
+    phase.evaluate = [&] {
+      policy::PolicyAgent agent(trainer.policy(), trainer.inputs(), env->size());
+      const std::vector<double> returns = envs::play_episodes(agent, *env, options.eval_episodes, eval_seed);
+      trainer.policy()->train();
+      const double mean = std::accumulate(returns.begin(), returns.end(), 0.0) / static_cast<double>(returns.size());
+      double square = 0;
+      for (double r : returns) square += (r - mean) * (r - mean);
+      const double std = std::sqrt(square / static_cast<double>(returns.size()));
+      spdlog::info("step {}: real-environment return {:.1f} +- {:.1f} over {} episodes", trainer.step(), mean, std, returns.size());
+      return core::Scalars{{"policy/eval_return_mean", mean}, {"policy/eval_return_std", std}};
+    };
+  }
+  if (resume) core::resume_phase(run, phase);
+
+  const auto& p = config.policy;
+  spdlog::info("training the policy ({} input, {} channels, GRU {}, {}) in {} ({} steps of dreams from {} real frames, {} trajectories) "
+               "on {}",
+               p.input == policy::PolicyInput::kTokens ? "token" : "frame", p.channels, p.hidden,
+               p.discrete_actions() ? std::to_string(p.num_actions) + " discrete actions" : std::to_string(p.action_dim()) + "-d actions",
+               dynamics_path.string(), options.horizon, options.context, options.batch_size, device.str());
+  core::run_phase(run, phase, options.steps);
+  spdlog::info("done at step {} after {:.0f} s", trainer.step(), run.elapsed_s());
+}
+
+}  // namespace wm::tools
