@@ -13,43 +13,16 @@
 #include "dynamics/dream_precision.h"
 #include "dynamics/dynamics_checkpoint.h"
 #include "test_support.h"
-#include "tokenizer/tokenizer_checkpoint.h"
-#include "tokenizer/tokenizer_test_support.h"
+#include "tools/tiny_driving_run.h"
 
 namespace wm {
 namespace {
 
-const std::string kTinyModel =
-    " dynamics.layers=1 dynamics.width=32 dynamics.heads=2 dynamics.context_steps=4 dynamics_train.batch_size=4"
-    " dynamics_train.warmup_steps=2 dynamics_train.eval_every=5 dynamics_train.eval_batches=2 log.every_steps=5"
-    " checkpoint.every_steps=5 run.device=cpu";
+using test::TinyDrivingRun;
 
-nlohmann::json last_with(const std::filesystem::path& metrics, const std::string& key) {
-  std::ifstream in(metrics);
-  nlohmann::json found;
-  for (std::string line; std::getline(in, line);) {
-    const auto j = nlohmann::json::parse(line);
-    if (j.contains(key)) found = j;
-  }
-  return found;
-}
+using test::last_with;
 
-class TrainDynamics : public ::testing::Test {
- protected:
-  void SetUp() override {
-    run_ = " run.out_dir=" + dir_.path().string() + " run.name=d";
-    const auto collect = test::run_command(test::wm_binary() + " collect --config configs/demo.yaml --steps 160 --policy expert" + run_ +
-                                           " env.height=32 env.width=32 env.max_steps=40 env.num_envs=2");
-    ASSERT_EQ(collect.exit_code, 0) << collect.err;
-    torch::manual_seed(0);
-    tokenizer::VQModel model(tokenizer::small_options());
-    core::CheckpointWriter writer;
-    tokenizer::add_tokenizer(writer, model);
-    writer.save(dir_ / "tok.ckpt");
-  }
-  test::TempDir dir_;
-  std::string run_;
-};
+class TrainDynamics : public TinyDrivingRun {};
 
 TEST_F(TrainDynamics, TrainsOnTokenShardsWithBaselinesAndResumes) {
   const auto dump = test::run_command(test::wm_binary() + " tokens dump --tokenizer " + (dir_ / "tok.ckpt").string() + " --out " +
@@ -84,10 +57,7 @@ TEST_F(TrainDynamics, TrainsOnTokenShardsWithBaselinesAndResumes) {
 
 // wm bench precision reads the run's own config, checkpoint and held-out windows.
 TEST_F(TrainDynamics, BenchPrecisionComparesBf16WithFp32OnTheRunsHeldOutWindows) {
-  const auto r = test::run_command(test::wm_binary() + " train dynamics --config configs/demo.yaml" + run_ + kTinyModel +
-                                   " dynamics_train.steps=5 dynamics_train.tokenizer=" + (dir_ / "tok.ckpt").string() +
-                                   " data.path=" + (dir_ / "d" / "episodes").string());
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  train_tiny_dynamics(5);
   const auto bench = test::run_command(test::wm_binary() + " bench precision --run " + (dir_ / "d").string() + " --batches 2 --batch 3 --json");
   if (!dynamics::cpu_has_bf16()) {
     EXPECT_NE(bench.exit_code, 0);
