@@ -58,7 +58,7 @@ PhaseReport run_phase(RunContext& run, const TrainPhase& phase, int64_t until_st
   PhaseReport report;
   auto evaluate = [&] {
     report.evaluation = phase.evaluate();
-    run.write_metrics(phase.step(), report.evaluation);
+    if (!report.evaluation.empty()) run.write_metrics(phase.step(), report.evaluation);
   };
   int64_t evaluated_at = -1, saved_at = -1;
   {

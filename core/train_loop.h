@@ -62,7 +62,7 @@ struct TrainPhase {
   const TrainingOptions* options = nullptr;         // eval_every, time_budget_s
   std::function<int64_t()> step;                    // optimizer steps done so far
   std::function<Scalars()> train_step;              // one optimizer step on the next batch -> figures to log
-  std::function<Scalars()> evaluate;                // held-out figures (it logs its own line); empty: none
+  std::function<Scalars()> evaluate;                // held-out figures (it logs its own line); none: not set, or {}
   std::function<void(CheckpointWriter&)> save;      // model, optimizer, counters
   std::function<void(const Checkpoint&)> restore;   // their inverse; throws wm::core::Error on a mismatch
 };

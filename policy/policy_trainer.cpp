@@ -5,11 +5,20 @@
 #include <chrono>
 
 #include "core/error.h"
+#include "dynamics/dream_precision.h"
 #include "policy/lambda_returns.h"
 #include "policy/policy_checkpoint.h"
 #include "tokenizer/tokenizer_checkpoint.h"
 
 namespace wm::policy {
+
+dynamics::WorldModel dreaming_model(const dynamics::WorldModel& model, PolicyTrainOptions::DreamPrecision wanted, c10::Device device) {
+  using P = PolicyTrainOptions::DreamPrecision;
+  core::Precision precision = core::Precision::kFp32;
+  if (wanted == P::kBf16 || (wanted == P::kAuto && (device.is_cuda() || dynamics::cpu_has_bf16()))) precision = core::Precision::kBf16;
+  dynamics::check_dream_precision(device, precision);
+  return dynamics::dream_model(model, precision);
+}
 
 PolicyTrainer::PolicyTrainer(ActorCritic policy, dynamics::WorldModel world_model, PolicyInputs inputs, PolicyTrainOptions options,
                              c10::Device device)
@@ -25,6 +34,11 @@ PolicyTrainer::PolicyTrainer(ActorCritic policy, dynamics::WorldModel world_mode
   std::vector<torch::Tensor> decayed, other;
   for (const auto& p : policy_->parameters()) (p.dim() >= 2 ? decayed : other).push_back(p);
   optimizer_ = core::make_adamw(decayed, other, options_);
+}
+
+void PolicyTrainer::set_world_model(dynamics::WorldModel world_model) {
+  world_model_ = std::move(world_model);
+  dream_.reset();  // the next batch makes a dream (and its cache) for the new model
 }
 
 core::Scalars PolicyTrainer::train_step(const dynamics::DynamicsBatch& starts) {

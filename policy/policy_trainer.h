@@ -20,6 +20,11 @@
 
 namespace wm::policy {
 
+// The world model in the precision the policy dreams in (auto: bf16 where the device has bf16
+// arithmetic): a bf16 copy, or the model itself in fp32 (Imagination switches it to eval
+// mode while it dreams and back after).
+dynamics::WorldModel dreaming_model(const dynamics::WorldModel& model, PolicyTrainOptions::DreamPrecision wanted, c10::Device device);
+
 class PolicyTrainer {
  public:
   // `world_model` dreams as given (fp32, or a bf16 copy: dynamics/dream_precision.h).
@@ -27,6 +32,9 @@ class PolicyTrainer {
 
   // One step from start windows: tokens [B, T, K] with their actions and mask (T = options.context).
   core::Scalars train_step(const dynamics::DynamicsBatch& starts);
+
+  // A new world model to dream in (wm train all: the dynamics model after its latest epoch).
+  void set_world_model(dynamics::WorldModel world_model);
 
   int64_t step() const { return step_; }
   ActorCritic& policy() { return policy_; }

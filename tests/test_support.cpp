@@ -6,12 +6,14 @@
 #include <ATen/ATen.h>
 
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "core/error.h"
 #include "wm/build_config.h"
@@ -76,5 +78,27 @@ double psnr_of(const at::Tensor& a, const at::Tensor& b) {
 
 std::string wm_binary() { return std::string(WM_BINARY_DIR) + "/wm"; }
 std::string venv_python() { return WM_PYTHON; }
+
+int spawn_wm(const std::vector<std::string>& args) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<const char*> argv = {"wm"};
+    for (const auto& a : args) argv.push_back(a.c_str());
+    argv.push_back(nullptr);
+    if (std::freopen("/dev/null", "w", stdout) == nullptr || std::freopen("/dev/null", "w", stderr) == nullptr) ::_exit(126);
+    ::execv(wm_binary().c_str(), const_cast<char* const*>(argv.data()));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+bool wait_for(const std::function<bool()>& done, double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
 
 }  // namespace wm::test

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 
@@ -43,6 +44,13 @@ std::string error_of(const std::function<void()>& f);
 
 // PSNR in dB between two uint8 tensors of the same shape.
 double psnr_of(const at::Tensor& a, const at::Tensor& b);
+
+// Starts `wm args...` in the background (no shell; stdout and stderr to /dev/null) and
+// returns its pid, for tests that signal or kill it.
+int spawn_wm(const std::vector<std::string>& args);
+
+// Polls `done` every 20 ms for up to `seconds`; whether it became true.
+bool wait_for(const std::function<bool()>& done, double seconds);
 
 // Path of the wm binary and of the project's .venv Python.
 std::string wm_binary();

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "tools/commands.h"
+#include "tools/train_all.h"
 #include "tools/train_dynamics.h"
 #include "tools/train_policy.h"
 #include "tools/train_tokenizer.h"
@@ -21,7 +22,7 @@ struct TrainArgs {
 }  // namespace
 
 void add_train_command(CLI::App& app) {
-  CLI::App* train = app.add_subcommand("train", "Train a component: tokenizer, dynamics, policy");
+  CLI::App* train = app.add_subcommand("train", "Train a component (tokenizer, dynamics, policy) or the whole loop (all)");
   train->require_subcommand(1);
   auto args = std::make_shared<TrainArgs>();
   CLI::App* tokenizer = train->add_subcommand("tokenizer", "Train the VQ tokenizer on frames");
@@ -43,6 +44,13 @@ void add_train_command(CLI::App& app) {
   policy->add_flag("--resume", policy_args->resume, "continue from the newest valid policy checkpoint of the run");
   policy->add_option("overrides", policy_args->overrides, "key.path=value overrides");
   policy->callback([policy_args] { train_policy(policy_args->config_file, policy_args->overrides, policy_args->resume); });
+
+  auto all_args = std::make_shared<TrainArgs>();
+  CLI::App* all = train->add_subcommand("all", "The whole loop, epoch by epoch: collect, tokenizer, dynamics, policy in imagination, "
+                                               "evaluation; the same command resumes after a kill");
+  all->add_option("--config,-c", all_args->config_file, "YAML config file");
+  all->add_option("overrides", all_args->overrides, "key.path=value overrides");
+  all->callback([all_args] { train_all(all_args->config_file, all_args->overrides); });
 }
 
 }  // namespace wm::tools

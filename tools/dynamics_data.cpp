@@ -36,6 +36,18 @@ DynamicsData::DynamicsData(WmConfig& config, const std::filesystem::path& run_ro
     : path_(config.data.path.empty() ? run_root / "tokens" : std::filesystem::path(config.data.path)),
       window_(config.dynamics.context_steps),
       seed_(static_cast<uint64_t>(config.run.seed)) {
+  open(config, device);
+}
+
+DynamicsData::DynamicsData(WmConfig& config, const std::filesystem::path& run_root, tokenizer::VQModel tokenizer)
+    : path_(config.data.path.empty() ? run_root / "episodes" : std::filesystem::path(config.data.path)),
+      window_(config.dynamics.context_steps),
+      seed_(static_cast<uint64_t>(config.run.seed)),
+      tokenizer_(std::move(tokenizer)) {
+  open(config, c10::Device(c10::kCPU));
+}
+
+void DynamicsData::open(WmConfig& config, c10::Device device) {
   std::shared_ptr<dataloader::WindowSource> source;
   dynamics::DynamicsOptions& o = config.dynamics;
   if (dataloader::is_token_dump(path_)) {
@@ -45,12 +57,14 @@ DynamicsData::DynamicsData(WmConfig& config, const std::filesystem::path& run_ro
     o.vocab_size = t.vocab_size;
     source = shards;
   } else {
-    const std::string& tokenizer = config.dynamics_train.tokenizer;
-    if (tokenizer.empty()) {
-      throw core::Error(path_.string() + " holds frames, not token shards: set dynamics_train.tokenizer to a tokenizer checkpoint, "
-                        "or tokenize it first with 'wm tokens dump'");
+    if (!tokenizer_) {
+      const std::string& tokenizer = config.dynamics_train.tokenizer;
+      if (tokenizer.empty()) {
+        throw core::Error(path_.string() + " holds frames, not token shards: set dynamics_train.tokenizer to a tokenizer checkpoint, "
+                          "or tokenize it first with 'wm tokens dump'");
+      }
+      tokenizer_ = tokenizer::load_tokenizer(resolve_checkpoint(tokenizer, "tokenizer"), device).model;
     }
-    tokenizer_ = tokenizer::load_tokenizer(resolve_checkpoint(tokenizer, "tokenizer"), device).model;
     source = dataloader::open_source(path_, config.dataset.video);
     o.tokens_per_frame = tokenizer_->options().tokens_per_frame();
     o.vocab_size = tokenizer_->options().vocab_size;

@@ -24,6 +24,9 @@ class DynamicsData {
   // frame and vocabulary (from the shards' manifest or the tokenizer), and the action space.
   // Throws wm::core::Error naming the path or key when they do not fit.
   DynamicsData(WmConfig& config, const std::filesystem::path& run_root, c10::Device device);
+  // Frames data tokenized by `tokenizer` as it is (wm train all: the tokenizer in training),
+  // whatever dynamics_train.tokenizer says.
+  DynamicsData(WmConfig& config, const std::filesystem::path& run_root, tokenizer::VQModel tokenizer);
 
   const std::filesystem::path& path() const { return path_; }
   const std::shared_ptr<dataloader::SplitSource>& train_part() const { return train_part_; }
@@ -40,6 +43,8 @@ class DynamicsData {
   dynamics::TokenBaselineFit fit_baselines(int64_t batches, int64_t batch) const;
 
  private:
+  void open(WmConfig& config, c10::Device device);
+
   std::filesystem::path path_;
   int64_t window_;
   uint64_t seed_;

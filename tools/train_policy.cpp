@@ -11,7 +11,6 @@
 #include "core/logging.h"
 #include "core/train_loop.h"
 #include "dataloader/window_sampler.h"
-#include "dynamics/dream_precision.h"
 #include "dynamics/dynamics_checkpoint.h"
 #include "envs/agent.h"
 #include "policy/policy_agent.h"
@@ -24,16 +23,6 @@
 namespace wm::tools {
 
 namespace {
-
-// The world model in the precision it dreams in.
-dynamics::WorldModel dreaming_model(const dynamics::WorldModel& model, policy::PolicyTrainOptions::DreamPrecision wanted, c10::Device device) {
-  using P = policy::PolicyTrainOptions::DreamPrecision;
-  core::Precision precision = core::Precision::kFp32;
-  if (wanted == P::kBf16) precision = core::Precision::kBf16;
-  if (wanted == P::kAuto && (device.is_cuda() || dynamics::cpu_has_bf16())) precision = core::Precision::kBf16;
-  dynamics::check_dream_precision(device, precision);
-  return dynamics::dream_model(model, precision);
-}
 
 // The action space the policy acts in: the world model's, with the environment's bounds for
 // continuous actions.
@@ -95,7 +84,7 @@ void train_policy(const std::string& config_file, const std::vector<std::string>
   dataloader::WindowSamplerOptions sampling = data.sampling(options.batch_size, options.context);
   sampling.pad_before_start = false;
   dataloader::PrefetchingSampler starts(dataloader::WindowSampler(data.train_part(), sampling), /*depth=*/2);
-  policy::PolicyTrainer trainer(policy::ActorCritic(config.policy), dreaming_model(world, options.dream_precision, device), inputs, options,
+  policy::PolicyTrainer trainer(policy::ActorCritic(config.policy), policy::dreaming_model(world, options.dream_precision, device), inputs, options,
                                 device);
 
   const uint64_t eval_seed = static_cast<uint64_t>(config.run.seed) * 7919u + 1000003u;  // the same episodes at every evaluation

@@ -3,22 +3,14 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
-#include "core/error.h"
 #include "core/logging.h"
 #include "core/train_loop.h"
-#include "dataloader/data_source.h"
 #include "dataloader/window_sampler.h"
 #include "tokenizer/tokenizer_trainer.h"
+#include "tools/tokenizer_data.h"
 #include "tools/wm_config.h"
 
 namespace wm::tools {
-
-namespace {
-
-// Frames [B, H, W, 3] from a batch of one-step windows.
-torch::Tensor frames_of(const dataloader::WindowBatch& batch) { return batch.observations.select(1, 0); }
-
-}  // namespace
 
 void train_tokenizer(const std::string& config_file, const std::vector<std::string>& overrides, bool resume) {
   const LoadedConfig loaded = load_wm_config(config_file, overrides);
@@ -32,31 +24,9 @@ void train_tokenizer(const std::string& config_file, const std::vector<std::stri
   const auto& options = config.tokenizer_train;
 
   // Data: the training part and the held-out tail of every episode.
-  const std::filesystem::path path = config.data.path.empty() ? run.dir().root() / "episodes" : std::filesystem::path(config.data.path);
-  auto source = dataloader::open_source(path, config.dataset.video);
-  const auto shape = source->observation_shape();
-  if (source->observation_dtype() != at::kByte || shape.size() != 3 || shape[0] != config.tokenizer.height || shape[1] != config.tokenizer.width) {
-    std::string shape_text;
-    for (int64_t d : shape) shape_text += (shape_text.empty() ? "" : "x") + std::to_string(d);
-    throw core::Error("frames of " + path.string() + " are " + shape_text + " but tokenizer.height/width say " +
-                      std::to_string(config.tokenizer.height) + "x" + std::to_string(config.tokenizer.width) +
-                      " (set those, or dataset.height/width for videos)");
-  }
-  using Split = dataloader::SplitSource;
-  auto train_part = std::make_shared<Split>(source, config.data.holdout_fraction, Split::Part::kTrain);
-  auto holdout_part = std::make_shared<Split>(source, config.data.holdout_fraction, Split::Part::kHoldout);
-  dataloader::WindowSamplerOptions sampling;
-  sampling.window = 1;
-  sampling.batch = options.batch_size;
-  sampling.seed = static_cast<uint64_t>(config.run.seed);
-  dataloader::PrefetchingSampler batches(dataloader::WindowSampler(train_part, sampling), /*depth=*/3);
-  torch::Tensor holdout_frames;
-  if (holdout_part->num_episodes() > 0) {
-    dataloader::WindowSamplerOptions eval_sampling = sampling;
-    eval_sampling.batch = options.eval_frames;
-    eval_sampling.seed = 1234567;  // the same held-out frames at every evaluation
-    holdout_frames = frames_of(dataloader::WindowSampler(holdout_part, eval_sampling).sample());
-  }
+  const TokenizerData data(config, run.dir().root());
+  dataloader::PrefetchingSampler batches(dataloader::WindowSampler(data.train_part(), data.sampling(options.batch_size)), /*depth=*/3);
+  const torch::Tensor& holdout_frames = data.holdout_frames();
 
   tokenizer::TokenizerTrainer trainer(tokenizer::VQModel(config.tokenizer), options, device, config.run.precision);
   int64_t frames_seen = 0;
@@ -86,7 +56,8 @@ void train_tokenizer(const std::string& config_file, const std::vector<std::stri
 
   spdlog::info("training the tokenizer ({}x{} -> {}x{} tokens of {}) on {} ({} episodes, {} held out) on {}",
                config.tokenizer.height, config.tokenizer.width, config.tokenizer.grid_height(), config.tokenizer.grid_width(),
-               config.tokenizer.vocab_size, path.string(), train_part->num_episodes(), holdout_part->num_episodes(), device.str());
+               config.tokenizer.vocab_size, data.path().string(), data.train_part()->num_episodes(), data.holdout_part()->num_episodes(),
+               device.str());
   core::run_phase(run, phase, options.steps);
   spdlog::info("done at step {} after {:.0f} s", trainer.step(), run.elapsed_s());
 }

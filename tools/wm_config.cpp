@@ -1,6 +1,7 @@
 #include "tools/wm_config.h"
 
 #include "core/config.h"
+#include "core/error.h"
 
 namespace wm::tools {
 
@@ -21,6 +22,37 @@ void describe(core::ConfigSchema& schema, CollectOptions& collect) {
   schema.add("policy", &collect.policy, "random | expert (the driving game's scripted driver) | a policy checkpoint or run folder");
 }
 
+void describe(core::ConfigSchema& schema, LoopOptions& loop) {
+  schema.add("epochs", &loop.epochs, "epochs of collect, train tokenizer, dynamics and policy, evaluate");
+  schema.add("collect_steps", &loop.collect_steps, "real environment steps collected per epoch (all environments together)");
+  schema.add("first_agent", &loop.first_agent, "who collects before the policy has trained: random | expert");
+  schema.add("tokenizer_steps", &loop.tokenizer_steps, "tokenizer optimizer steps per epoch");
+  schema.add("dynamics_steps", &loop.dynamics_steps, "dynamics optimizer steps per epoch");
+  schema.add("policy_steps", &loop.policy_steps, "policy optimizer steps per epoch (in imagination)");
+  schema.add("tokenizer_start", &loop.tokenizer_start, "first epoch the tokenizer trains in");
+  schema.add("dynamics_start", &loop.dynamics_start, "first epoch the dynamics model trains in");
+  schema.add("policy_start", &loop.policy_start, "first epoch the policy trains in");
+  schema.add("eval_every", &loop.eval_every, "epochs between real-environment evaluations (and after the last)");
+  schema.add("eval_episodes", &loop.eval_episodes, "whole episodes per evaluation");
+}
+
+void LoopOptions::validate() const {
+  auto check = [](const char* key, int64_t value, int64_t low) {
+    if (value < low) throw core::Error(std::string("loop.") + key + " = " + std::to_string(value) + " is outside its range: " + std::to_string(low) + " or more");
+  };
+  check("epochs", epochs, 1);
+  check("collect_steps", collect_steps, 0);
+  check("tokenizer_steps", tokenizer_steps, 0);
+  check("dynamics_steps", dynamics_steps, 0);
+  check("policy_steps", policy_steps, 0);
+  check("tokenizer_start", tokenizer_start, 1);
+  check("dynamics_start", dynamics_start, tokenizer_start);
+  check("policy_start", policy_start, dynamics_start);
+  check("eval_every", eval_every, 1);
+  check("eval_episodes", eval_episodes, 0);
+  if (first_agent != "random" && first_agent != "expert") throw core::Error("loop.first_agent = '" + first_agent + "': expected random or expert");
+}
+
 void describe(core::ConfigSchema& schema, WmConfig& config) {
   describe_section(schema, "run", config.run);
   describe_section(schema, "env", config.env);
@@ -33,6 +65,7 @@ void describe(core::ConfigSchema& schema, WmConfig& config) {
   describe_section(schema, "dynamics_train", config.dynamics_train);
   describe_section(schema, "policy", config.policy);
   describe_section(schema, "policy_train", config.policy_train);
+  describe_section(schema, "loop", config.loop);
   describe_section(schema, "log", config.log);
   describe_section(schema, "checkpoint", config.checkpoint);
 }

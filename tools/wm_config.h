@@ -24,6 +24,25 @@ struct CollectOptions {
   std::string policy = "random"; // random | expert (driving only) | a policy checkpoint or run folder
 };
 
+// wm train all: IRIS's schedule, epoch by epoch — collect with the current agent, then
+// train each component for its steps of this epoch, then evaluate in the real environment.
+struct LoopOptions {
+  int64_t epochs = 10;
+  int64_t collect_steps = 2000;        // real environment steps per epoch, all environments together
+  std::string first_agent = "random";  // who collects before a policy has trained: random | expert
+  int64_t tokenizer_steps = 200;       // optimizer steps per epoch
+  int64_t dynamics_steps = 200;
+  int64_t policy_steps = 100;
+  int64_t tokenizer_start = 1;         // the first epoch each component trains in
+  int64_t dynamics_start = 1;
+  int64_t policy_start = 1;
+  int64_t eval_every = 1;              // epochs between real-environment evaluations
+  int64_t eval_episodes = 4;           // whole episodes per evaluation
+
+  // Throws wm::core::Error naming loop.<key>.
+  void validate() const;
+};
+
 struct WmConfig {
   core::RunOptions run;
   envs::EnvOptions env;
@@ -36,11 +55,13 @@ struct WmConfig {
   dynamics::DynamicsTrainOptions dynamics_train;
   policy::PolicyOptions policy;
   policy::PolicyTrainOptions policy_train;
+  LoopOptions loop;
   core::LogOptions log;
   core::CheckpointOptions checkpoint;
 };
 
 void describe(core::ConfigSchema& schema, CollectOptions& collect);
+void describe(core::ConfigSchema& schema, LoopOptions& loop);
 void describe(core::ConfigSchema& schema, WmConfig& config);
 
 // Positional words of commands that take inputs: key=value overrides (a word with '=' that

@@ -16,30 +16,8 @@
 namespace wm {
 namespace {
 
-// Starts `wm args...` in the background; stdout and stderr go to /dev/null.
-pid_t spawn_wm(const std::vector<std::string>& args) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::vector<const char*> argv = {"wm"};
-    for (const auto& a : args) argv.push_back(a.c_str());
-    argv.push_back(nullptr);
-    freopen("/dev/null", "w", stdout);
-    freopen("/dev/null", "w", stderr);
-    ::execv(test::wm_binary().c_str(), const_cast<char* const*>(argv.data()));
-    ::_exit(127);
-  }
-  return pid;
-}
-
-template <class Predicate>
-bool wait_for(Predicate done, double seconds) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
+using test::spawn_wm;
+using test::wait_for;
 
 // Child processes of `parent`, from /proc.
 std::vector<pid_t> children_of(pid_t parent) {

@@ -1,0 +1,74 @@
+// `wm train all` as a user runs it, at a tiny size: epochs of collect, tokenizer, dynamics,
+// policy and evaluation; killed with SIGKILL mid-epoch, the same command resumes from the
+// loop's state and the phases' checkpoints and ends with the comparison table.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "core/checkpoint.h"
+#include "core/file_io.h"
+#include "test_support.h"
+#include "tools/tiny_driving_run.h"
+
+namespace wm {
+namespace {
+
+std::vector<std::string> tiny_loop(const std::filesystem::path& out) {
+  return {"train", "all", "--config", "configs/demo.yaml", "run.out_dir=" + out.string(), "run.name=loop", "run.device=cpu",
+          "loop.epochs=3", "loop.collect_steps=160", "loop.tokenizer_steps=6", "loop.dynamics_steps=6", "loop.policy_steps=4",
+          "loop.eval_episodes=1", "checkpoint.every_steps=2", "log.every_steps=2",
+          "env.height=32", "env.width=32", "env.max_steps=40", "env.num_envs=2",
+          "tokenizer.height=32", "tokenizer.width=32", "tokenizer.downsample=4", "tokenizer.channel_mult=[1,2,2]", "tokenizer.base_channels=16",
+          "tokenizer.vocab_size=256", "tokenizer.code_dim=16", "tokenizer_train.batch_size=8",
+          "dynamics.layers=1", "dynamics.width=32", "dynamics.heads=2", "dynamics.context_steps=4", "dynamics_train.batch_size=4",
+          "policy.channels=8", "policy.hidden=16", "policy_train.batch_size=4", "policy_train.horizon=3", "policy_train.context=2"};
+}
+
+std::string shell_words(const std::vector<std::string>& args) {
+  std::string command = test::wm_binary();
+  for (const auto& a : args) command += " '" + a + "'";
+  return command;
+}
+
+TEST(TrainAll, RunsItsEpochsResumesAfterAKillAndEndsWithTheTable) {
+  test::TempDir dir;
+  const auto run = dir / "loop";
+  const auto state_file = run / "loop_state.json";
+  auto state = [&] { return nlohmann::json::parse(core::read_file(state_file)); };
+  auto in_epoch_2_after_collecting = [&] {
+    if (!std::filesystem::exists(state_file)) return false;
+    const auto s = state();
+    return s["epoch"] == 2 && !s["done"].empty();
+  };
+
+  const int pid = test::spawn_wm(tiny_loop(dir.path()));
+  ASSERT_TRUE(test::wait_for(in_epoch_2_after_collecting, 50)) << "the loop never reached epoch 2";
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(state()["epoch"], 2);
+
+  const auto resumed = test::run_command(shell_words(tiny_loop(dir.path())));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("resuming the loop at epoch 2"), std::string::npos) << resumed.err;
+  EXPECT_EQ(resumed.err.find("epoch 1/3"), std::string::npos) << "epoch 1 ran again";
+  EXPECT_NE(resumed.err.find("epoch 3/3"), std::string::npos) << resumed.err;
+  for (const char* row : {"trained policy", "random", "expert (scripted)"}) EXPECT_NE(resumed.err.find(row), std::string::npos) << row;
+  EXPECT_EQ(state()["epoch"], 4);
+
+  // Every component trained its steps of all three epochs, no more, no less.
+  const auto newest = [&](const std::string& kind, int64_t step) {
+    return core::Checkpoint::load(run / "checkpoints" / (kind + "_" + std::string(9 - std::to_string(step).size(), '0') + std::to_string(step) + ".ckpt"));
+  };
+  EXPECT_EQ(newest("tokenizer", 18).counter("tokenizer_step"), 18);
+  EXPECT_EQ(newest("dynamics", 18).counter("dynamics_step"), 18);
+  EXPECT_EQ(newest("policy", 12).counter("policy_step"), 12);
+  EXPECT_FALSE(test::last_with(run / "metrics.jsonl", "loop/eval_return_mean").is_null());
+  EXPECT_FALSE(test::last_with(run / "metrics.jsonl", "collect/episode_return").is_null());
+}
+
+}  // namespace
+}  // namespace wm

@@ -1,0 +1,254 @@
+#include "tools/train_all.h"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/file_io.h"
+#include "core/logging.h"
+#include "core/train_loop.h"
+#include "dataloader/window_sampler.h"
+#include "dynamics/dynamics_trainer.h"
+#include "envs/agent.h"
+#include "envs/env_options.h"
+#include "policy/policy_agent.h"
+#include "policy/policy_trainer.h"
+#include "tokenizer/tokenizer_trainer.h"
+#include "tools/agents.h"
+#include "tools/collect_episodes.h"
+#include "tools/dynamics_data.h"
+#include "tools/tokenizer_data.h"
+#include "tools/wm_config.h"
+
+namespace wm::tools {
+
+namespace {
+
+// Where the loop stands: the epoch under way and which of its phases are done.
+struct LoopState {
+  int64_t epoch = 1;
+  std::vector<std::string> done;
+  bool policy_trained = false;  // from then on the policy collects
+
+  bool has(const std::string& phase) const { return std::find(done.begin(), done.end(), phase) != done.end(); }
+
+  static std::optional<LoopState> load(const std::filesystem::path& path) {
+    if (!std::filesystem::exists(path)) return std::nullopt;
+    try {
+      const auto j = nlohmann::json::parse(core::read_file(path));
+      LoopState s;
+      s.epoch = j.at("epoch").get<int64_t>();
+      s.done = j.at("done").get<std::vector<std::string>>();
+      s.policy_trained = j.at("policy_trained").get<bool>();
+      return s;
+    } catch (const nlohmann::json::exception& e) {
+      throw core::Error(path.string() + " is not a loop state (" + e.what() + "): delete it to start the loop over");
+    }
+  }
+  void save(const std::filesystem::path& path) const {
+    core::write_file_atomic(path, nlohmann::json{{"epoch", epoch}, {"done", done}, {"policy_trained", policy_trained}}.dump() + "\n");
+  }
+};
+
+struct Returns {
+  double mean = 0, std = 0;
+};
+Returns summarize(const std::vector<double>& returns) {
+  Returns r;
+  if (returns.empty()) return r;
+  r.mean = std::accumulate(returns.begin(), returns.end(), 0.0) / static_cast<double>(returns.size());
+  for (double x : returns) r.std += (x - r.mean) * (x - r.mean);
+  r.std = std::sqrt(r.std / static_cast<double>(returns.size()));
+  return r;
+}
+
+}  // namespace
+
+void train_all(const std::string& config_file, const std::vector<std::string>& overrides) {
+  const LoadedConfig loaded = load_wm_config(config_file, overrides);
+  WmConfig config = loaded.config;
+  const LoopOptions& loop = config.loop;
+  loop.validate();
+  // Each trainer's learning-rate schedule spans the epochs it trains in; the loop, not a
+  // phase's time budget, decides when a phase stops.
+  auto span = [&](int64_t per_epoch, int64_t start) { return per_epoch * std::max<int64_t>(1, loop.epochs - start + 1); };
+  config.tokenizer_train.steps = span(loop.tokenizer_steps, loop.tokenizer_start);
+  config.dynamics_train.steps = span(loop.dynamics_steps, loop.dynamics_start);
+  config.policy_train.steps = span(loop.policy_steps, loop.policy_start);
+  config.tokenizer_train.time_budget_s = config.dynamics_train.time_budget_s = config.policy_train.time_budget_s = 0;
+
+  core::RunContext run(config.run, config.log, config.checkpoint, loaded.yaml);
+  core::init_logging(config.log, run.dir().logs(), run.rank());
+  core::configure_threads(config.run.threads, /*local_world_size=*/1);
+  torch::manual_seed(static_cast<uint64_t>(config.run.seed));
+  const c10::Device device = core::resolve_device(config.run.device);
+  const std::filesystem::path root = run.dir().root();
+  config.data.path = (root / "episodes").string();  // the loop learns from what it collects
+
+  // The environment fixes the frames and the actions every component works with.
+  auto env = envs::make_vector_env(config.env);
+  if (env->frame_spec().height != config.tokenizer.height || env->frame_spec().width != config.tokenizer.width) {
+    throw core::Error("env frames are " + std::to_string(env->frame_spec().height) + "x" + std::to_string(env->frame_spec().width) +
+                      " but tokenizer.height/width say " + std::to_string(config.tokenizer.height) + "x" + std::to_string(config.tokenizer.width));
+  }
+  const envs::ActionSpace& actions = env->action_space();
+  dataloader::EpisodeStore store(root / "episodes", dataloader::EpisodeStore::Mode::kAppend);
+
+  tokenizer::TokenizerTrainer tokenizer(tokenizer::VQModel(config.tokenizer), config.tokenizer_train, device, config.run.precision);
+  config.dynamics.tokens_per_frame = config.tokenizer.tokens_per_frame();
+  config.dynamics.vocab_size = config.tokenizer.vocab_size;
+  config.dynamics.num_actions = actions.is_discrete() ? actions.n : 0;
+  config.dynamics.action_dim = actions.is_discrete() ? 0 : actions.dim;
+  dynamics::DynamicsTrainer dynamics(dynamics::WorldModel(config.dynamics), config.dynamics_train, device, config.run.precision);
+  policy::PolicyInputs inputs(tokenizer.model(), config.policy.input);
+  inputs.fit(config.policy);
+  config.policy.num_actions = actions.is_discrete() ? actions.n : 0;
+  config.policy.action_low.assign(actions.low.begin(), actions.low.end());
+  config.policy.action_high.assign(actions.high.begin(), actions.high.end());
+  policy::PolicyTrainer policy(policy::ActorCritic(config.policy), policy::dreaming_model(dynamics.model(), config.policy_train.dream_precision, device),
+                               inputs, config.policy_train, device);
+  core::ConfigSchema schema;
+  describe(schema, config);
+  run.set_config_yaml(core::config_to_yaml(schema));
+  run.dir().write_config(run.config_yaml());
+
+  // Each epoch's data: the store as it now is.
+  std::unique_ptr<TokenizerData> frames;
+  std::unique_ptr<DynamicsData> windows;
+  std::unique_ptr<dataloader::PrefetchingSampler> batches;
+  std::vector<dynamics::DynamicsBatch> holdout;
+  core::TrainPhase tokenizer_phase{
+      .name = "tokenizer",
+      .options = &config.tokenizer_train,
+      .step = [&] { return tokenizer.step(); },
+      .train_step = [&] { return tokenizer.train_step(frames_of(batches->next())); },
+      .evaluate =
+          [&] {
+            if (!frames->holdout_frames().defined()) return core::Scalars{};
+            const auto [psnr, usage] = tokenizer.evaluate(frames->holdout_frames());
+            return core::Scalars{{"tokenizer/holdout_psnr_db", psnr}, {"tokenizer/holdout_code_usage", usage}};
+          },
+      .save = [&](core::CheckpointWriter& writer) { tokenizer.save(writer); },
+      .restore = [&](const core::Checkpoint& checkpoint) { tokenizer.restore(checkpoint); }};
+  core::TrainPhase dynamics_phase{.name = "dynamics",
+                                  .options = &config.dynamics_train,
+                                  .step = [&] { return dynamics.step(); },
+                                  .train_step = [&] { return dynamics.train_step(windows->to_batch(batches->next())); },
+                                  .evaluate = [&] { return holdout.empty() ? core::Scalars{} : dynamics.evaluate(holdout); },
+                                  .save = [&](core::CheckpointWriter& writer) { dynamics.save(writer); },
+                                  .restore = [&](const core::Checkpoint& checkpoint) { dynamics.restore(checkpoint); }};
+  core::TrainPhase policy_phase{.name = "policy",
+                                .options = &config.policy_train,
+                                .step = [&] { return policy.step(); },
+                                .train_step = [&] { return policy.train_step(windows->to_batch(batches->next())); },
+                                .evaluate = {},
+                                .save = [&](core::CheckpointWriter& writer) { policy.save(writer); },
+                                .restore = [&](const core::Checkpoint& checkpoint) { policy.restore(checkpoint); }};
+
+  // Resume: the loop's state, and each component from its newest valid checkpoint.
+  const std::filesystem::path state_path = root / "loop_state.json";
+  LoopState state;
+  if (const std::optional<LoopState> stored = LoopState::load(state_path)) {
+    state = *stored;
+    for (const core::TrainPhase* phase : {&tokenizer_phase, &dynamics_phase, &policy_phase}) {
+      if (!run.checkpoints().list(phase->name).empty()) core::resume_phase(run, *phase);
+    }
+    spdlog::info("resuming the loop at epoch {} (done in it: {})", state.epoch, state.done.empty() ? "nothing" : nlohmann::json(state.done).dump());
+  }
+  auto mark = [&](const std::string& phase) {
+    state.done.push_back(phase);
+    state.save(state_path);
+  };
+  auto policy_agent = [&] {
+    tokenizer.model()->eval();
+    return std::make_unique<policy::PolicyAgent>(policy.policy(), policy.inputs(), env->size());
+  };
+  const uint64_t eval_seed = static_cast<uint64_t>(config.run.seed) * 7919u + 1000003u;
+
+  spdlog::info("the loop: {} epochs on {} ({} envs, {}); per epoch {} real steps, tokenizer {} / dynamics {} / policy {} steps (from "
+               "epochs {} / {} / {}), evaluation every {} epochs",
+               loop.epochs, env->name(), env->size(), actions.describe(), loop.collect_steps, loop.tokenizer_steps, loop.dynamics_steps,
+               loop.policy_steps, loop.tokenizer_start, loop.dynamics_start, loop.policy_start, loop.eval_every);
+  for (; state.epoch <= loop.epochs; state.epoch += 1, state.done.clear(), state.save(state_path)) {
+    const int64_t e = state.epoch;
+    std::string summary = "epoch " + std::to_string(e) + "/" + std::to_string(loop.epochs) + ":";
+    if (!state.has("collect") && loop.collect_steps > 0) {
+      const std::unique_ptr<envs::Agent> agent =
+          state.policy_trained ? std::unique_ptr<envs::Agent>(policy_agent()) : make_agent(loop.first_agent, *env, eval_seed + e, "loop.first_agent");
+      const uint64_t seed = collection_seed(config.run.seed, store);
+      const CollectReport report = collect_episodes(*env, *agent, store, loop.collect_steps, seed, [&](int64_t, double episode_return) {
+        run.write_metrics(store.total_steps(), {{"collect/episode_return", episode_return}});
+      });
+      policy.policy()->train();
+      const Returns r = summarize(report.returns);
+      spdlog::info("epoch {}: {} collected {} episodes (return {:.1f} +- {:.1f}); the store holds {} steps", e, agent->name(),
+                   report.returns.size(), r.mean, r.std, store.total_steps());
+      mark("collect");
+    }
+    if (store.num_episodes() == 0) throw core::Error("epoch " + std::to_string(e) + ": no complete episode collected yet (raise loop.collect_steps)");
+    if (e >= loop.tokenizer_start && !state.has("tokenizer")) {
+      frames = std::make_unique<TokenizerData>(config, root);
+      batches = std::make_unique<dataloader::PrefetchingSampler>(
+          dataloader::WindowSampler(frames->train_part(), frames->sampling(config.tokenizer_train.batch_size)), /*depth=*/2);
+      tokenizer.model()->train();
+      const core::PhaseReport report = core::run_phase(run, tokenizer_phase, (e - loop.tokenizer_start + 1) * loop.tokenizer_steps);
+      batches.reset();
+      if (const auto psnr = core::find_scalar(report.evaluation, "tokenizer/holdout_psnr_db")) summary += fmt::format(" tokenizer {:.1f} dB", *psnr);
+      mark("tokenizer");
+    }
+    tokenizer.model()->eval();
+    if (e >= loop.dynamics_start && (!state.has("dynamics") || !state.has("policy"))) {
+      windows = std::make_unique<DynamicsData>(config, root, tokenizer.model());
+    }
+    if (e >= loop.dynamics_start && !state.has("dynamics")) {
+      holdout = windows->holdout_batches(config.dynamics_train.eval_batches, config.dynamics_train.batch_size);
+      batches = std::make_unique<dataloader::PrefetchingSampler>(
+          dataloader::WindowSampler(windows->train_part(), windows->sampling(config.dynamics_train.batch_size)), /*depth=*/2);
+      const core::PhaseReport report = core::run_phase(run, dynamics_phase, (e - loop.dynamics_start + 1) * loop.dynamics_steps);
+      batches.reset();
+      if (const auto bits = core::find_scalar(report.evaluation, "dynamics/holdout_next_frame_bits")) summary += fmt::format(", dynamics {:.2f} bits/token", *bits);
+      mark("dynamics");
+    }
+    if (e >= loop.policy_start && !state.has("policy")) {
+      policy.set_world_model(policy::dreaming_model(dynamics.model(), config.policy_train.dream_precision, device));
+      dataloader::WindowSamplerOptions starts = windows->sampling(config.policy_train.batch_size, config.policy_train.context);
+      starts.pad_before_start = false;
+      batches = std::make_unique<dataloader::PrefetchingSampler>(dataloader::WindowSampler(windows->train_part(), starts), /*depth=*/2);
+      core::run_phase(run, policy_phase, (e - loop.policy_start + 1) * loop.policy_steps);
+      batches.reset();
+      state.policy_trained = true;
+      mark("policy");
+    }
+    if ((e % loop.eval_every == 0 || e == loop.epochs) && state.policy_trained && loop.eval_episodes > 0 && !state.has("eval")) {
+      const auto agent = policy_agent();
+      const Returns r = summarize(envs::play_episodes(*agent, *env, loop.eval_episodes, eval_seed));
+      policy.policy()->train();
+      run.write_metrics(store.total_steps(), {{"loop/eval_return_mean", r.mean}, {"loop/eval_return_std", r.std}, {"loop/epoch", static_cast<double>(e)}});
+      summary += fmt::format(", real return {:.1f} +- {:.1f}", r.mean, r.std);
+      mark("eval");
+    }
+    spdlog::info("{} ({} real steps, {:.0f} s so far)", summary, store.total_steps(), run.elapsed_s());
+  }
+
+  // The final table: the trained policy against random (and the expert where there is one).
+  const int64_t final_episodes = std::max<int64_t>(loop.eval_episodes, 1);
+  std::vector<std::pair<std::string, Returns>> table;
+  if (state.policy_trained) table.emplace_back("trained policy", summarize(envs::play_episodes(*policy_agent(), *env, final_episodes, eval_seed)));
+  envs::RandomAgent random(actions, env->size(), eval_seed);
+  table.emplace_back("random", summarize(envs::play_episodes(random, *env, final_episodes, eval_seed)));
+  if (envs::is_builtin_env(config.env.id)) {
+    envs::DrivingExpertAgent expert(*env);
+    table.emplace_back("expert (scripted)", summarize(envs::play_episodes(expert, *env, final_episodes, eval_seed)));
+  }
+  spdlog::info("done after {} epochs, {} real environment steps, {:.0f} s; returns over {} episodes:", loop.epochs, store.total_steps(),
+               run.elapsed_s(), final_episodes);
+  for (const auto& [name, r] : table) spdlog::info("  {:<18} {:8.1f} +- {:.1f}", name, r.mean, r.std);
+}
+
+}  // namespace wm::tools
