@@ -24,14 +24,12 @@ test: build
 	 else labels="-LE gpu"; echo "make test: no GPU visible, tests labelled gpu are not run"; fi; \
 	 cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $$labels
 
-# Until the training pipeline lands, the main job reports what this machine offers:
-# versions, the device a run would use, and the GEMM ceiling.
+# The main job: the whole loop on the built-in driving game (collect, tokenizer, dynamics,
+# policy in imagination, evaluation), ending with the policy against random and the expert.
+# Run again, it resumes where it stopped (or starts over after `rm -rf runs/demo`).
 demo: build
 	@$(WM) --version
-	@echo "--- resolved demo config (configs/demo.yaml) ---"
-	@$(WM) config show --config configs/demo.yaml
-	@echo "--- GEMM ceiling on the device the demo would use ---"
-	@$(WM) bench gemm --device $$($(WM) config show --config configs/demo.yaml | awk '$$1=="device:"{print $$2}')
+	@$(WM) train all --config configs/demo.yaml
 
 bench: build
 	@$(WM) bench gemm --json
