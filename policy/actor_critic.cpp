@@ -64,7 +64,9 @@ PolicyStep ActorCriticImpl::forward(const at::Tensor& inputs, const at::Tensor& 
   } else {
     const auto halves = out.chunk(2, -1);
     step.mean = halves[0];
-    step.log_std = halves[1].clamp(-5.0, 2.0);
+    // Softly bounded to [-5, 2]: a hard clamp passes no gradient once past a bound, and the
+    // spread would stay stuck there.
+    step.log_std = -5.0 + 3.5 * (torch::tanh(halves[1]) + 1.0);
   }
   step.value = value.squeeze(-1);
   step.state = torch::cat({actor_state, critic_state}, -1);
@@ -84,20 +86,29 @@ SampledActions sample_actions(const PolicyStep& step, const PolicyOptions& optio
     s.entropy = -(log_p.exp() * log_p).sum(-1);
     return s;
   }
-  // u ~ N(mean, std), action = low + (tanh(u) + 1) / 2 * (high - low); log-density of the
-  // action through the change of variables (tanh, then the affine map).
+  // u = mean + std * eps, eps ~ N(0, 1); action = low + (tanh(u) + 1) / 2 * (high - low).
+  // log-density of the action through the change of variables (tanh, then the affine map):
+  //   log p(a) = sum_i [log N(u_i; mean_i, std_i) - log(1 - tanh(u_i)^2) - log((high_i - low_i) / 2)]
   const at::Tensor std = step.log_std.exp();
-  const at::Tensor u = greedy ? step.mean.detach() : (step.mean + std * torch::randn_like(std)).detach();
-  const at::Tensor squashed = torch::tanh(u);
+  const at::Tensor eps = greedy ? torch::zeros_like(std) : torch::randn_like(std);
   const auto to_tensor = [&](const std::vector<double>& v) {
     return torch::tensor(v, step.mean.options()).unsqueeze(0);  // [1, A]
   };
   const at::Tensor low = to_tensor(options.action_low), high = to_tensor(options.action_high);
+  const at::Tensor log_half_range = torch::log(0.5 * (high - low));
+  const double log_sqrt_2pi = 0.5 * std::log(2 * M_PI);
+  // The action is a sample: REINFORCE differentiates its log-density, not the action.
+  const at::Tensor u = (step.mean + std * eps).detach();
+  const at::Tensor squashed = torch::tanh(u);
   s.actions = low + (squashed + 1) * 0.5 * (high - low);
-  const at::Tensor gaussian = -0.5 * ((u - step.mean) / std).pow(2) - step.log_std - 0.5 * std::log(2 * M_PI);
-  const at::Tensor jacobian = torch::log(1 - squashed.pow(2) + 1e-6) + torch::log(0.5 * (high - low));
-  s.log_probs = (gaussian - jacobian).sum(-1);
-  s.entropy = (step.log_std + 0.5 * (1 + std::log(2 * M_PI))).sum(-1);
+  const at::Tensor gaussian = -0.5 * ((u - step.mean) / std).pow(2) - step.log_std - log_sqrt_2pi;
+  s.log_probs = (gaussian - torch::log(1 - squashed.pow(2) + 1e-6) - log_half_range).sum(-1);
+  // The entropy of the squashed action, -E[log p(a)], estimated from the same draw
+  // reparameterised (u_r = mean + std * eps keeps its gradient): the Gaussian's entropy alone
+  // would grow without bound with std while the squash piles the actions on the bounds.
+  const at::Tensor u_r = step.mean + std * eps;
+  const at::Tensor squashed_r = torch::tanh(u_r);
+  s.entropy = (0.5 * eps.pow(2) + step.log_std + log_sqrt_2pi + torch::log(1 - squashed_r.pow(2) + 1e-6) + log_half_range).sum(-1);
   return s;
 }
 

@@ -62,7 +62,7 @@ TORCH_MODULE(ActorCritic);
 struct SampledActions {
   at::Tensor actions;    // int64 [B] (discrete) or float [B, A] within the bounds (continuous)
   at::Tensor log_probs;  // [B], differentiable in the step's parameters
-  at::Tensor entropy;    // [B]; continuous: of the Gaussian before the squash
+  at::Tensor entropy;    // [B]; continuous: a one-draw estimate of the squashed action's entropy
 };
 
 // `greedy`: the most likely action (the Gaussian's mean, squashed) instead of a draw.

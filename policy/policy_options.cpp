@@ -28,10 +28,17 @@ void PolicyOptions::validate() const {
     fail("input " + std::to_string(input_channels) + "x" + std::to_string(input_height) + "x" + std::to_string(input_width) +
          " is empty (the tokenizer fixes it)");
   }
-  if (action_low.size() != action_high.size()) fail("action bounds of different lengths");
-  if ((num_actions > 0) == !action_low.empty()) fail("exactly one of discrete actions and continuous bounds must be set");
+  if (action_low.size() != action_high.size()) {
+    fail("action_low has " + std::to_string(action_low.size()) + " bounds but action_high " + std::to_string(action_high.size()));
+  }
+  if ((num_actions > 0) == !action_low.empty()) {
+    fail("num_actions = " + std::to_string(num_actions) + " with " + std::to_string(action_low.size()) +
+         " continuous bounds: exactly one of discrete actions and continuous bounds must be set");
+  }
   for (size_t i = 0; i < action_low.size(); ++i) {
-    if (!(action_low[i] < action_high[i])) fail("continuous action " + std::to_string(i) + " has low >= high");
+    if (!(action_low[i] < action_high[i])) {
+      fail("continuous action " + std::to_string(i) + " has low " + std::to_string(action_low[i]) + " >= high " + std::to_string(action_high[i]));
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 #include "policy/policy_trainer.h"
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -67,7 +68,7 @@ core::Scalars PolicyTrainer::train_step(const dynamics::DynamicsBatch& starts) {
     const at::Tensor flat = returns.masked_select(weight > 0);
     const at::Tensor q = torch::quantile(flat, torch::tensor({0.05, 0.95}, flat.options()));
     const double range = (q[1] - q[0]).item<double>();
-    return_scale_ = step_ == 0 ? range : 0.99 * return_scale_ + 0.01 * range;
+    return_scale_ = return_scale_ <= 0 ? range : 0.99 * return_scale_ + 0.01 * range;
     scale = std::max(1.0, return_scale_);
   }
   const at::Tensor advantages = (returns - r.values.narrow(1, 0, H).detach()) / scale;
@@ -104,7 +105,7 @@ void PolicyTrainer::save(core::CheckpointWriter& writer) {
   tokenizer::add_tokenizer(writer, inputs_.tokenizer());
   writer.add_optimizer("policy_adamw", *optimizer_);
   writer.set_counter("policy_step", step_);
-  writer.set_text("policy_return_scale", std::to_string(return_scale_));
+  writer.set_text("policy_return_scale", fmt::format("{:.17g}", return_scale_));
 }
 
 void PolicyTrainer::restore(const core::Checkpoint& checkpoint) {

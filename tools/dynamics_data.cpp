@@ -55,6 +55,7 @@ void DynamicsData::open(WmConfig& config, c10::Device device) {
     const auto& t = shards->manifest().tokenizer;
     o.tokens_per_frame = t.grid_height * t.grid_width;
     o.vocab_size = t.vocab_size;
+    shards_tokenizer_hash_ = t.hash;
     source = shards;
   } else {
     if (!tokenizer_) {

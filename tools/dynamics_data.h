@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "dataloader/data_source.h"
@@ -29,6 +30,8 @@ class DynamicsData {
   DynamicsData(WmConfig& config, const std::filesystem::path& run_root, tokenizer::VQModel tokenizer);
 
   const std::filesystem::path& path() const { return path_; }
+  // Token shards: the content hash of the tokenizer that wrote them; frames: empty.
+  const std::string& shards_tokenizer_hash() const { return shards_tokenizer_hash_; }
   const std::shared_ptr<dataloader::SplitSource>& train_part() const { return train_part_; }
   const std::shared_ptr<dataloader::SplitSource>& holdout_part() const { return holdout_part_; }
 
@@ -46,6 +49,7 @@ class DynamicsData {
   void open(WmConfig& config, c10::Device device);
 
   std::filesystem::path path_;
+  std::string shards_tokenizer_hash_;
   int64_t window_;
   uint64_t seed_;
   int64_t vocab_size_;

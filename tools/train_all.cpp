@@ -156,8 +156,17 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
   LoopState state;
   if (const std::optional<LoopState> stored = LoopState::load(state_path)) {
     state = *stored;
-    for (const core::TrainPhase* phase : {&tokenizer_phase, &dynamics_phase, &policy_phase}) {
-      if (!run.checkpoints().list(phase->name).empty()) core::resume_phase(run, *phase);
+    // A component that has trained (its first epoch is past, or done in this one) must
+    // come back from a checkpoint: carrying on from scratch would pass an untrained model off
+    // as a trained one.
+    const std::pair<const core::TrainPhase*, int64_t> phases[] = {
+        {&tokenizer_phase, loop.tokenizer_start}, {&dynamics_phase, loop.dynamics_start}, {&policy_phase, loop.policy_start}};
+    for (const auto& [phase, start] : phases) {
+      const bool trained = state.epoch > start || state.has(phase->name);
+      if (!core::resume_phase(run, *phase) && trained) {
+        throw core::Error("the loop state " + state_path.string() + " says the " + phase->name + " has trained, but " +
+                          run.dir().checkpoints().string() + " holds no valid " + phase->name + " checkpoint: delete the state to start over");
+      }
     }
     spdlog::info("resuming the loop at epoch {} (done in it: {})", state.epoch, state.done.empty() ? "nothing" : nlohmann::json(state.done).dump());
   }
@@ -170,6 +179,12 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
     return std::make_unique<policy::PolicyAgent>(policy.policy(), policy.inputs(), env->size());
   };
   const uint64_t eval_seed = static_cast<uint64_t>(config.run.seed) * 7919u + 1000003u;
+  // Each phase's windows from its own seed, moved on by its step: no two epochs (and no
+  // resumed phase) replay the same batches.
+  auto reseeded = [&](dataloader::WindowSamplerOptions options, uint64_t phase, int64_t step) {
+    options.seed = static_cast<uint64_t>(config.run.seed) * 1000003u + phase * 7919u + static_cast<uint64_t>(step) * 104729u;
+    return options;
+  };
 
   spdlog::info("the loop: {} epochs on {} ({} envs, {}); per epoch {} real steps, tokenizer {} / dynamics {} / policy {} steps (from "
                "epochs {} / {} / {}), evaluation every {} epochs",
@@ -195,7 +210,8 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
     if (e >= loop.tokenizer_start && !state.has("tokenizer")) {
       frames = std::make_unique<TokenizerData>(config, root);
       batches = std::make_unique<dataloader::PrefetchingSampler>(
-          dataloader::WindowSampler(frames->train_part(), frames->sampling(config.tokenizer_train.batch_size)), /*depth=*/2);
+          dataloader::WindowSampler(frames->train_part(), reseeded(frames->sampling(config.tokenizer_train.batch_size), 1, tokenizer.step())),
+          /*depth=*/2);
       tokenizer.model()->train();
       const core::PhaseReport report = core::run_phase(run, tokenizer_phase, (e - loop.tokenizer_start + 1) * loop.tokenizer_steps);
       batches.reset();
@@ -209,7 +225,8 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
     if (e >= loop.dynamics_start && !state.has("dynamics")) {
       holdout = windows->holdout_batches(config.dynamics_train.eval_batches, config.dynamics_train.batch_size);
       batches = std::make_unique<dataloader::PrefetchingSampler>(
-          dataloader::WindowSampler(windows->train_part(), windows->sampling(config.dynamics_train.batch_size)), /*depth=*/2);
+          dataloader::WindowSampler(windows->train_part(), reseeded(windows->sampling(config.dynamics_train.batch_size), 2, dynamics.step())),
+          /*depth=*/2);
       const core::PhaseReport report = core::run_phase(run, dynamics_phase, (e - loop.dynamics_start + 1) * loop.dynamics_steps);
       batches.reset();
       if (const auto bits = core::find_scalar(report.evaluation, "dynamics/holdout_next_frame_bits")) summary += fmt::format(", dynamics {:.2f} bits/token", *bits);
@@ -219,7 +236,8 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
       policy.set_world_model(policy::dreaming_model(dynamics.model(), config.policy_train.dream_precision, device));
       dataloader::WindowSamplerOptions starts = windows->sampling(config.policy_train.batch_size, config.policy_train.context);
       starts.pad_before_start = false;
-      batches = std::make_unique<dataloader::PrefetchingSampler>(dataloader::WindowSampler(windows->train_part(), starts), /*depth=*/2);
+      batches = std::make_unique<dataloader::PrefetchingSampler>(dataloader::WindowSampler(windows->train_part(), reseeded(starts, 3, policy.step())),
+                                                                 /*depth=*/2);
       core::run_phase(run, policy_phase, (e - loop.policy_start + 1) * loop.policy_steps);
       batches.reset();
       state.policy_trained = true;

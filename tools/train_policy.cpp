@@ -56,9 +56,15 @@ void train_policy(const std::string& config_file, const std::vector<std::string>
   const std::string root = run.dir().root().string();
   const auto tokenizer_path = resolve_checkpoint(options.tokenizer.empty() ? root : options.tokenizer, "tokenizer");
   const auto dynamics_path = resolve_checkpoint(options.dynamics.empty() ? root : options.dynamics, "dynamics");
-  const tokenizer::VQModel tokenizer = tokenizer::load_tokenizer(tokenizer_path, device).model;
-  // Real start windows: the data the world model trained on.
-  const DynamicsData data(config, run.dir().root(), device);
+  const tokenizer::LoadedTokenizer loaded_tokenizer = tokenizer::load_tokenizer(tokenizer_path, device);
+  const tokenizer::VQModel tokenizer = loaded_tokenizer.model;
+  // Real start windows: the data the world model trained on, frames tokenized by the
+  // tokenizer the policy reads through (token shards must have been written by it).
+  const DynamicsData data(config, run.dir().root(), tokenizer);
+  if (!data.shards_tokenizer_hash().empty() && data.shards_tokenizer_hash() != loaded_tokenizer.content_hash) {
+    throw core::Error(data.path().string() + " holds tokens of the tokenizer " + data.shards_tokenizer_hash() + ", but the policy reads through " +
+                      tokenizer_path.string() + " (" + loaded_tokenizer.content_hash + "): set policy_train.tokenizer to the tokenizer of the shards");
+  }
   const dynamics::WorldModel world = dynamics::load_dynamics(dynamics_path, device, &config.dynamics).model;
   const auto& t = tokenizer->options();
   if (world->options().tokens_per_frame != t.tokens_per_frame() || world->options().vocab_size != t.vocab_size) {
