@@ -22,6 +22,7 @@
 #include "tokenizer/tokenizer_trainer.h"
 #include "tools/agents.h"
 #include "tools/collect_episodes.h"
+#include "tools/dream_strip.h"
 #include "tools/dynamics_data.h"
 #include "tools/tokenizer_data.h"
 #include "tools/wm_config.h"
@@ -174,11 +175,14 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
     state.done.push_back(phase);
     state.save(state_path);
   };
-  auto policy_agent = [&] {
+  const uint64_t eval_seed = static_cast<uint64_t>(config.run.seed) * 7919u + 1000003u;
+  // The policy's draws from `seed`: an evaluation is the same whenever it runs (a resumed
+  // run's included).
+  auto policy_agent = [&](uint64_t seed) {
     tokenizer.model()->eval();
+    torch::manual_seed(seed);
     return std::make_unique<policy::PolicyAgent>(policy.policy(), policy.inputs(), env->size());
   };
-  const uint64_t eval_seed = static_cast<uint64_t>(config.run.seed) * 7919u + 1000003u;
   // Each phase's windows from its own seed, moved on by its step: no two epochs (and no
   // resumed phase) replay the same batches.
   auto reseeded = [&](dataloader::WindowSamplerOptions options, uint64_t phase, int64_t step) {
@@ -194,9 +198,9 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
     const int64_t e = state.epoch;
     std::string summary = "epoch " + std::to_string(e) + "/" + std::to_string(loop.epochs) + ":";
     if (!state.has("collect") && loop.collect_steps > 0) {
-      const std::unique_ptr<envs::Agent> agent =
-          state.policy_trained ? std::unique_ptr<envs::Agent>(policy_agent()) : make_agent(loop.first_agent, *env, eval_seed + e, "loop.first_agent");
       const uint64_t seed = collection_seed(config.run.seed, store);
+      const std::unique_ptr<envs::Agent> agent =
+          state.policy_trained ? std::unique_ptr<envs::Agent>(policy_agent(seed)) : make_agent(loop.first_agent, *env, seed, "loop.first_agent");
       const CollectReport report = collect_episodes(*env, *agent, store, loop.collect_steps, seed, [&](int64_t, double episode_return) {
         run.write_metrics(store.total_steps(), {{"collect/episode_return", episode_return}});
       });
@@ -244,7 +248,7 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
       mark("policy");
     }
     if ((e % loop.eval_every == 0 || e == loop.epochs) && state.policy_trained && loop.eval_episodes > 0 && !state.has("eval")) {
-      const auto agent = policy_agent();
+      const auto agent = policy_agent(eval_seed);
       const Returns r = summarize(envs::play_episodes(*agent, *env, loop.eval_episodes, eval_seed));
       policy.policy()->train();
       run.write_metrics(store.total_steps(), {{"loop/eval_return_mean", r.mean}, {"loop/eval_return_std", r.std}, {"loop/epoch", static_cast<double>(e)}});
@@ -254,10 +258,26 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
     spdlog::info("{} ({} real steps, {:.0f} s so far)", summary, store.total_steps(), run.elapsed_s());
   }
 
+  // A strip of real and dreamed frames: a held-out window against the world model's dream
+  // from its first frames under the same actions.
+  if (dynamics.step() > 0) {
+    tokenizer.model()->eval();
+    if (!windows) windows = std::make_unique<DynamicsData>(config, root, tokenizer.model());
+    dataloader::WindowSamplerOptions one = windows->sampling(1);
+    one.pad_before_start = false;
+    one.seed = eval_seed;
+    const auto& part = windows->holdout_part()->num_episodes() > 0 ? windows->holdout_part() : windows->train_part();
+    const std::filesystem::path png = root / "dreams" / "strip.png";
+    const int64_t context = std::min<int64_t>(config.policy_train.context, config.dynamics.context_steps - 1);
+    write_dream_strip(png, dynamics.model(), tokenizer.model(), windows->to_batch(dataloader::WindowSampler(part, one).sample()), context);
+    spdlog::info("real frames (top) and the world model's dream from the first {} of them under the same actions (bottom): {}", context,
+                 png.string());
+  }
+
   // The final table: the trained policy against random (and the expert where there is one).
   const int64_t final_episodes = std::max<int64_t>(loop.eval_episodes, 1);
   std::vector<std::pair<std::string, Returns>> table;
-  if (state.policy_trained) table.emplace_back("trained policy", summarize(envs::play_episodes(*policy_agent(), *env, final_episodes, eval_seed)));
+  if (state.policy_trained) table.emplace_back("trained policy", summarize(envs::play_episodes(*policy_agent(eval_seed), *env, final_episodes, eval_seed)));
   envs::RandomAgent random(actions, env->size(), eval_seed);
   table.emplace_back("random", summarize(envs::play_episodes(random, *env, final_episodes, eval_seed)));
   if (envs::is_builtin_env(config.env.id)) {

@@ -68,6 +68,7 @@ TEST(TrainAll, RunsItsEpochsResumesAfterAKillAndEndsWithTheTable) {
   EXPECT_EQ(newest("policy", 12).counter("policy_step"), 12);
   EXPECT_FALSE(test::last_with(run / "metrics.jsonl", "loop/eval_return_mean").is_null());
   EXPECT_FALSE(test::last_with(run / "metrics.jsonl", "collect/episode_return").is_null());
+  EXPECT_GT(std::filesystem::file_size(run / "dreams" / "strip.png"), 1000u) << "the strip of real and dreamed frames";
 }
 
 }  // namespace
