@@ -49,6 +49,9 @@ DreamLogits teacher_forced_dream_logits(WorldModel& model, const DynamicsBatch& 
   c10::InferenceMode inference;
   const auto& o = model->options();
   const int64_t B = batch.tokens.size(0), L = batch.tokens.size(1), K = o.tokens_per_frame;
+  if (L > o.context_steps) {
+    throw core::Error("windows of " + std::to_string(L) + " steps exceed the model's context of " + std::to_string(o.context_steps) + " steps");
+  }
   const bool parallel = o.decoding == Decoding::kParallel;
   const torch::Device device = model->parameters().front().device();
   const torch::Tensor tokens = batch.tokens.to(device), actions = batch.actions.to(device);

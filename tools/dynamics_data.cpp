@@ -98,10 +98,10 @@ dynamics::DynamicsBatch DynamicsData::to_batch(const dataloader::WindowBatch& w)
   return {tokens, w.actions, w.rewards, w.dones, w.mask};
 }
 
-std::vector<dynamics::DynamicsBatch> DynamicsData::holdout_batches(int64_t count, int64_t batch) const {
+std::vector<dynamics::DynamicsBatch> DynamicsData::holdout_batches(int64_t count, int64_t batch, int64_t window) const {
   std::vector<dynamics::DynamicsBatch> batches;
   if (holdout_part_->num_episodes() == 0) return batches;
-  dataloader::WindowSamplerOptions options = sampling(batch);
+  dataloader::WindowSamplerOptions options = sampling(batch, window);
   options.seed = kHoldoutSeed;
   dataloader::WindowSampler sampler(holdout_part_, options);
   for (int64_t i = 0; i < count; ++i) batches.push_back(to_batch(sampler.sample()));

@@ -39,9 +39,9 @@ class DynamicsData {
   dataloader::WindowSamplerOptions sampling(int64_t batch, int64_t window = 0) const;
   // A window batch as the model reads it: token grids as they are, frames through the tokenizer.
   dynamics::DynamicsBatch to_batch(const dataloader::WindowBatch& windows) const;
-  // `count` fixed held-out batches (the same ones on every call and in every command); none
-  // when nothing is held out.
-  std::vector<dynamics::DynamicsBatch> holdout_batches(int64_t count, int64_t batch) const;
+  // `count` fixed held-out batches of `window` steps (0: the model's context; the same ones on
+  // every call and in every command); none when nothing is held out.
+  std::vector<dynamics::DynamicsBatch> holdout_batches(int64_t count, int64_t batch, int64_t window = 0) const;
   // The unigram and copy-the-previous-frame baselines, fit on training windows.
   dynamics::TokenBaselineFit fit_baselines(int64_t batches, int64_t batch) const;
 

@@ -23,7 +23,8 @@ std::vector<bench::BenchRecord> run_precision_bench(const std::filesystem::path&
   WmConfig config = load_wm_config(config_file, {}).config;
   const DynamicsData data(config, run_dir, cpu);
   const dynamics::WorldModel model = dynamics::load_dynamics(checkpoint, cpu, &config.dynamics).model;
-  const std::vector<dynamics::DynamicsBatch> holdout = data.holdout_batches(batches, batch);
+  // Windows of the model's own context (the config may say another).
+  const std::vector<dynamics::DynamicsBatch> holdout = data.holdout_batches(batches, batch, model->options().context_steps);
   if (holdout.empty()) throw core::Error(data.path().string() + ": no episode is held out (data.holdout_fraction), nothing to compare on");
 
   const dynamics::PrecisionAgreement a = dynamics::compare_dream_precision(model, holdout);

@@ -82,6 +82,7 @@ void train_policy(const std::string& config_file, const std::vector<std::string>
     const std::string mismatch = policy::action_space_mismatch(config.policy, env->action_space());
     if (!mismatch.empty()) throw core::Error("env.id = '" + env->name() + "': " + mismatch + " (the world model's, " + dynamics_path.string() + ")");
   }
+  config.dynamics = world->options();  // the world model dreamt in, whatever the config said
   core::ConfigSchema schema;
   describe(schema, config);
   run.set_config_yaml(core::config_to_yaml(schema));

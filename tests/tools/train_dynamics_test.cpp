@@ -58,6 +58,14 @@ TEST_F(TrainDynamics, TrainsOnTokenShardsWithBaselinesAndResumes) {
 // wm bench precision reads the run's own config, checkpoint and held-out windows.
 TEST_F(TrainDynamics, BenchPrecisionComparesBf16WithFp32OnTheRunsHeldOutWindows) {
   train_tiny_dynamics(5);
+  // A run config that says a longer context than the checkpoint's model (another command
+  // rewrote it): the windows follow the model.
+  const auto config = dir_ / "d" / "config.yaml";
+  std::string yaml = test::read_bytes(config);
+  const size_t at = yaml.find("context_steps: 4");
+  ASSERT_NE(at, std::string::npos);
+  yaml.replace(at, 16, "context_steps: 9");
+  test::write_text(config, yaml);
   const auto bench = test::run_command(test::wm_binary() + " bench precision --run " + (dir_ / "d").string() + " --batches 2 --batch 3 --json");
   if (!dynamics::cpu_has_bf16()) {
     EXPECT_NE(bench.exit_code, 0);
