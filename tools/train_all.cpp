@@ -11,7 +11,6 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/file_io.h"
-#include "core/logging.h"
 #include "core/train_loop.h"
 #include "dataloader/window_sampler.h"
 #include "dynamics/dynamics_trainer.h"
@@ -25,6 +24,7 @@
 #include "tools/dream_strip.h"
 #include "tools/dynamics_data.h"
 #include "tools/tokenizer_data.h"
+#include "tools/training_run.h"
 #include "tools/wm_config.h"
 
 namespace wm::tools {
@@ -84,10 +84,7 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
   config.policy_train.steps = span(loop.policy_steps, loop.policy_start);
   config.tokenizer_train.time_budget_s = config.dynamics_train.time_budget_s = config.policy_train.time_budget_s = 0;
 
-  core::RunContext run(config.run, config.log, config.checkpoint, loaded.yaml);
-  core::init_logging(config.log, run.dir().logs(), run.rank());
-  core::configure_threads(config.run.threads, /*local_world_size=*/1);
-  torch::manual_seed(static_cast<uint64_t>(config.run.seed));
+  core::RunContext run = open_training_run(config, loaded.yaml);
   const c10::Device device = core::resolve_device(config.run.device);
   const std::filesystem::path root = run.dir().root();
   config.data.path = (root / "episodes").string();  // the loop learns from what it collects

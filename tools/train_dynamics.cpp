@@ -6,12 +6,12 @@
 #include <optional>
 
 #include "core/config.h"
-#include "core/logging.h"
 #include "core/train_loop.h"
 #include "dataloader/window_sampler.h"
 #include "dynamics/dynamics_trainer.h"
 #include "dynamics/token_baselines.h"
 #include "tools/dynamics_data.h"
+#include "tools/training_run.h"
 #include "tools/wm_config.h"
 
 namespace wm::tools {
@@ -19,10 +19,7 @@ namespace wm::tools {
 void train_dynamics(const std::string& config_file, const std::vector<std::string>& overrides, bool resume) {
   const LoadedConfig loaded = load_wm_config(config_file, overrides);
   WmConfig config = loaded.config;
-  core::RunContext run(config.run, config.log, config.checkpoint, loaded.yaml);
-  core::init_logging(config.log, run.dir().logs(), run.rank());
-  core::configure_threads(config.run.threads, /*local_world_size=*/1);
-  torch::manual_seed(static_cast<uint64_t>(config.run.seed));
+  core::RunContext run = open_training_run(config, loaded.yaml);
   const c10::Device device = core::resolve_device(config.run.device);
   const auto& train_options = config.dynamics_train;
 

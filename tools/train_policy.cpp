@@ -8,7 +8,6 @@
 
 #include "core/config.h"
 #include "core/error.h"
-#include "core/logging.h"
 #include "core/train_loop.h"
 #include "dataloader/window_sampler.h"
 #include "dynamics/dynamics_checkpoint.h"
@@ -18,6 +17,7 @@
 #include "tokenizer/tokenizer_checkpoint.h"
 #include "tools/checkpoint_paths.h"
 #include "tools/dynamics_data.h"
+#include "tools/training_run.h"
 #include "tools/wm_config.h"
 
 namespace wm::tools {
@@ -44,10 +44,7 @@ void fit_actions(policy::PolicyOptions& o, const dynamics::DynamicsOptions& worl
 void train_policy(const std::string& config_file, const std::vector<std::string>& overrides, bool resume) {
   const LoadedConfig loaded = load_wm_config(config_file, overrides);
   WmConfig config = loaded.config;
-  core::RunContext run(config.run, config.log, config.checkpoint, loaded.yaml);
-  core::init_logging(config.log, run.dir().logs(), run.rank());
-  core::configure_threads(config.run.threads, /*local_world_size=*/1);
-  torch::manual_seed(static_cast<uint64_t>(config.run.seed));
+  core::RunContext run = open_training_run(config, loaded.yaml);
   const c10::Device device = core::resolve_device(config.run.device);
   const auto& options = config.policy_train;
   options.validate();

@@ -3,11 +3,11 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
-#include "core/logging.h"
 #include "core/train_loop.h"
 #include "dataloader/window_sampler.h"
 #include "tokenizer/tokenizer_trainer.h"
 #include "tools/tokenizer_data.h"
+#include "tools/training_run.h"
 #include "tools/wm_config.h"
 
 namespace wm::tools {
@@ -15,11 +15,8 @@ namespace wm::tools {
 void train_tokenizer(const std::string& config_file, const std::vector<std::string>& overrides, bool resume) {
   const LoadedConfig loaded = load_wm_config(config_file, overrides);
   const WmConfig& config = loaded.config;
-  core::RunContext run(config.run, config.log, config.checkpoint, loaded.yaml);
+  core::RunContext run = open_training_run(config, loaded.yaml);
   run.dir().write_config(loaded.yaml);
-  core::init_logging(config.log, run.dir().logs(), run.rank());
-  core::configure_threads(config.run.threads, /*local_world_size=*/1);
-  torch::manual_seed(static_cast<uint64_t>(config.run.seed));
   const c10::Device device = core::resolve_device(config.run.device);
   const auto& options = config.tokenizer_train;
 
