@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
+
 #include "core/error.h"
 #include "envs/driving_env.h"
 
@@ -31,6 +33,33 @@ std::vector<Action> DrivingExpertAgent::act(const at::Tensor& /*frames*/) {
   std::vector<Action> actions;
   for (int64_t i = 0; i < env_->size(); ++i) actions.push_back(experts_[static_cast<size_t>(i)].act(static_cast<const DrivingEnv&>(env_->env(i))));
   return actions;
+}
+
+ExploringAgent::ExploringAgent(std::unique_ptr<Agent> inner, const ActionSpace& space, int64_t slots, double epsilon, uint64_t seed)
+    : inner_(std::move(inner)), random_(space, slots, seed ^ 0x9e3779b97f4a7c15ull), epsilon_(epsilon), coin_(seed) {
+  if (!(epsilon >= 0.0 && epsilon <= 1.0)) throw core::Error("exploration epsilon " + std::to_string(epsilon) + " is outside [0, 1]");
+}
+
+std::string ExploringAgent::name() const { return inner_->name() + " (" + std::to_string(std::lround(100.0 * epsilon_)) + "% random actions)"; }
+
+std::vector<Action> ExploringAgent::act(const at::Tensor& frames) {
+  std::vector<Action> actions = inner_->act(frames);
+  const std::vector<Action> random = random_.act(frames);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  for (size_t i = 0; i < actions.size(); ++i) {
+    if (unit(coin_) < epsilon_) actions[i] = random[i];
+  }
+  return actions;
+}
+
+ReturnStats summarize_returns(const std::vector<double>& returns) {
+  ReturnStats s;
+  if (returns.empty()) return s;
+  for (double r : returns) s.mean += r;
+  s.mean /= static_cast<double>(returns.size());
+  for (double r : returns) s.std += (r - s.mean) * (r - s.mean);
+  s.std = std::sqrt(s.std / static_cast<double>(returns.size()));
+  return s;
 }
 
 std::vector<double> play_episodes(Agent& agent, VectorEnv& env, int64_t episodes, uint64_t seed) {

@@ -14,6 +14,8 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -58,9 +60,33 @@ class DrivingExpertAgent : public Agent {
   std::vector<DrivingExpert> experts_;
 };
 
+// Another agent whose action, in each slot and step, is replaced by a uniformly random one
+// with probability `epsilon`: demonstrations that also show what the other actions do (a
+// world model that only saw the expert's choices cannot tell the policy what a swerve costs).
+class ExploringAgent : public Agent {
+ public:
+  // Throws wm::core::Error when epsilon is outside [0, 1].
+  ExploringAgent(std::unique_ptr<Agent> inner, const ActionSpace& space, int64_t slots, double epsilon, uint64_t seed);
+  std::string name() const override;
+  std::vector<Action> act(const at::Tensor& frames) override;
+  void episode_ended(int64_t slot) override { inner_->episode_ended(slot); }
+
+ private:
+  std::unique_ptr<Agent> inner_;
+  RandomAgent random_;
+  double epsilon_;
+  std::mt19937_64 coin_;
+};
+
 // Plays `episodes` whole episodes with `agent` on `env` (reset from `seed`) and returns their
 // returns in the order they finished. Episodes still running once enough have finished are
 // dropped, so slow episodes do not bias the count.
 std::vector<double> play_episodes(Agent& agent, VectorEnv& env, int64_t episodes, uint64_t seed);
+
+// Mean and (population) standard deviation of episode returns; zeros for none.
+struct ReturnStats {
+  double mean = 0, std = 0;
+};
+ReturnStats summarize_returns(const std::vector<double>& returns);
 
 }  // namespace wm::envs

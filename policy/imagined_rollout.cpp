@@ -21,32 +21,31 @@ ImaginedRollout imagine_rollout(ActorCritic& policy, PolicyInputs& inputs, dynam
   }
   dream.reset(context_tokens, context_actions);
 
-  std::vector<at::Tensor> actions, log_probs, entropies, values, rewards, continues, tokens;
+  TrajectorySteps steps;
+  std::vector<at::Tensor> tokens;
   at::Tensor frame = context_tokens.select(1, T - 1).to(device);  // [B, K]
   tokens.push_back(frame);
   for (int64_t t = 0; t < horizon; ++t) {
     const PolicyStep step = policy->forward(inputs.from_tokens(frame), state);
     const SampledActions chosen = sample_actions(step, policy->options());
     const dynamics::ImaginedStep outcome = dream.step(chosen.actions);
-    actions.push_back(chosen.actions);
-    log_probs.push_back(chosen.log_probs);
-    entropies.push_back(chosen.entropy);
-    values.push_back(step.value);
-    rewards.push_back(outcome.rewards.to(device));
-    continues.push_back(1.0 - outcome.dones.to(device, torch::kFloat32));
+    steps.actions.push_back(chosen.actions);
+    steps.log_probs.push_back(chosen.log_probs);
+    steps.entropies.push_back(chosen.entropy);
+    steps.values.push_back(step.value);
+    steps.rewards.push_back(outcome.rewards.to(device));
+    // The chance the episode goes on, not a thresholded guess: a crash the model gives 30%
+    // still costs 30% of the future, where "done if p > 0.5" would let a rare event never end
+    // a dream (termination is one step in hundreds of the data).
+    steps.continues.push_back(1.0 - outcome.done_probs.to(device, torch::kFloat32));
     frame = outcome.tokens.to(device);
     tokens.push_back(frame);
     state = step.state;
   }
-  values.push_back(policy->forward(inputs.from_tokens(frame), state).value);  // bootstraps R_H
+  steps.values.push_back(policy->forward(inputs.from_tokens(frame), state).value);  // bootstraps R_H
 
   ImaginedRollout r;
-  r.actions = torch::stack(actions, 1);
-  r.log_probs = torch::stack(log_probs, 1);
-  r.entropies = torch::stack(entropies, 1);
-  r.values = torch::stack(values, 1);
-  r.rewards = torch::stack(rewards, 1);
-  r.continues = torch::stack(continues, 1);
+  static_cast<Trajectory&>(r) = steps.stack();
   // alive_0 = 1, alive_{t+1} = alive_t * c_t: steps after a termination do not count.
   r.alive = torch::cat({torch::ones({B, 1}, r.continues.options()), torch::cumprod(r.continues, 1).narrow(1, 0, horizon - 1)}, 1);
   r.tokens = torch::stack(tokens, 1);

@@ -7,20 +7,16 @@
 #include <ATen/core/Tensor.h>
 
 #include "dynamics/imagination.h"
+#include "policy/actor_critic_loss.h"
 #include "policy/actor_critic.h"
 #include "policy/policy_inputs.h"
 
 namespace wm::policy {
 
-struct ImaginedRollout {
-  at::Tensor actions;    // int64 [B, H] or float [B, H, A]
-  at::Tensor log_probs;  // [B, H], with gradients
-  at::Tensor entropies;  // [B, H], with gradients
-  at::Tensor values;     // [B, H + 1], with gradients: V of every frame, the last one included
-  at::Tensor rewards;    // [B, H]
-  at::Tensor continues;  // [B, H]: 0 where step t ended the episode
-  at::Tensor alive;      // [B, H]: 1 while no earlier step ended the episode (the loss weight)
-  at::Tensor tokens;     // int64 [B, H + 1, K]: the last real frame, then the imagined ones
+// The trajectories (actor_critic_loss.h), continues being the world model's predicted chance
+// that the episode goes on, and the frames they were lived in.
+struct ImaginedRollout : Trajectory {
+  at::Tensor tokens;  // int64 [B, H + 1, K]: the last real frame, then the imagined ones
 };
 
 // context_tokens int64 [B, T, K], context_actions [B, T - 1] / [B, T - 1, A] (the actions

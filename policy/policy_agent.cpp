@@ -20,15 +20,21 @@ std::vector<envs::Action> PolicyAgent::act(const at::Tensor& frames) {
   torch::NoGradGuard no_grad;
   const PolicyStep step = policy_->forward(inputs_.from_frames(frames), state_);
   state_ = step.state;
-  const at::Tensor chosen = sample_actions(step, policy_->options(), greedy_).actions.to(torch::kCPU);
+  return to_env_actions(sample_actions(step, policy_->options(), greedy_).actions, policy_->options());
+}
+
+std::vector<envs::Action> to_env_actions(const at::Tensor& chosen, const PolicyOptions& options) {
   std::vector<envs::Action> actions;
-  for (int64_t i = 0; i < chosen.size(0); ++i) {
-    if (policy_->options().discrete_actions()) {
-      actions.push_back(envs::Action::discrete(chosen[i].item<int64_t>()));
-    } else {
-      const at::Tensor row = chosen[i].to(torch::kFloat32).contiguous();
-      actions.push_back(envs::Action::box(std::vector<float>(row.data_ptr<float>(), row.data_ptr<float>() + row.numel())));
-    }
+  if (options.discrete_actions()) {
+    const at::Tensor indices = chosen.to(torch::kCPU, torch::kInt64).contiguous();
+    for (int64_t i = 0; i < indices.size(0); ++i) actions.push_back(envs::Action::discrete(indices.data_ptr<int64_t>()[i]));
+    return actions;
+  }
+  const at::Tensor rows = chosen.to(torch::kCPU, torch::kFloat32).contiguous();  // [N, A]
+  const int64_t A = rows.size(1);
+  for (int64_t i = 0; i < rows.size(0); ++i) {
+    const float* row = rows.data_ptr<float>() + i * A;
+    actions.push_back(envs::Action::box(std::vector<float>(row, row + A)));
   }
   return actions;
 }
@@ -53,9 +59,18 @@ std::unique_ptr<PolicyAgent> load_policy_agent(const std::filesystem::path& chec
   ActorCritic policy = load_policy(checkpoint, device);
   const std::string mismatch = action_space_mismatch(policy->options(), env.action_space());
   if (!mismatch.empty()) throw core::Error(checkpoint.string() + ": " + mismatch + " (" + env.name() + ")");
+  const PolicyOptions& o = policy->options();
+  if (o.input == PolicyInput::kPixels) {
+    const envs::FrameSpec frames = env.frame_spec();
+    if (frames.height != o.input_height || frames.width != o.input_width) {
+      throw core::Error(checkpoint.string() + ": the policy reads " + std::to_string(o.input_height) + "x" + std::to_string(o.input_width) +
+                        " frames but " + env.name() + " gives " + std::to_string(frames.height) + "x" + std::to_string(frames.width));
+    }
+    return std::make_unique<PolicyAgent>(policy, PolicyInputs::pixels(o.input_height, o.input_width), env.size(), greedy);
+  }
   // The tokenizer the policy was trained to read through travels in its checkpoint.
   tokenizer::VQModel tokenizer = tokenizer::load_tokenizer(checkpoint, device).model;
-  PolicyInputs inputs(tokenizer, policy->options().input);
+  PolicyInputs inputs(tokenizer, o.input);
   return std::make_unique<PolicyAgent>(policy, inputs, env.size(), greedy);
 }
 

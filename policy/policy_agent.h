@@ -33,6 +33,9 @@ class PolicyAgent : public envs::Agent {
 std::unique_ptr<PolicyAgent> load_policy_agent(const std::filesystem::path& checkpoint, const envs::VectorEnv& env, c10::Device device,
                                                bool greedy = false);
 
+// Sampled actions int64 [N] or float [N, A] (any device) as N environment actions.
+std::vector<envs::Action> to_env_actions(const at::Tensor& chosen, const PolicyOptions& options);
+
 // Whether the policy's actions and the environment's are the same space; else what differs.
 std::string action_space_mismatch(const PolicyOptions& policy, const envs::ActionSpace& space);
 

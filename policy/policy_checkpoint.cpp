@@ -1,5 +1,8 @@
 #include "policy/policy_checkpoint.h"
 
+#include <fmt/format.h>
+#include <torch/optim/adamw.h>
+
 #include "core/checkpoint_options.h"
 #include "core/error.h"
 
@@ -35,7 +38,7 @@ void restore_policy(const core::Checkpoint& checkpoint, ActorCritic& policy) {
       throw core::Error("checkpoint " + checkpoint.path().string() + " has policy." + key + " = " + theirs + ", this run has " + ours);
     }
   };
-  check("input", stored.input == PolicyInput::kTokens ? "tokens" : "frames", mine.input == PolicyInput::kTokens ? "tokens" : "frames");
+  check("input", input_name(stored.input), input_name(mine.input));
   check("channels", std::to_string(stored.channels), std::to_string(mine.channels));
   check("hidden", std::to_string(stored.hidden), std::to_string(mine.hidden));
   check("input_channels", std::to_string(stored.input_channels), std::to_string(mine.input_channels));
@@ -45,6 +48,22 @@ void restore_policy(const core::Checkpoint& checkpoint, ActorCritic& policy) {
   check("action_low", text_of(stored.action_low), text_of(mine.action_low));
   check("action_high", text_of(stored.action_high), text_of(mine.action_high));
   checkpoint.restore_module(kPolicyModule, *policy);
+}
+
+void add_policy_training(core::CheckpointWriter& writer, ActorCritic& policy, torch::optim::AdamW& optimizer, int64_t step, double return_scale) {
+  add_policy(writer, policy);
+  writer.add_optimizer("policy_adamw", optimizer);
+  writer.set_counter("policy_step", step);
+  writer.set_text("policy_return_scale", fmt::format("{:.17g}", return_scale));
+}
+
+void restore_policy_training(const core::Checkpoint& checkpoint, ActorCritic& policy, torch::optim::AdamW& optimizer, int64_t& step,
+                             double& return_scale) {
+  restore_policy(checkpoint, policy);
+  checkpoint.restore_optimizer("policy_adamw", optimizer);
+  step = checkpoint.counter("policy_step");
+  const std::string scale = checkpoint.text("policy_return_scale");
+  return_scale = scale.empty() ? 0.0 : std::stod(scale);
 }
 
 ActorCritic load_policy(const std::filesystem::path& path, c10::Device device) {

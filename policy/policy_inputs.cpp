@@ -4,13 +4,31 @@
 
 #include <cmath>
 
+#include "core/error.h"
+
 namespace wm::policy {
 
 PolicyInputs::PolicyInputs(tokenizer::VQModel tokenizer, PolicyInput kind) : tokenizer_(std::move(tokenizer)), kind_(kind) {
+  if (kind_ == PolicyInput::kPixels) throw core::Error("policy.input = pixels reads the real frames: it has no tokenizer and cannot dream (wm train modelfree)");
   tokenizer_->eval();
 }
 
+PolicyInputs PolicyInputs::pixels(int64_t height, int64_t width) {
+  PolicyInputs inputs;
+  inputs.kind_ = PolicyInput::kPixels;
+  inputs.height_ = height;
+  inputs.width_ = width;
+  return inputs;
+}
+
 void PolicyInputs::fit(PolicyOptions& options) const {
+  if (kind_ == PolicyInput::kPixels) {
+    options.input = kind_;
+    options.input_channels = 3;
+    options.input_height = height_;
+    options.input_width = width_;
+    return;
+  }
   const auto& t = tokenizer_->options();
   options.input = kind_;
   options.input_channels = kind_ == PolicyInput::kTokens ? t.code_dim : 3;
@@ -19,6 +37,7 @@ void PolicyInputs::fit(PolicyOptions& options) const {
 }
 
 at::Tensor PolicyInputs::from_tokens(const at::Tensor& tokens) {
+  if (kind_ == PolicyInput::kPixels) throw core::Error("a policy that reads pixels (policy.input = pixels) cannot act in a dream");
   torch::NoGradGuard no_grad;
   const auto& t = tokenizer_->options();
   const at::Tensor grid = tokens.reshape({tokens.size(0), t.grid_height(), t.grid_width()});
@@ -32,6 +51,10 @@ at::Tensor PolicyInputs::from_tokens(const at::Tensor& tokens) {
 }
 
 at::Tensor PolicyInputs::from_frames(const at::Tensor& frames) {
+  if (kind_ == PolicyInput::kPixels) {
+    torch::NoGradGuard no_grad;
+    return frames.permute({0, 3, 1, 2}).to(torch::kFloat32).div(127.5).sub(1.0).contiguous();  // [B, 3, H, W]
+  }
   const at::Tensor tokens = tokenizer_->encode(frames);  // [B, h, w]
   return from_tokens(tokens.reshape({tokens.size(0), -1}));
 }

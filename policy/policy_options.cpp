@@ -6,9 +6,18 @@
 
 namespace wm::policy {
 
+const char* input_name(PolicyInput input) {
+  switch (input) {
+    case PolicyInput::kTokens: return "tokens";
+    case PolicyInput::kFrames: return "frames";
+    case PolicyInput::kPixels: return "pixels";
+  }
+  return "?";
+}
+
 void describe(core::ConfigSchema& schema, PolicyOptions& p) {
-  schema.add_choice("input", &p.input, {{"tokens", PolicyInput::kTokens}, {"frames", PolicyInput::kFrames}},
-                    "what the policy sees: the codebook vectors of the frame's tokens, or the decoded frame");
+  schema.add_choice("input", &p.input, {{"tokens", PolicyInput::kTokens}, {"frames", PolicyInput::kFrames}, {"pixels", PolicyInput::kPixels}},
+                    "what the policy sees: the codebook vectors of the frame's tokens, the decoded frame, or the real frame (model-free only)");
   schema.add("channels", &p.channels, "width of the conv encoder over the input grid");
   schema.add("hidden", &p.hidden, "GRU state size, read by the actor and critic heads");
   // Fixed when a run starts, from the tokenizer and the environment (set here by wm itself).

@@ -15,7 +15,11 @@ namespace wm::policy {
 enum class PolicyInput {
   kTokens,  // the codebook vectors of the frame's tokens, [code_dim, h, w]: no pixels in dreams
   kFrames,  // the tokenizer's reconstruction of the frame, [3, H, W] (IRIS's choice)
+  kPixels,  // the real frame itself, [3, H, W]: a policy that never dreams (wm train modelfree)
 };
+
+// "tokens" | "frames" | "pixels", as the config names them.
+const char* input_name(PolicyInput input);
 
 struct PolicyOptions {
   PolicyInput input = PolicyInput::kTokens;

@@ -1,13 +1,11 @@
 #include "policy/policy_trainer.h"
 
-#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <chrono>
 
 #include "core/error.h"
 #include "dynamics/dream_precision.h"
-#include "policy/lambda_returns.h"
 #include "policy/policy_checkpoint.h"
 #include "tokenizer/tokenizer_checkpoint.h"
 
@@ -57,63 +55,28 @@ core::Scalars PolicyTrainer::train_step(const dynamics::DynamicsBatch& starts) {
   const double imagine_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const ImaginedRollout& r = rollout_;
 
-  // Targets: λ-returns of the imagined rewards, bootstrapped by the (frozen) values.
-  const at::Tensor returns = lambda_returns(r.rewards, r.continues, r.values.detach(), options_.gamma, options_.lambda);  // [B, H]
-  const at::Tensor weight = r.alive;
-  const at::Tensor alive_steps = weight.sum().clamp_min(1.0);
-  double scale = 1.0;
-  if (options_.normalize_returns) {
-    // DreamerV3: divide by the spread of returns (5th to 95th percentile), tracked with an
-    // EMA, but never scale small returns up.
-    const at::Tensor flat = returns.masked_select(weight > 0);
-    const at::Tensor q = torch::quantile(flat, torch::tensor({0.05, 0.95}, flat.options()));
-    const double range = (q[1] - q[0]).item<double>();
-    return_scale_ = return_scale_ <= 0 ? range : 0.99 * return_scale_ + 0.01 * range;
-    scale = std::max(1.0, return_scale_);
-  }
-  const at::Tensor advantages = (returns - r.values.narrow(1, 0, H).detach()) / scale;
-
-  // REINFORCE with the value as baseline, an entropy bonus, and value regression.
-  const at::Tensor actor_loss = -(weight * r.log_probs * advantages).sum() / alive_steps;
-  const at::Tensor entropy = (weight * r.entropies).sum() / alive_steps;
-  const at::Tensor value_error = r.values.narrow(1, 0, H) - returns;
-  const at::Tensor value_loss = 0.5 * (weight * value_error.pow(2)).sum() / alive_steps;
-  const at::Tensor loss = actor_loss - options_.entropy_weight * entropy + value_loss;
+  const ActorCriticLoss loss = actor_critic_loss(r, options_, return_scale_);
   optimizer_->zero_grad();
-  loss.backward();
+  loss.total.backward();
   const double grad_norm = torch::nn::utils::clip_grad_norm_(policy_->parameters(), options_.grad_clip);
   optimizer_->step();
   ++step_;
 
-  return {{"policy/loss", loss.item<double>()},
-          {"policy/actor_loss", actor_loss.item<double>()},
-          {"policy/value_loss", value_loss.item<double>()},
-          {"policy/imagined_return", (weight * r.rewards).sum(1).mean().item<double>()},
-          {"policy/lambda_return", (weight * returns).sum().item<double>() / alive_steps.item<double>()},
-          {"policy/entropy", entropy.item<double>()},
-          {"policy/value_error", (weight * value_error.abs()).sum().item<double>() / alive_steps.item<double>()},
-          {"policy/advantage_scale", scale},
-          {"policy/imagined_done_rate", (1.0 - r.continues).mul(weight).sum().item<double>() / alive_steps.item<double>()},
-          {"policy/imagined_steps_per_s", static_cast<double>(B * H) / imagine_seconds},
-          {"policy/lr", lr},
-          {"policy/grad_norm", grad_norm}};
+  core::Scalars scalars = loss.scalars;
+  scalars.insert(scalars.end(), {{"policy/imagined_return", (r.alive * r.rewards).sum(1).mean().item<double>()},
+                                 {"policy/imagined_done_rate", ((1.0 - r.continues) * r.alive).sum().item<double>() / r.alive.sum().clamp_min(1.0).item<double>()},
+                                 {"policy/imagined_steps_per_s", static_cast<double>(B * H) / imagine_seconds},
+                                 {"policy/lr", lr},
+                                 {"policy/grad_norm", grad_norm}});
+  return scalars;
 }
 
 void PolicyTrainer::save(core::CheckpointWriter& writer) {
-  add_policy(writer, policy_);
+  add_policy_training(writer, policy_, *optimizer_, step_, return_scale_);
   // The tokenizer travels with the policy: an agent reads real frames through it.
   tokenizer::add_tokenizer(writer, inputs_.tokenizer());
-  writer.add_optimizer("policy_adamw", *optimizer_);
-  writer.set_counter("policy_step", step_);
-  writer.set_text("policy_return_scale", fmt::format("{:.17g}", return_scale_));
 }
 
-void PolicyTrainer::restore(const core::Checkpoint& checkpoint) {
-  restore_policy(checkpoint, policy_);
-  checkpoint.restore_optimizer("policy_adamw", *optimizer_);
-  step_ = checkpoint.counter("policy_step");
-  const std::string scale = checkpoint.text("policy_return_scale");
-  return_scale_ = scale.empty() ? 0.0 : std::stod(scale);
-}
+void PolicyTrainer::restore(const core::Checkpoint& checkpoint) { restore_policy_training(checkpoint, policy_, *optimizer_, step_, return_scale_); }
 
 }  // namespace wm::policy

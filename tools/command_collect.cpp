@@ -49,7 +49,7 @@ void run_collect(const CollectArgs& args) {
     metrics.write(steps, {{"collect/episode_return", episode_return}});
   });
   const auto& returns = report.returns;
-  const double mean = returns.empty() ? 0.0 : std::accumulate(returns.begin(), returns.end(), 0.0) / static_cast<double>(returns.size());
+  const double mean = envs::summarize_returns(returns).mean;
   spdlog::info("{} episodes completed (mean return {:.2f}), {:.0f} steps/s; the store holds {} episodes, {} steps; "
                "unfinished episodes at the end were not stored",
                returns.size(), mean, static_cast<double>(report.steps) / report.seconds, store.num_episodes(), store.total_steps());

@@ -48,10 +48,7 @@ void run_eval(const EvalArgs& args) {
   const std::string name = args.policy.empty() ? run_dir.string() : args.policy;
   const std::unique_ptr<envs::Agent> agent = make_agent(name, *env, args.seed, "--policy", device, args.greedy);
   const std::vector<double> returns = envs::play_episodes(*agent, *env, args.episodes, args.seed);
-  const double mean = std::accumulate(returns.begin(), returns.end(), 0.0) / static_cast<double>(returns.size());
-  double square = 0;
-  for (double r : returns) square += (r - mean) * (r - mean);
-  const double std = std::sqrt(square / static_cast<double>(returns.size()));
+  const auto [mean, std] = envs::summarize_returns(returns);
   if (args.json) {
     std::cout << nlohmann::ordered_json{{"agent", agent->name()}, {"source", name},   {"env", env->name()},
                                         {"episodes", args.episodes}, {"return_mean", mean}, {"return_std", std},

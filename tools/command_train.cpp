@@ -6,6 +6,7 @@
 #include "tools/commands.h"
 #include "tools/train_all.h"
 #include "tools/train_dynamics.h"
+#include "tools/train_model_free.h"
 #include "tools/train_policy.h"
 #include "tools/train_tokenizer.h"
 
@@ -46,6 +47,14 @@ void add_train_command(CLI::App& app) {
   policy->callback([policy_args] { train_policy(policy_args->config_file, policy_args->overrides, policy_args->resume); });
 
   auto all_args = std::make_shared<TrainArgs>();
+  auto model_free_args = std::make_shared<TrainArgs>();
+  CLI::App* model_free = train->add_subcommand("modelfree", "The baseline: the same actor-critic trained on the real environment only (A2C on "
+                                                            "pixels, model_free.real_steps steps), no world model");
+  model_free->add_option("--config,-c", model_free_args->config_file, "YAML config file");
+  model_free->add_flag("--resume", model_free_args->resume, "continue from the newest valid policy checkpoint of the run");
+  model_free->add_option("overrides", model_free_args->overrides, "key.path=value overrides");
+  model_free->callback([model_free_args] { train_model_free(model_free_args->config_file, model_free_args->overrides, model_free_args->resume); });
+
   CLI::App* all = train->add_subcommand("all", "The whole loop, epoch by epoch: collect, tokenizer, dynamics, policy in imagination, "
                                                "evaluation; the same command resumes after a kill");
   all->add_option("--config,-c", all_args->config_file, "YAML config file");

@@ -7,6 +7,7 @@
 #include "dataloader/token_shards.h"
 #include "tokenizer/tokenizer_checkpoint.h"
 #include "tools/checkpoint_paths.h"
+#include "tools/tokenized_source.h"
 
 namespace wm::tools {
 
@@ -36,7 +37,7 @@ DynamicsData::DynamicsData(WmConfig& config, const std::filesystem::path& run_ro
     : path_(config.data.path.empty() ? run_root / "tokens" : std::filesystem::path(config.data.path)),
       window_(config.dynamics.context_steps),
       seed_(static_cast<uint64_t>(config.run.seed)) {
-  open(config, device);
+  open(config, device, /*tokenize_once=*/false);
 }
 
 DynamicsData::DynamicsData(WmConfig& config, const std::filesystem::path& run_root, tokenizer::VQModel tokenizer)
@@ -44,10 +45,10 @@ DynamicsData::DynamicsData(WmConfig& config, const std::filesystem::path& run_ro
       window_(config.dynamics.context_steps),
       seed_(static_cast<uint64_t>(config.run.seed)),
       tokenizer_(std::move(tokenizer)) {
-  open(config, c10::Device(c10::kCPU));
+  open(config, c10::Device(c10::kCPU), /*tokenize_once=*/true);
 }
 
-void DynamicsData::open(WmConfig& config, c10::Device device) {
+void DynamicsData::open(WmConfig& config, c10::Device device, bool tokenize_once) {
   std::shared_ptr<dataloader::WindowSource> source;
   dynamics::DynamicsOptions& o = config.dynamics;
   if (dataloader::is_token_dump(path_)) {
@@ -67,6 +68,7 @@ void DynamicsData::open(WmConfig& config, c10::Device device) {
       tokenizer_ = tokenizer::load_tokenizer(resolve_checkpoint(tokenizer, "tokenizer"), device).model;
     }
     source = dataloader::open_source(path_, config.dataset.video);
+    if (tokenize_once) source = std::make_shared<TokenizedSource>(source, tokenizer_);
     o.tokens_per_frame = tokenizer_->options().tokens_per_frame();
     o.vocab_size = tokenizer_->options().vocab_size;
   }

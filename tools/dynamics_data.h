@@ -26,7 +26,8 @@ class DynamicsData {
   // Throws wm::core::Error naming the path or key when they do not fit.
   DynamicsData(WmConfig& config, const std::filesystem::path& run_root, c10::Device device);
   // Frames data tokenized by `tokenizer` as it is (wm train all: the tokenizer in training),
-  // whatever dynamics_train.tokenizer says.
+  // whatever dynamics_train.tokenizer says; every frame is encoded once, here, and windows are
+  // read as tokens (tools/tokenized_source.h).
   DynamicsData(WmConfig& config, const std::filesystem::path& run_root, tokenizer::VQModel tokenizer);
 
   const std::filesystem::path& path() const { return path_; }
@@ -46,7 +47,7 @@ class DynamicsData {
   dynamics::TokenBaselineFit fit_baselines(int64_t batches, int64_t batch) const;
 
  private:
-  void open(WmConfig& config, c10::Device device);
+  void open(WmConfig& config, c10::Device device, bool tokenize_once);
 
   std::filesystem::path path_;
   std::string shards_tokenizer_hash_;

@@ -57,18 +57,6 @@ struct LoopState {
   }
 };
 
-struct Returns {
-  double mean = 0, std = 0;
-};
-Returns summarize(const std::vector<double>& returns) {
-  Returns r;
-  if (returns.empty()) return r;
-  r.mean = std::accumulate(returns.begin(), returns.end(), 0.0) / static_cast<double>(returns.size());
-  for (double x : returns) r.std += (x - r.mean) * (x - r.mean);
-  r.std = std::sqrt(r.std / static_cast<double>(returns.size()));
-  return r;
-}
-
 }  // namespace
 
 void train_all(const std::string& config_file, const std::vector<std::string>& overrides) {
@@ -196,13 +184,18 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
     std::string summary = "epoch " + std::to_string(e) + "/" + std::to_string(loop.epochs) + ":";
     if (!state.has("collect") && loop.collect_steps > 0) {
       const uint64_t seed = collection_seed(config.run.seed, store);
-      const std::unique_ptr<envs::Agent> agent =
-          state.policy_trained ? std::unique_ptr<envs::Agent>(policy_agent(seed)) : make_agent(loop.first_agent, *env, seed, "loop.first_agent");
+      std::unique_ptr<envs::Agent> agent;
+      if (state.policy_trained) {
+        agent = policy_agent(seed);
+      } else {
+        agent = make_agent(loop.first_agent, *env, seed, "loop.first_agent");
+        if (loop.first_agent_epsilon > 0) agent = std::make_unique<envs::ExploringAgent>(std::move(agent), actions, env->size(), loop.first_agent_epsilon, seed);
+      }
       const CollectReport report = collect_episodes(*env, *agent, store, loop.collect_steps, seed, [&](int64_t, double episode_return) {
         run.write_metrics(store.total_steps(), {{"collect/episode_return", episode_return}});
       });
       policy.policy()->train();
-      const Returns r = summarize(report.returns);
+      const envs::ReturnStats r = envs::summarize_returns(report.returns);
       spdlog::info("epoch {}: {} collected {} episodes (return {:.1f} +- {:.1f}); the store holds {} steps", e, agent->name(),
                    report.returns.size(), r.mean, r.std, store.total_steps());
       mark("collect");
@@ -246,7 +239,7 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
     }
     if ((e % loop.eval_every == 0 || e == loop.epochs) && state.policy_trained && loop.eval_episodes > 0 && !state.has("eval")) {
       const auto agent = policy_agent(eval_seed);
-      const Returns r = summarize(envs::play_episodes(*agent, *env, loop.eval_episodes, eval_seed));
+      const envs::ReturnStats r = envs::summarize_returns(envs::play_episodes(*agent, *env, loop.eval_episodes, eval_seed));
       policy.policy()->train();
       run.write_metrics(store.total_steps(), {{"loop/eval_return_mean", r.mean}, {"loop/eval_return_std", r.std}, {"loop/epoch", static_cast<double>(e)}});
       summary += fmt::format(", real return {:.1f} +- {:.1f}", r.mean, r.std);
@@ -273,13 +266,13 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
 
   // The final table: the trained policy against random (and the expert where there is one).
   const int64_t final_episodes = std::max<int64_t>(loop.eval_episodes, 1);
-  std::vector<std::pair<std::string, Returns>> table;
-  if (state.policy_trained) table.emplace_back("trained policy", summarize(envs::play_episodes(*policy_agent(eval_seed), *env, final_episodes, eval_seed)));
+  std::vector<std::pair<std::string, envs::ReturnStats>> table;
+  if (state.policy_trained) table.emplace_back("trained policy", envs::summarize_returns(envs::play_episodes(*policy_agent(eval_seed), *env, final_episodes, eval_seed)));
   envs::RandomAgent random(actions, env->size(), eval_seed);
-  table.emplace_back("random", summarize(envs::play_episodes(random, *env, final_episodes, eval_seed)));
+  table.emplace_back("random", envs::summarize_returns(envs::play_episodes(random, *env, final_episodes, eval_seed)));
   if (envs::is_builtin_env(config.env.id)) {
     envs::DrivingExpertAgent expert(*env);
-    table.emplace_back("expert (scripted)", summarize(envs::play_episodes(expert, *env, final_episodes, eval_seed)));
+    table.emplace_back("expert (scripted)", envs::summarize_returns(envs::play_episodes(expert, *env, final_episodes, eval_seed)));
   }
   spdlog::info("done after {} epochs, {} real environment steps, {:.0f} s; returns over {} episodes:", loop.epochs, store.total_steps(),
                run.elapsed_s(), final_episodes);

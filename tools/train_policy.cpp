@@ -104,10 +104,7 @@ void train_policy(const std::string& config_file, const std::vector<std::string>
       policy::PolicyAgent agent(trainer.policy(), trainer.inputs(), env->size());
       const std::vector<double> returns = envs::play_episodes(agent, *env, options.eval_episodes, eval_seed);
       trainer.policy()->train();
-      const double mean = std::accumulate(returns.begin(), returns.end(), 0.0) / static_cast<double>(returns.size());
-      double square = 0;
-      for (double r : returns) square += (r - mean) * (r - mean);
-      const double std = std::sqrt(square / static_cast<double>(returns.size()));
+      const auto [mean, std] = envs::summarize_returns(returns);
       spdlog::info("step {}: real-environment return {:.1f} +- {:.1f} over {} episodes", trainer.step(), mean, std, returns.size());
       return core::Scalars{{"policy/eval_return_mean", mean}, {"policy/eval_return_std", std}};
     };
@@ -117,7 +114,7 @@ void train_policy(const std::string& config_file, const std::vector<std::string>
   const auto& p = config.policy;
   spdlog::info("training the policy ({} input, {} channels, GRU {}, {}) in {} ({} steps of dreams from {} real frames, {} trajectories) "
                "on {}",
-               p.input == policy::PolicyInput::kTokens ? "token" : "frame", p.channels, p.hidden,
+               policy::input_name(p.input), p.channels, p.hidden,
                p.discrete_actions() ? std::to_string(p.num_actions) + " discrete actions" : std::to_string(p.action_dim()) + "-d actions",
                dynamics_path.string(), options.horizon, options.context, options.batch_size, device.str());
   core::run_phase(run, phase, options.steps);

@@ -26,6 +26,8 @@ void describe(core::ConfigSchema& schema, LoopOptions& loop) {
   schema.add("epochs", &loop.epochs, "epochs of collect, train tokenizer, dynamics and policy, evaluate");
   schema.add("collect_steps", &loop.collect_steps, "real environment steps collected per epoch (all environments together)");
   schema.add("first_agent", &loop.first_agent, "who collects before the policy has trained: random | expert");
+  schema.add("first_agent_epsilon", &loop.first_agent_epsilon,
+             "share of the first agent's actions replaced by uniformly random ones (0..1): demonstrations that also show what other actions do");
   schema.add("tokenizer_steps", &loop.tokenizer_steps, "tokenizer optimizer steps per epoch");
   schema.add("dynamics_steps", &loop.dynamics_steps, "dynamics optimizer steps per epoch");
   schema.add("policy_steps", &loop.policy_steps, "policy optimizer steps per epoch (in imagination)");
@@ -50,7 +52,20 @@ void LoopOptions::validate() const {
   check("policy_start", policy_start, dynamics_start);
   check("eval_every", eval_every, 1);
   check("eval_episodes", eval_episodes, 0);
+  if (!(first_agent_epsilon >= 0.0 && first_agent_epsilon <= 1.0)) {
+    throw core::Error("loop.first_agent_epsilon = " + std::to_string(first_agent_epsilon) + " is outside its range: 0..1");
+  }
   if (first_agent != "random" && first_agent != "expert") throw core::Error("loop.first_agent = '" + first_agent + "': expected random or expert");
+}
+
+void describe(core::ConfigSchema& schema, ModelFreeOptions& model_free) {
+  schema.add("real_steps", &model_free.real_steps, "real environment steps to learn from, all environments together");
+  schema.add("envs", &model_free.envs, "environments played together; each update learns from envs x policy_train.horizon steps");
+}
+
+void ModelFreeOptions::validate() const {
+  if (real_steps < 1) throw core::Error("model_free.real_steps = " + std::to_string(real_steps) + " is outside its range: 1 or more");
+  if (envs < 1 || envs > 1024) throw core::Error("model_free.envs = " + std::to_string(envs) + " is outside its range: 1..1024");
 }
 
 void describe(core::ConfigSchema& schema, WmConfig& config) {
@@ -66,6 +81,7 @@ void describe(core::ConfigSchema& schema, WmConfig& config) {
   describe_section(schema, "policy", config.policy);
   describe_section(schema, "policy_train", config.policy_train);
   describe_section(schema, "loop", config.loop);
+  describe_section(schema, "model_free", config.model_free);
   describe_section(schema, "log", config.log);
   describe_section(schema, "checkpoint", config.checkpoint);
 }

@@ -30,6 +30,7 @@ struct LoopOptions {
   int64_t epochs = 10;
   int64_t collect_steps = 2000;        // real environment steps per epoch, all environments together
   std::string first_agent = "random";  // who collects before a policy has trained: random | expert
+  double first_agent_epsilon = 0.0;    // share of the first agent's actions replaced by random ones
   int64_t tokenizer_steps = 200;       // optimizer steps per epoch
   int64_t dynamics_steps = 200;
   int64_t policy_steps = 100;
@@ -40,6 +41,15 @@ struct LoopOptions {
   int64_t eval_episodes = 4;           // whole episodes per evaluation
 
   // Throws wm::core::Error naming loop.<key>.
+  void validate() const;
+};
+
+// wm train modelfree: the baseline without a world model (policy/model_free_trainer.h).
+struct ModelFreeOptions {
+  int64_t real_steps = 50000;  // environment steps to learn from, all environments together
+  int64_t envs = 16;           // environments played together (one rollout row each)
+
+  // Throws wm::core::Error naming model_free.<key>.
   void validate() const;
 };
 
@@ -56,6 +66,7 @@ struct WmConfig {
   policy::PolicyOptions policy;
   policy::PolicyTrainOptions policy_train;
   LoopOptions loop;
+  ModelFreeOptions model_free;
   core::LogOptions log;
   core::CheckpointOptions checkpoint;
 };

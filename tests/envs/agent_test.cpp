@@ -64,5 +64,32 @@ TEST(Agent, TheExpertDrivesThroughTheInterfaceAndBeatsRandom) {
   EXPECT_GT(expert_return, random_return + 20) << expert_return << " against " << random_return;
 }
 
+// Counts, per slot, the steps where the explorer's action differs from what the expert alone
+// chooses in the same state.
+TEST(Agent, TheExplorerReplacesTheSharedEpsilonOfActionsAndNoMore) {
+  auto env = driving(4);
+  const FrameSpec spec = env->frame_spec();
+  std::vector<uint8_t> frames(static_cast<size_t>(env->size() * spec.bytes()));
+  const torch::Tensor view = torch::from_blob(frames.data(), {env->size(), spec.height, spec.width, 3}, torch::kUInt8);
+  std::vector<StepResult> results;
+  for (double epsilon : {0.0, 0.3, 1.0}) {
+    ExploringAgent explorer(std::make_unique<DrivingExpertAgent>(*env), env->action_space(), env->size(), epsilon, 5);
+    DrivingExpertAgent expert(*env);  // the same states: the expert reads the game, not a history
+    env->reset(9, frames.data());
+    int64_t differ = 0, total = 0;
+    for (int t = 0; t < 200; ++t) {
+      const std::vector<Action> wanted = expert.act(view);
+      const std::vector<Action> taken = explorer.act(view);
+      for (size_t i = 0; i < taken.size(); ++i) differ += taken[i].index != wanted[i].index;
+      total += static_cast<int64_t>(taken.size());
+      env->step(taken, frames.data(), results);
+    }
+    // A random replacement equals the expert's action 1 time in 9.
+    const double expected = epsilon * 8.0 / 9.0;
+    EXPECT_NEAR(static_cast<double>(differ) / static_cast<double>(total), expected, 0.06) << "epsilon " << epsilon;
+  }
+  EXPECT_THROW(ExploringAgent(std::make_unique<RandomAgent>(env->action_space(), 4, 1), env->action_space(), 4, 1.5, 1), core::Error);
+}
+
 }  // namespace
 }  // namespace wm::envs

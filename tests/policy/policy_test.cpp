@@ -114,7 +114,12 @@ TEST(ImaginedRollout, ShapesMasksAndGradientsReachThePolicyOnly) {
   EXPECT_TRUE(torch::equal(r.tokens.select(1, 0), b.tokens.select(1, T - 1)));
   for (const torch::Tensor& t : {r.log_probs, r.entropies, r.rewards, r.continues, r.alive}) EXPECT_EQ(t.sizes(), (std::vector<int64_t>{3, H}));
   EXPECT_TRUE(torch::equal(r.alive.select(1, 0), torch::ones({3})));
-  for (int64_t t = 1; t < H; ++t) EXPECT_TRUE(torch::equal(r.alive.select(1, t), r.alive.select(1, t - 1) * r.continues.select(1, t - 1)));
+  // Continuation is the model's probability that the episode goes on (an untrained model
+  // says neither 0 nor 1), and the loss weight its running product.
+  EXPECT_TRUE(((r.continues > 0) & (r.continues < 1)).all().item<bool>()) << r.continues;
+  for (int64_t t = 1; t < H; ++t) {
+    EXPECT_TRUE(torch::allclose(r.alive.select(1, t), r.alive.select(1, t - 1) * r.continues.select(1, t - 1), 1e-6, 0));
+  }
   (r.log_probs.sum() + r.values.sum()).backward();
   for (const auto& p : policy->parameters()) EXPECT_TRUE(p.grad().defined());
   for (const auto& p : world->parameters()) EXPECT_FALSE(p.grad().defined());
