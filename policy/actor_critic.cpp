@@ -18,11 +18,14 @@ void add_conv(torch::nn::Sequential& s, int64_t in, int64_t out, int64_t stride)
 
 PolicyTowerImpl::PolicyTowerImpl(const PolicyOptions& options, int64_t outputs) {
   const int64_t ch = options.channels, hidden = options.hidden;
-  // Full resolution once, then halve until the grid is 4 x 4 or smaller: 8 x 8 tokens -> 4 x 4,
-  // 64 x 64 pixels -> 4 x 4.
+  // A token grid (8 x 8) is read at full resolution once; pixels are halved at once (a full-
+  // resolution layer of `ch` channels over 64 x 64 would cost 4x the rest together). Then halve
+  // until the grid is 4 x 4 or smaller: 8 x 8 tokens -> 4 x 4, 64 x 64 pixels -> 4 x 4.
   torch::nn::Sequential encoder;
-  add_conv(encoder, options.input_channels, ch, 1);
   int64_t h = options.input_height, w = options.input_width;
+  const int64_t first_stride = (h > 16 || w > 16) ? 2 : 1;
+  add_conv(encoder, options.input_channels, ch, first_stride);
+  h = (h + first_stride - 1) / first_stride, w = (w + first_stride - 1) / first_stride;
   while (h > 4 || w > 4) {
     add_conv(encoder, ch, ch, 2);
     h = (h + 1) / 2, w = (w + 1) / 2;

@@ -31,13 +31,15 @@ namespace wm::tools {
 
 namespace {
 
-// Where the loop stands: the epoch under way and which of its phases are done.
+// Where the loop stands: the epoch under way, which of its phases are done, and which
+// components have trained at all (an epoch without a finished episode trains nothing).
 struct LoopState {
   int64_t epoch = 1;
   std::vector<std::string> done;
-  bool policy_trained = false;  // from then on the policy collects
+  std::vector<std::string> trained;
 
   bool has(const std::string& phase) const { return std::find(done.begin(), done.end(), phase) != done.end(); }
+  bool has_trained(const std::string& phase) const { return std::find(trained.begin(), trained.end(), phase) != trained.end(); }
 
   static std::optional<LoopState> load(const std::filesystem::path& path) {
     if (!std::filesystem::exists(path)) return std::nullopt;
@@ -46,14 +48,14 @@ struct LoopState {
       LoopState s;
       s.epoch = j.at("epoch").get<int64_t>();
       s.done = j.at("done").get<std::vector<std::string>>();
-      s.policy_trained = j.at("policy_trained").get<bool>();
+      s.trained = j.at("trained").get<std::vector<std::string>>();
       return s;
     } catch (const nlohmann::json::exception& e) {
       throw core::Error(path.string() + " is not a loop state (" + e.what() + "): delete it to start the loop over");
     }
   }
   void save(const std::filesystem::path& path) const {
-    core::write_file_atomic(path, nlohmann::json{{"epoch", epoch}, {"done", done}, {"policy_trained", policy_trained}}.dump() + "\n");
+    core::write_file_atomic(path, nlohmann::json{{"epoch", epoch}, {"done", done}, {"trained", trained}}.dump() + "\n");
   }
 };
 
@@ -142,14 +144,10 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
   LoopState state;
   if (const std::optional<LoopState> stored = LoopState::load(state_path)) {
     state = *stored;
-    // A component that has trained (its first epoch is past, or done in this one) must
-    // come back from a checkpoint: carrying on from scratch would pass an untrained model off
-    // as a trained one.
-    const std::pair<const core::TrainPhase*, int64_t> phases[] = {
-        {&tokenizer_phase, loop.tokenizer_start}, {&dynamics_phase, loop.dynamics_start}, {&policy_phase, loop.policy_start}};
-    for (const auto& [phase, start] : phases) {
-      const bool trained = state.epoch > start || state.has(phase->name);
-      if (!core::resume_phase(run, *phase) && trained) {
+    // A component that has trained must come back from a checkpoint: carrying on from
+    // scratch would pass an untrained model off as a trained one.
+    for (const core::TrainPhase* phase : {&tokenizer_phase, &dynamics_phase, &policy_phase}) {
+      if (!core::resume_phase(run, *phase) && state.has_trained(phase->name)) {
         throw core::Error("the loop state " + state_path.string() + " says the " + phase->name + " has trained, but " +
                           run.dir().checkpoints().string() + " holds no valid " + phase->name + " checkpoint: delete the state to start over");
       }
@@ -158,6 +156,7 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
   }
   auto mark = [&](const std::string& phase) {
     state.done.push_back(phase);
+    if (phase != "collect" && phase != "eval" && !state.has_trained(phase)) state.trained.push_back(phase);
     state.save(state_path);
   };
   const uint64_t eval_seed = static_cast<uint64_t>(config.run.seed) * 7919u + 1000003u;
@@ -179,19 +178,23 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
                "epochs {} / {} / {}), evaluation every {} epochs",
                loop.epochs, env->name(), env->size(), actions.describe(), loop.collect_steps, loop.tokenizer_steps, loop.dynamics_steps,
                loop.policy_steps, loop.tokenizer_start, loop.dynamics_start, loop.policy_start, loop.eval_every);
+  // The environments keep running from epoch to epoch: an episode longer than an epoch's
+  // collection is stored once it ends (a resumed run starts them afresh).
+  std::unique_ptr<Collector> collector;
   for (; state.epoch <= loop.epochs; state.epoch += 1, state.done.clear(), state.save(state_path)) {
     const int64_t e = state.epoch;
     std::string summary = "epoch " + std::to_string(e) + "/" + std::to_string(loop.epochs) + ":";
     if (!state.has("collect") && loop.collect_steps > 0) {
       const uint64_t seed = collection_seed(config.run.seed, store);
       std::unique_ptr<envs::Agent> agent;
-      if (state.policy_trained) {
+      if (state.has_trained("policy")) {
         agent = policy_agent(seed);
       } else {
         agent = make_agent(loop.first_agent, *env, seed, "loop.first_agent");
         if (loop.first_agent_epsilon > 0) agent = std::make_unique<envs::ExploringAgent>(std::move(agent), actions, env->size(), loop.first_agent_epsilon, seed);
       }
-      const CollectReport report = collect_episodes(*env, *agent, store, loop.collect_steps, seed, [&](int64_t, double episode_return) {
+      if (!collector) collector = std::make_unique<Collector>(*env, store, seed);
+      const CollectReport report = collector->collect(*agent, loop.collect_steps, [&](int64_t, double episode_return) {
         run.write_metrics(store.total_steps(), {{"collect/episode_return", episode_return}});
       });
       policy.policy()->train();
@@ -200,7 +203,13 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
                    report.returns.size(), r.mean, r.std, store.total_steps());
       mark("collect");
     }
-    if (store.num_episodes() == 0) throw core::Error("epoch " + std::to_string(e) + ": no complete episode collected yet (raise loop.collect_steps)");
+    if (store.num_episodes() == 0) {
+      // Nothing to learn from before the first episode has ended (Atari's last thousands of
+      // steps): collect on.
+      spdlog::info("epoch {}: no episode has ended yet; collecting on before training", e);
+      spdlog::info("{} ({} real steps, {:.0f} s so far)", summary, store.total_steps(), run.elapsed_s());
+      continue;
+    }
     if (e >= loop.tokenizer_start && !state.has("tokenizer")) {
       frames = std::make_unique<TokenizerData>(config, root);
       batches = std::make_unique<dataloader::PrefetchingSampler>(
@@ -234,10 +243,9 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
                                                                  /*depth=*/2);
       core::run_phase(run, policy_phase, (e - loop.policy_start + 1) * loop.policy_steps);
       batches.reset();
-      state.policy_trained = true;
       mark("policy");
     }
-    if ((e % loop.eval_every == 0 || e == loop.epochs) && state.policy_trained && loop.eval_episodes > 0 && !state.has("eval")) {
+    if ((e % loop.eval_every == 0 || e == loop.epochs) && state.has_trained("policy") && loop.eval_episodes > 0 && !state.has("eval")) {
       const auto agent = policy_agent(eval_seed);
       const envs::ReturnStats r = envs::summarize_returns(envs::play_episodes(*agent, *env, loop.eval_episodes, eval_seed));
       policy.policy()->train();
@@ -267,7 +275,7 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
   // The final table: the trained policy against random (and the expert where there is one).
   const int64_t final_episodes = std::max<int64_t>(loop.eval_episodes, 1);
   std::vector<std::pair<std::string, envs::ReturnStats>> table;
-  if (state.policy_trained) table.emplace_back("trained policy", envs::summarize_returns(envs::play_episodes(*policy_agent(eval_seed), *env, final_episodes, eval_seed)));
+  if (state.has_trained("policy")) table.emplace_back("trained policy", envs::summarize_returns(envs::play_episodes(*policy_agent(eval_seed), *env, final_episodes, eval_seed)));
   envs::RandomAgent random(actions, env->size(), eval_seed);
   table.emplace_back("random", envs::summarize_returns(envs::play_episodes(random, *env, final_episodes, eval_seed)));
   if (envs::is_builtin_env(config.env.id)) {
