@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <numeric>
 
@@ -154,7 +155,28 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
     }
     spdlog::info("resuming the loop at epoch {} (done in it: {})", state.epoch, state.done.empty() ? "nothing" : nlohmann::json(state.done).dump());
   }
+  // Wall-clock seconds by phase: this epoch's (each phase's time runs from the previous mark)
+  // and the whole run's (of this process).
+  std::vector<std::pair<std::string, double>> epoch_seconds, total_seconds;
+  auto phase_clock = std::chrono::steady_clock::now();
+  auto add_seconds = [](std::vector<std::pair<std::string, double>>& table, const std::string& phase, double seconds) {
+    for (auto& [name, value] : table) {
+      if (name == phase) return void(value += seconds);
+    }
+    table.emplace_back(phase, seconds);
+  };
+  auto describe_seconds = [](const std::vector<std::pair<std::string, double>>& table) {
+    std::string text;
+    for (const auto& [name, value] : table) text += fmt::format("{}{} {:.0f} s", text.empty() ? "" : ", ", name, value);
+    return text;
+  };
   auto mark = [&](const std::string& phase) {
+    const auto now = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(now - phase_clock).count();
+    phase_clock = now;
+    add_seconds(epoch_seconds, phase, seconds);
+    add_seconds(total_seconds, phase, seconds);
+    run.write_metrics(store.total_steps(), {{"loop/seconds_" + phase, seconds}});
     state.done.push_back(phase);
     if (phase != "collect" && phase != "eval" && !state.has_trained(phase)) state.trained.push_back(phase);
     state.save(state_path);
@@ -183,6 +205,8 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
   std::unique_ptr<Collector> collector;
   for (; state.epoch <= loop.epochs; state.epoch += 1, state.done.clear(), state.save(state_path)) {
     const int64_t e = state.epoch;
+    epoch_seconds.clear();
+    phase_clock = std::chrono::steady_clock::now();
     std::string summary = "epoch " + std::to_string(e) + "/" + std::to_string(loop.epochs) + ":";
     if (!state.has("collect") && loop.collect_steps > 0) {
       const uint64_t seed = collection_seed(config.run.seed, store);
@@ -253,7 +277,7 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
       summary += fmt::format(", real return {:.1f} +- {:.1f}", r.mean, r.std);
       mark("eval");
     }
-    spdlog::info("{} ({} real steps, {:.0f} s so far)", summary, store.total_steps(), run.elapsed_s());
+    spdlog::info("{} ({} real steps, {:.0f} s so far; {})", summary, store.total_steps(), run.elapsed_s(), describe_seconds(epoch_seconds));
   }
 
   // A strip of real and dreamed frames: a held-out window against the world model's dream
@@ -273,7 +297,7 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
   }
 
   // The final table: the trained policy against random (and the expert where there is one).
-  const int64_t final_episodes = std::max<int64_t>(loop.eval_episodes, 1);
+  const int64_t final_episodes = loop.final_episodes;
   std::vector<std::pair<std::string, envs::ReturnStats>> table;
   if (state.has_trained("policy")) table.emplace_back("trained policy", envs::summarize_returns(envs::play_episodes(*policy_agent(eval_seed), *env, final_episodes, eval_seed)));
   envs::RandomAgent random(actions, env->size(), eval_seed);
@@ -282,8 +306,8 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
     envs::DrivingExpertAgent expert(*env);
     table.emplace_back("expert (scripted)", envs::summarize_returns(envs::play_episodes(expert, *env, final_episodes, eval_seed)));
   }
-  spdlog::info("done after {} epochs, {} real environment steps, {:.0f} s; returns over {} episodes:", loop.epochs, store.total_steps(),
-               run.elapsed_s(), final_episodes);
+  spdlog::info("done after {} epochs, {} real environment steps, {:.0f} s ({}); returns over {} episodes:", loop.epochs, store.total_steps(),
+               run.elapsed_s(), describe_seconds(total_seconds), final_episodes);
   for (const auto& [name, r] : table) spdlog::info("  {:<18} {:8.1f} +- {:.1f}", name, r.mean, r.std);
 }
 

@@ -36,6 +36,7 @@ void describe(core::ConfigSchema& schema, LoopOptions& loop) {
   schema.add("policy_start", &loop.policy_start, "first epoch the policy trains in");
   schema.add("eval_every", &loop.eval_every, "epochs between real-environment evaluations (and after the last)");
   schema.add("eval_episodes", &loop.eval_episodes, "whole episodes per evaluation");
+  schema.add("final_episodes", &loop.final_episodes, "whole episodes per agent in the final table (trained policy, random, expert)");
 }
 
 void LoopOptions::validate() const {
@@ -52,6 +53,7 @@ void LoopOptions::validate() const {
   check("policy_start", policy_start, dynamics_start);
   check("eval_every", eval_every, 1);
   check("eval_episodes", eval_episodes, 0);
+  check("final_episodes", final_episodes, 1);
   if (!(first_agent_epsilon >= 0.0 && first_agent_epsilon <= 1.0)) {
     throw core::Error("loop.first_agent_epsilon = " + std::to_string(first_agent_epsilon) + " is outside its range: 0..1");
   }

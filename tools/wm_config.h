@@ -39,6 +39,7 @@ struct LoopOptions {
   int64_t policy_start = 1;
   int64_t eval_every = 1;              // epochs between real-environment evaluations
   int64_t eval_episodes = 4;           // whole episodes per evaluation
+  int64_t final_episodes = 10;         // whole episodes per agent in the final table
 
   // Throws wm::core::Error naming loop.<key>.
   void validate() const;

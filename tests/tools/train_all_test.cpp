@@ -18,7 +18,7 @@ namespace {
 std::vector<std::string> tiny_loop(const std::filesystem::path& out) {
   return {"train", "all", "--config", "configs/demo.yaml", "run.out_dir=" + out.string(), "run.name=loop", "run.device=cpu",
           "loop.epochs=3", "loop.collect_steps=160", "loop.tokenizer_steps=6", "loop.dynamics_steps=6", "loop.policy_steps=4",
-          "loop.eval_episodes=1", "checkpoint.every_steps=2", "log.every_steps=2",
+          "loop.eval_episodes=1", "loop.final_episodes=2", "checkpoint.every_steps=2", "log.every_steps=2",
           "env.height=32", "env.width=32", "env.max_steps=40", "env.num_envs=2",
           "tokenizer.height=32", "tokenizer.width=32", "tokenizer.downsample=4", "tokenizer.channel_mult=[1,2,2]", "tokenizer.base_channels=16",
           "tokenizer.vocab_size=256", "tokenizer.code_dim=16", "tokenizer_train.batch_size=8",
@@ -68,6 +68,11 @@ TEST(TrainAll, RunsItsEpochsResumesAfterAKillAndEndsWithTheTable) {
   EXPECT_EQ(newest("policy", 12).counter("policy_step"), 12);
   EXPECT_FALSE(test::last_with(run / "metrics.jsonl", "loop/eval_return_mean").is_null());
   EXPECT_FALSE(test::last_with(run / "metrics.jsonl", "collect/episode_return").is_null());
+  // The wall-clock split by phase, per epoch and in the metrics.
+  for (const char* phase : {"collect", "tokenizer", "dynamics", "policy", "eval"}) {
+    EXPECT_FALSE(test::last_with(run / "metrics.jsonl", std::string("loop/seconds_") + phase).is_null()) << phase;
+  }
+  EXPECT_NE(resumed.err.find("returns over 2 episodes"), std::string::npos) << resumed.err;
   EXPECT_GT(std::filesystem::file_size(run / "dreams" / "strip.png"), 1000u) << "the strip of real and dreamed frames";
 }
 
