@@ -63,6 +63,9 @@ void train_model_free(const std::string& config_file, const std::vector<std::str
       policy::PolicyAgent agent(trainer.policy(), trainer.inputs(), eval_env->size());
       const auto [mean, std] = envs::summarize_returns(envs::play_episodes(agent, *eval_env, options.eval_episodes, eval_seed));
       trainer.policy()->train();
+      // Training draws go on from a seed of their own step, not from where the evaluation's
+      // fixed seed left the generator (which would replay the same noise after every evaluation).
+      torch::manual_seed(train_seed + static_cast<uint64_t>(trainer.step()) * 104729u);
       spdlog::info("step {} ({} real steps): real-environment return {:.1f} +- {:.1f} over {} episodes", trainer.step(), trainer.real_steps(), mean,
                    std, options.eval_episodes);
       return core::Scalars{{"policy/eval_return_mean", mean}, {"policy/eval_return_std", std}};
