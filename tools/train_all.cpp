@@ -201,8 +201,14 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
                loop.epochs, env->name(), env->size(), actions.describe(), loop.collect_steps, loop.tokenizer_steps, loop.dynamics_steps,
                loop.policy_steps, loop.tokenizer_start, loop.dynamics_start, loop.policy_start, loop.eval_every);
   // The environments keep running from epoch to epoch: an episode longer than an epoch's
-  // collection is stored once it ends (a resumed run starts them afresh).
+  // collection is stored once it ends (a resumed run starts them afresh). Evaluations play in
+  // environments of their own, so they never reset an episode the collector is in.
   std::unique_ptr<Collector> collector;
+  std::unique_ptr<envs::VectorEnv> eval_env;
+  auto evaluation_env = [&]() -> envs::VectorEnv& {
+    if (!eval_env) eval_env = envs::make_vector_env(config.env);
+    return *eval_env;
+  };
   for (; state.epoch <= loop.epochs; state.epoch += 1, state.done.clear(), state.save(state_path)) {
     const int64_t e = state.epoch;
     epoch_seconds.clear();
@@ -223,8 +229,8 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
       });
       policy.policy()->train();
       const envs::ReturnStats r = envs::summarize_returns(report.returns);
-      spdlog::info("epoch {}: {} collected {} episodes (return {:.1f} +- {:.1f}); the store holds {} steps", e, agent->name(),
-                   report.returns.size(), r.mean, r.std, store.total_steps());
+      spdlog::info("epoch {}: {} played {} steps and finished {} episodes (return {:.1f} +- {:.1f}); the store holds {} steps of finished episodes",
+                   e, agent->name(), report.steps, report.returns.size(), r.mean, r.std, store.total_steps());
       mark("collect");
     }
     if (store.num_episodes() == 0) {
@@ -271,7 +277,7 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
     }
     if ((e % loop.eval_every == 0 || e == loop.epochs) && state.has_trained("policy") && loop.eval_episodes > 0 && !state.has("eval")) {
       const auto agent = policy_agent(eval_seed);
-      const envs::ReturnStats r = envs::summarize_returns(envs::play_episodes(*agent, *env, loop.eval_episodes, eval_seed));
+      const envs::ReturnStats r = envs::summarize_returns(envs::play_episodes(*agent, evaluation_env(), loop.eval_episodes, eval_seed));
       policy.policy()->train();
       run.write_metrics(store.total_steps(), {{"loop/eval_return_mean", r.mean}, {"loop/eval_return_std", r.std}, {"loop/epoch", static_cast<double>(e)}});
       summary += fmt::format(", real return {:.1f} +- {:.1f}", r.mean, r.std);
@@ -299,12 +305,13 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
   // The final table: the trained policy against random (and the expert where there is one).
   const int64_t final_episodes = loop.final_episodes;
   std::vector<std::pair<std::string, envs::ReturnStats>> table;
-  if (state.has_trained("policy")) table.emplace_back("trained policy", envs::summarize_returns(envs::play_episodes(*policy_agent(eval_seed), *env, final_episodes, eval_seed)));
-  envs::RandomAgent random(actions, env->size(), eval_seed);
-  table.emplace_back("random", envs::summarize_returns(envs::play_episodes(random, *env, final_episodes, eval_seed)));
+  envs::VectorEnv& judge = evaluation_env();
+  if (state.has_trained("policy")) table.emplace_back("trained policy", envs::summarize_returns(envs::play_episodes(*policy_agent(eval_seed), judge, final_episodes, eval_seed)));
+  envs::RandomAgent random(actions, judge.size(), eval_seed);
+  table.emplace_back("random", envs::summarize_returns(envs::play_episodes(random, judge, final_episodes, eval_seed)));
   if (envs::is_builtin_env(config.env.id)) {
-    envs::DrivingExpertAgent expert(*env);
-    table.emplace_back("expert (scripted)", envs::summarize_returns(envs::play_episodes(expert, *env, final_episodes, eval_seed)));
+    envs::DrivingExpertAgent expert(judge);
+    table.emplace_back("expert (scripted)", envs::summarize_returns(envs::play_episodes(expert, judge, final_episodes, eval_seed)));
   }
   spdlog::info("done after {} epochs, {} real environment steps, {:.0f} s ({}); returns over {} episodes:", loop.epochs, store.total_steps(),
                run.elapsed_s(), describe_seconds(total_seconds), final_episodes);

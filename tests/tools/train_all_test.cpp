@@ -9,6 +9,7 @@
 
 #include "core/checkpoint.h"
 #include "core/file_io.h"
+#include "dataloader/episode_store.h"
 #include "test_support.h"
 #include "tools/tiny_driving_run.h"
 
@@ -17,7 +18,7 @@ namespace {
 
 std::vector<std::string> tiny_loop(const std::filesystem::path& out) {
   return {"train", "all", "--config", "configs/demo.yaml", "run.out_dir=" + out.string(), "run.name=loop", "run.device=cpu",
-          "loop.epochs=3", "loop.collect_steps=160", "loop.tokenizer_steps=6", "loop.dynamics_steps=6", "loop.policy_steps=4",
+          "loop.epochs=3", "loop.collect_steps=150", "loop.tokenizer_steps=6", "loop.dynamics_steps=6", "loop.policy_steps=4",
           "loop.eval_episodes=1", "loop.final_episodes=2", "checkpoint.every_steps=2", "log.every_steps=2",
           "env.height=32", "env.width=32", "env.max_steps=40", "env.num_envs=2",
           "tokenizer.height=32", "tokenizer.width=32", "tokenizer.downsample=4", "tokenizer.channel_mult=[1,2,2]", "tokenizer.base_channels=16",
@@ -68,6 +69,12 @@ TEST(TrainAll, RunsItsEpochsResumesAfterAKillAndEndsWithTheTable) {
   EXPECT_EQ(newest("policy", 12).counter("policy_step"), 12);
   EXPECT_FALSE(test::last_with(run / "metrics.jsonl", "loop/eval_return_mean").is_null());
   EXPECT_FALSE(test::last_with(run / "metrics.jsonl", "collect/episode_return").is_null());
+  // Episodes run on across epochs while evaluations play in environments of their own: no
+  // stored episode is longer than the game's 40 steps (an evaluation that reset the
+  // collector's environments mid-episode spliced two episodes into one).
+  const dataloader::EpisodeStore store(run / "episodes", dataloader::EpisodeStore::Mode::kRead);
+  ASSERT_GT(store.num_episodes(), 0);
+  for (int64_t e = 0; e < store.num_episodes(); ++e) EXPECT_LE(store.episode_length(e), 40) << "episode " << e;
   // The wall-clock split by phase, per epoch and in the metrics.
   for (const char* phase : {"collect", "tokenizer", "dynamics", "policy", "eval"}) {
     EXPECT_FALSE(test::last_with(run / "metrics.jsonl", std::string("loop/seconds_") + phase).is_null()) << phase;
