@@ -49,7 +49,16 @@ struct LoopState {
       LoopState s;
       s.epoch = j.at("epoch").get<int64_t>();
       s.done = j.at("done").get<std::vector<std::string>>();
-      s.trained = j.at("trained").get<std::vector<std::string>>();
+      if (j.contains("trained")) {
+        s.trained = j.at("trained").get<std::vector<std::string>>();
+      } else {
+        // A state written before "trained" existed: the tokenizer and dynamics model had trained
+        // once an epoch was past or their phase done, the policy as the state said.
+        for (const char* phase : {"tokenizer", "dynamics"}) {
+          if (s.epoch > 1 || s.has(phase)) s.trained.emplace_back(phase);
+        }
+        if (j.value("policy_trained", false)) s.trained.emplace_back("policy");
+      }
       return s;
     } catch (const nlohmann::json::exception& e) {
       throw core::Error(path.string() + " is not a loop state (" + e.what() + "): delete it to start the loop over");
