@@ -14,7 +14,7 @@ namespace wm::policy {
 
 ModelFreeTrainer::ModelFreeTrainer(ActorCritic policy, PolicyInputs inputs, PolicyTrainOptions options, envs::VectorEnv& env, c10::Device device,
                                    uint64_t seed)
-    : policy_(std::move(policy)), inputs_(std::move(inputs)), options_(std::move(options)), env_(env), device_(device) {
+    : policy_(std::move(policy)), inputs_(std::move(inputs)), options_(std::move(options)), env_(env), device_(device), seed_(seed) {
   options_.validate();
   policy_->to(device_);
   policy_->train();
@@ -99,6 +99,7 @@ void ModelFreeTrainer::save(core::CheckpointWriter& writer) {
 void ModelFreeTrainer::restore(const core::Checkpoint& checkpoint) {
   restore_policy_training(checkpoint, policy_, *optimizer_, step_, return_scale_);
   real_steps_ = checkpoint.counter("real_steps");
+  torch::manual_seed(seed_ + static_cast<uint64_t>(step_) * 104729u);  // not the start's noise again
 }
 
 }  // namespace wm::policy

@@ -49,6 +49,7 @@ class ModelFreeTrainer {
   at::Tensor state_;                     // [N, 2 * hidden], detached between updates
   std::vector<double> running_returns_;  // of each environment's episode under way
   double return_scale_ = 0;
+  uint64_t seed_;
   int64_t step_ = 0, real_steps_ = 0;
 };
 

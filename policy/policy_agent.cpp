@@ -66,7 +66,7 @@ std::unique_ptr<PolicyAgent> load_policy_agent(const std::filesystem::path& chec
       throw core::Error(checkpoint.string() + ": the policy reads " + std::to_string(o.input_height) + "x" + std::to_string(o.input_width) +
                         " frames but " + env.name() + " gives " + std::to_string(frames.height) + "x" + std::to_string(frames.width));
     }
-    return std::make_unique<PolicyAgent>(policy, PolicyInputs::pixels(o.input_height, o.input_width), env.size(), greedy);
+    return std::make_unique<PolicyAgent>(policy, PolicyInputs::pixels(o.input_height, o.input_width, device), env.size(), greedy);
   }
   // The tokenizer the policy was trained to read through travels in its checkpoint.
   tokenizer::VQModel tokenizer = tokenizer::load_tokenizer(checkpoint, device).model;

@@ -13,8 +13,9 @@ PolicyInputs::PolicyInputs(tokenizer::VQModel tokenizer, PolicyInput kind) : tok
   tokenizer_->eval();
 }
 
-PolicyInputs PolicyInputs::pixels(int64_t height, int64_t width) {
+PolicyInputs PolicyInputs::pixels(int64_t height, int64_t width, c10::Device device) {
   PolicyInputs inputs;
+  inputs.device_ = device;
   inputs.kind_ = PolicyInput::kPixels;
   inputs.height_ = height;
   inputs.width_ = width;
@@ -53,7 +54,7 @@ at::Tensor PolicyInputs::from_tokens(const at::Tensor& tokens) {
 at::Tensor PolicyInputs::from_frames(const at::Tensor& frames) {
   if (kind_ == PolicyInput::kPixels) {
     torch::NoGradGuard no_grad;
-    return frames.permute({0, 3, 1, 2}).to(torch::kFloat32).div(127.5).sub(1.0).contiguous();  // [B, 3, H, W]
+    return frames.to(device_).permute({0, 3, 1, 2}).to(torch::kFloat32).div(127.5).sub(1.0).contiguous();  // [B, 3, H, W]
   }
   const at::Tensor tokens = tokenizer_->encode(frames);  // [B, h, w]
   return from_tokens(tokens.reshape({tokens.size(0), -1}));

@@ -15,8 +15,8 @@ class PolicyInputs {
  public:
   // The tokenizer stays frozen (eval mode); nothing here has gradients.
   PolicyInputs(tokenizer::VQModel tokenizer, PolicyInput kind);
-  // The real frames of `height` x `width`, as they are (kPixels).
-  static PolicyInputs pixels(int64_t height, int64_t width);
+  // The real frames of `height` x `width`, as they are (kPixels), on `device`.
+  static PolicyInputs pixels(int64_t height, int64_t width, c10::Device device);
 
   // int64 [B, K] -> float [B, C, h, w] on the tokenizer's device. Throws wm::core::Error for
   // pixels: a model-free policy cannot dream.
@@ -36,6 +36,7 @@ class PolicyInputs {
   tokenizer::VQModel tokenizer_{nullptr};
   PolicyInput kind_ = PolicyInput::kPixels;
   int64_t height_ = 0, width_ = 0;  // pixels: the frame size
+  c10::Device device_{c10::kCPU};   // pixels: where the policy runs
 };
 
 }  // namespace wm::policy

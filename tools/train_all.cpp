@@ -42,7 +42,7 @@ struct LoopState {
   bool has(const std::string& phase) const { return std::find(done.begin(), done.end(), phase) != done.end(); }
   bool has_trained(const std::string& phase) const { return std::find(trained.begin(), trained.end(), phase) != trained.end(); }
 
-  static std::optional<LoopState> load(const std::filesystem::path& path) {
+  static std::optional<LoopState> load(const std::filesystem::path& path, const LoopOptions& loop) {
     if (!std::filesystem::exists(path)) return std::nullopt;
     try {
       const auto j = nlohmann::json::parse(core::read_file(path));
@@ -54,8 +54,8 @@ struct LoopState {
       } else {
         // A state written before "trained" existed: the tokenizer and dynamics model had trained
         // once an epoch was past or their phase done, the policy as the state said.
-        for (const char* phase : {"tokenizer", "dynamics"}) {
-          if (s.epoch > 1 || s.has(phase)) s.trained.emplace_back(phase);
+        for (const auto& [phase, start] : {std::pair<const char*, int64_t>{"tokenizer", loop.tokenizer_start}, {"dynamics", loop.dynamics_start}}) {
+          if (s.epoch > start || s.has(phase)) s.trained.emplace_back(phase);
         }
         if (j.value("policy_trained", false)) s.trained.emplace_back("policy");
       }
@@ -152,7 +152,7 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
   // Resume: the loop's state, and each component from its newest valid checkpoint.
   const std::filesystem::path state_path = root / "loop_state.json";
   LoopState state;
-  if (const std::optional<LoopState> stored = LoopState::load(state_path)) {
+  if (const std::optional<LoopState> stored = LoopState::load(state_path, loop)) {
     state = *stored;
     // A component that has trained must come back from a checkpoint: carrying on from
     // scratch would pass an untrained model off as a trained one.

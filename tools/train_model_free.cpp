@@ -30,7 +30,7 @@ void train_model_free(const std::string& config_file, const std::vector<std::str
 
   auto env = envs::make_vector_env(config.env);
   const envs::ActionSpace& actions = env->action_space();
-  policy::PolicyInputs inputs = policy::PolicyInputs::pixels(env->frame_spec().height, env->frame_spec().width);
+  policy::PolicyInputs inputs = policy::PolicyInputs::pixels(env->frame_spec().height, env->frame_spec().width, device);
   inputs.fit(config.policy);
   config.policy.num_actions = actions.is_discrete() ? actions.n : 0;
   config.policy.action_low.assign(actions.low.begin(), actions.low.end());
