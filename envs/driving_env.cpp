@@ -16,6 +16,9 @@ DrivingEnv::DrivingEnv(DrivingOptions options) : options_(options) {
   if (options_.supersample < 1 || options_.supersample > 8) {
     throw core::Error("driving: supersample " + std::to_string(options_.supersample) + " is outside 1..8");
   }
+  if (options_.action_repeat < 1 || options_.action_repeat > 100) {
+    throw core::Error("driving: action_repeat " + std::to_string(options_.action_repeat) + " is outside 1..100");
+  }
   action_space_ = options_.continuous ? ActionSpace::box({-1.f, -1.f}, {1.f, 1.f}) : ActionSpace::discrete(9);
 }
 
@@ -69,7 +72,18 @@ StepResult DrivingEnv::step(const Action& action, uint8_t* frame) {
   validate_action(action_space_, action, "driving");
   double steer = 0, throttle = 0;
   decode_action(action, options_.continuous, steer, throttle);
+  StepResult result;
+  for (int64_t i = 0; i < options_.action_repeat && !result.done(); ++i) {
+    const StepResult ticked = tick(steer, throttle);
+    result.reward += ticked.reward;
+    result.terminated = ticked.terminated;
+    result.truncated = ticked.truncated;
+  }
+  render(frame);
+  return result;
+}
 
+StepResult DrivingEnv::tick(double steer, double throttle) {
   const DrivingPhysics& p = physics_;
   if (throttle > 0) speed_ += p.accel * throttle;
   else if (throttle < 0) speed_ += p.brake * throttle;
@@ -97,7 +111,6 @@ StepResult DrivingEnv::step(const Action& action, uint8_t* frame) {
     result.terminated = true;
   }
   result.truncated = !result.terminated && steps_ >= options_.max_steps;
-  render(frame);
   return result;
 }
 

@@ -6,7 +6,8 @@
 // (throttle < 0 brakes).
 // Reward per step: speed / max speed (forward progress, in [0, 1]); 0.3 less while off the
 // road; -1 for hitting a car. Episodes end on a crash or after `max_offroad_steps` off the
-// road (terminated) or after `max_steps` (truncated).
+// road (terminated) or after `max_steps` (truncated). With action_repeat k, one step is k
+// physics ticks under the same action.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,10 @@ struct DrivingOptions {
   int supersample = 2;            // render at 2x and average: anti-aliased edges
   int64_t max_steps = 1000;       // truncation, as the default
   int64_t max_offroad_steps = 30; // 3 s at 10 steps/s: time enough to come back
+  // Physics ticks per step: the action held for this many ticks, their rewards summed, one
+  // frame at the end (Atari's frame skip; DQN and IRIS use 4). max_steps and
+  // max_offroad_steps count ticks, so an episode covers the same road whatever the repeat.
+  int64_t action_repeat = 1;
   bool continuous = false;        // box actions [steer, throttle] instead of 9 discrete
   double traffic_gap_min = 20.0;  // road units between consecutive cars ahead
   double traffic_gap_max = 50.0;
@@ -69,13 +74,15 @@ class DrivingEnv : public Env {
   double z() const { return z_; }
   double x() const { return x_; }
   double speed() const { return speed_; }
-  int64_t steps() const { return steps_; }
+  int64_t steps() const { return steps_; }  // physics ticks since the reset
   bool on_road() const { return std::abs(x_) <= 1.0; }
 
   // Maps an action to (steer, throttle) in [-1, 1]^2.
   static void decode_action(const Action& action, bool continuous, double& steer, double& throttle);
 
  private:
+  // One physics tick under (steer, throttle); the frame is not drawn.
+  StepResult tick(double steer, double throttle);
   void render(uint8_t* frame);
   bool hit_traffic(double z_before);
 

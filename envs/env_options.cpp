@@ -15,6 +15,7 @@ void describe(core::ConfigSchema& schema, EnvOptions& env) {
   schema.add("supersample", &env.supersample, "driving: render at Nx and average (anti-aliasing)");
   schema.add("continuous", &env.continuous, "driving: [steer, throttle] actions instead of 9 discrete");
   schema.add("max_offroad_steps", &env.max_offroad_steps, "driving: off the road this long ends the episode");
+  schema.add("action_repeat", &env.action_repeat, "driving: physics ticks per step under one action, rewards summed (max_steps counts ticks)");
   schema.add("frame_skip", &env.frame_skip, "Gymnasium: frames per action, max-pooled over the last 2");
   schema.add("sticky_actions", &env.sticky_actions, "Gymnasium: repeat_action_probability (IRIS: 0)");
   schema.add("life_loss_ends_episode", &env.life_loss_ends_episode, "Atari: a lost life ends the episode");
@@ -36,6 +37,7 @@ std::unique_ptr<VectorEnv> make_vector_env(const EnvOptions& options) {
   driving.max_steps = options.max_steps;
   driving.continuous = options.continuous;
   driving.max_offroad_steps = options.max_offroad_steps;
+  driving.action_repeat = options.action_repeat;
   std::vector<std::unique_ptr<Env>> envs;
   for (int64_t i = 0; i < options.num_envs; ++i) envs.push_back(std::make_unique<DrivingEnv>(driving));
   return std::make_unique<ThreadedVectorEnv>(std::move(envs));

@@ -20,6 +20,7 @@ struct EnvOptions {
   int supersample = 2;             // anti-aliasing factor of the renderer
   bool continuous = false;         // [steer, throttle] box actions instead of 9 discrete
   int64_t max_offroad_steps = 30;  // off the road this long ends the episode
+  int64_t action_repeat = 1;       // physics ticks per step, the action held (driving's frame skip)
   // Gymnasium bridge (Atari preprocessing as in IRIS)
   int frame_skip = 4;                 // repeat each action 4 frames, max over the last 2
   double sticky_actions = 0.0;        // repeat_action_probability; IRIS uses none

@@ -80,6 +80,39 @@ at::Tensor ActorCriticImpl::initial_state(int64_t batch) const {
   return torch::zeros({batch, 2 * options_.hidden}, parameters().front().options());
 }
 
+namespace {
+
+// The squashed Gaussian's pieces for actions a = low + (tanh(u) + 1) / 2 * (high - low).
+struct SquashedGaussian {
+  at::Tensor low, high, log_half_range;  // [1, A]
+  double log_sqrt_2pi = 0.5 * std::log(2 * M_PI);
+
+  SquashedGaussian(const PolicyStep& step, const PolicyOptions& options) {
+    const auto to_tensor = [&](const std::vector<double>& v) {
+      return torch::tensor(v, step.mean.options()).unsqueeze(0);  // [1, A]
+    };
+    low = to_tensor(options.action_low), high = to_tensor(options.action_high);
+    log_half_range = torch::log(0.5 * (high - low));
+  }
+
+  // log p(a) through the change of variables (tanh, then the affine map), u held fixed:
+  //   log p(a) = sum_i [log N(u_i; mean_i, std_i) - log(1 - tanh(u_i)^2) - log((high_i - low_i) / 2)]
+  at::Tensor log_prob(const PolicyStep& step, const at::Tensor& u) const {
+    const at::Tensor gaussian = -0.5 * ((u - step.mean) / step.log_std.exp()).pow(2) - step.log_std - log_sqrt_2pi;
+    return (gaussian - torch::log(1 - torch::tanh(u).pow(2) + 1e-6) - log_half_range).sum(-1);
+  }
+
+  // The entropy of the squashed action, -E[log p(a)], estimated from one draw
+  // reparameterised (u = mean + std * eps keeps its gradient): the Gaussian's entropy alone
+  // would grow without bound with std while the squash piles the actions on the bounds.
+  at::Tensor entropy(const PolicyStep& step, const at::Tensor& eps) const {
+    const at::Tensor squashed = torch::tanh(step.mean + step.log_std.exp() * eps);
+    return (0.5 * eps.pow(2) + step.log_std + log_sqrt_2pi + torch::log(1 - squashed.pow(2) + 1e-6) + log_half_range).sum(-1);
+  }
+};
+
+}  // namespace
+
 SampledActions sample_actions(const PolicyStep& step, const PolicyOptions& options, bool greedy) {
   SampledActions s;
   if (options.discrete_actions()) {
@@ -89,29 +122,32 @@ SampledActions sample_actions(const PolicyStep& step, const PolicyOptions& optio
     s.entropy = -(log_p.exp() * log_p).sum(-1);
     return s;
   }
-  // u = mean + std * eps, eps ~ N(0, 1); action = low + (tanh(u) + 1) / 2 * (high - low).
-  // log-density of the action through the change of variables (tanh, then the affine map):
-  //   log p(a) = sum_i [log N(u_i; mean_i, std_i) - log(1 - tanh(u_i)^2) - log((high_i - low_i) / 2)]
-  const at::Tensor std = step.log_std.exp();
-  const at::Tensor eps = greedy ? torch::zeros_like(std) : torch::randn_like(std);
-  const auto to_tensor = [&](const std::vector<double>& v) {
-    return torch::tensor(v, step.mean.options()).unsqueeze(0);  // [1, A]
-  };
-  const at::Tensor low = to_tensor(options.action_low), high = to_tensor(options.action_high);
-  const at::Tensor log_half_range = torch::log(0.5 * (high - low));
-  const double log_sqrt_2pi = 0.5 * std::log(2 * M_PI);
+  // u = mean + std * eps, eps ~ N(0, 1).
+  const SquashedGaussian g(step, options);
+  const at::Tensor eps = greedy ? torch::zeros_like(step.log_std) : torch::randn_like(step.log_std);
   // The action is a sample: REINFORCE differentiates its log-density, not the action.
-  const at::Tensor u = (step.mean + std * eps).detach();
-  const at::Tensor squashed = torch::tanh(u);
-  s.actions = low + (squashed + 1) * 0.5 * (high - low);
-  const at::Tensor gaussian = -0.5 * ((u - step.mean) / std).pow(2) - step.log_std - log_sqrt_2pi;
-  s.log_probs = (gaussian - torch::log(1 - squashed.pow(2) + 1e-6) - log_half_range).sum(-1);
-  // The entropy of the squashed action, -E[log p(a)], estimated from the same draw
-  // reparameterised (u_r = mean + std * eps keeps its gradient): the Gaussian's entropy alone
-  // would grow without bound with std while the squash piles the actions on the bounds.
-  const at::Tensor u_r = step.mean + std * eps;
-  const at::Tensor squashed_r = torch::tanh(u_r);
-  s.entropy = (0.5 * eps.pow(2) + step.log_std + log_sqrt_2pi + torch::log(1 - squashed_r.pow(2) + 1e-6) + log_half_range).sum(-1);
+  const at::Tensor u = (step.mean + step.log_std.exp() * eps).detach();
+  s.actions = g.low + (torch::tanh(u) + 1) * 0.5 * (g.high - g.low);
+  s.log_probs = g.log_prob(step, u);
+  s.entropy = g.entropy(step, eps);
+  return s;
+}
+
+SampledActions evaluate_actions(const PolicyStep& step, const PolicyOptions& options, const at::Tensor& actions) {
+  SampledActions s;
+  s.actions = actions;
+  if (options.discrete_actions()) {
+    const at::Tensor log_p = torch::log_softmax(step.logits, -1);  // [B, n]
+    s.log_probs = log_p.gather(-1, actions.unsqueeze(-1)).squeeze(-1);
+    s.entropy = -(log_p.exp() * log_p).sum(-1);
+    return s;
+  }
+  // Back from the action to u; an action on a bound (tanh saturated in float) is pulled in
+  // just enough for atanh to stay finite.
+  const SquashedGaussian g(step, options);
+  const at::Tensor squashed = ((actions - g.low) / (g.high - g.low) * 2 - 1).clamp(-1 + 1e-6, 1 - 1e-6);
+  s.log_probs = g.log_prob(step, torch::atanh(squashed));
+  s.entropy = g.entropy(step, torch::randn_like(step.log_std));
   return s;
 }
 

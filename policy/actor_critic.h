@@ -51,6 +51,10 @@ class ActorCriticImpl : public torch::nn::Module {
   // Zeros [batch, 2 * hidden] on the module's device: the state before an episode's first frame.
   at::Tensor initial_state(int64_t batch) const;
   const PolicyOptions& options() const { return options_; }
+  // Each tower's parameters: their gradients are clipped apart, so the critic's regression
+  // (returns of tens of units) cannot shrink the actor's step (actor_critic_loss.cpp).
+  std::vector<at::Tensor> actor_parameters() const { return actor_->parameters(); }
+  std::vector<at::Tensor> critic_parameters() const { return critic_->parameters(); }
 
  private:
   PolicyOptions options_;
@@ -67,5 +71,10 @@ struct SampledActions {
 
 // `greedy`: the most likely action (the Gaussian's mean, squashed) instead of a draw.
 SampledActions sample_actions(const PolicyStep& step, const PolicyOptions& options, bool greedy = false);
+
+// The log-probabilities of actions drawn earlier (int64 [B] or float [B, A]), and the
+// entropy, under this step's distribution: what a later pass over the same trajectory
+// (PPO's epochs) needs. `actions` in the result are the given ones.
+SampledActions evaluate_actions(const PolicyStep& step, const PolicyOptions& options, const at::Tensor& actions);
 
 }  // namespace wm::policy

@@ -16,45 +16,110 @@ Trajectory TrajectorySteps::stack() const {
   t.values = torch::stack(values, 1);
   t.rewards = torch::stack(rewards, 1);
   t.continues = torch::stack(continues, 1);
+  t.inputs = inputs;
   return t;
 }
 
-ActorCriticLoss actor_critic_loss(const Trajectory& t, const PolicyTrainOptions& options, double& return_scale) {
+ActorCriticTargets actor_critic_targets(const Trajectory& t, const PolicyTrainOptions& options, double& return_scale) {
+  torch::NoGradGuard no_grad;
+  ActorCriticTargets targets;
   const int64_t H = t.rewards.size(1);
-  // Targets: λ-returns of the rewards, bootstrapped by the (frozen) values.
-  const at::Tensor returns = lambda_returns(t.rewards, t.continues, t.values.detach(), options.gamma, options.lambda);  // [B, H]
-  const at::Tensor weight = t.alive;
-  const at::Tensor alive_steps = weight.sum().clamp_min(1.0);
-  double scale = 1.0;
+  // λ-returns of the rewards, bootstrapped by the (frozen) values.
+  targets.returns = lambda_returns(t.rewards, t.continues, t.values.detach(), options.gamma, options.lambda);  // [B, H]
+  const at::Tensor lived = t.alive > 0;
   if (options.normalize_returns) {
     // DreamerV3: divide by the spread of returns (5th to 95th percentile), tracked with an
     // EMA, but never scale small returns up.
-    const at::Tensor flat = returns.masked_select(weight > 0);
+    const at::Tensor flat = targets.returns.masked_select(lived);
     const at::Tensor q = torch::quantile(flat, torch::tensor({0.05, 0.95}, flat.options()));
     const double range = (q[1] - q[0]).item<double>();
     return_scale = return_scale <= 0 ? range : 0.99 * return_scale + 0.01 * range;
-    scale = std::max(1.0, return_scale);
+    targets.scale = std::max(1.0, return_scale);
   }
-  const at::Tensor values = t.values.narrow(1, 0, H);
-  const at::Tensor advantages = (returns - values.detach()) / scale;
+  targets.advantages = (targets.returns - t.values.narrow(1, 0, H).detach()) / targets.scale;
+  if (options.normalize_advantages) {
+    const at::Tensor flat = targets.advantages.masked_select(lived);
+    targets.advantages = (targets.advantages - flat.mean()) / (flat.std() + 1e-6);
+  }
+  targets.old_log_probs = t.log_probs.detach();
+  return targets;
+}
 
-  // REINFORCE with the value as baseline, an entropy bonus, and value regression.
-  const at::Tensor actor_loss = -(weight * t.log_probs * advantages).sum() / alive_steps;
+ActorCriticLoss actor_critic_loss(const Trajectory& t, const ActorCriticTargets& targets, const PolicyTrainOptions& options) {
+  const int64_t H = t.rewards.size(1);
+  const at::Tensor& weight = t.alive;
+  const at::Tensor alive_steps = weight.sum().clamp_min(1.0);
+  const at::Tensor& advantages = targets.advantages;
+
+  // REINFORCE with the value as baseline, written as PPO's clipped surrogate: on the pass
+  // that lived the steps the ratio is 1 and its gradient is REINFORCE's, A * grad log pi;
+  // later passes stop pushing an action once its probability moved by clip_ratio.
+  const at::Tensor ratio = torch::exp(t.log_probs - targets.old_log_probs);  // [B, H]
+  const at::Tensor clipped = ratio.clamp(1.0 - options.clip_ratio, 1.0 + options.clip_ratio);
+  const at::Tensor surrogate = torch::min(ratio * advantages, clipped * advantages);
+  const at::Tensor actor_loss = -(weight * surrogate).sum() / alive_steps;
   const at::Tensor entropy = (weight * t.entropies).sum() / alive_steps;
-  const at::Tensor value_error = values - returns;
+  const at::Tensor value_error = t.values.narrow(1, 0, H) - targets.returns;
   const at::Tensor value_loss = 0.5 * (weight * value_error.pow(2)).sum() / alive_steps;
 
   ActorCriticLoss loss;
   loss.total = actor_loss - options.entropy_weight * entropy + value_loss;
   const double steps = alive_steps.item<double>();
+  const at::Tensor was_clipped = ((ratio - 1.0).abs() > options.clip_ratio).to(weight.scalar_type());
   loss.scalars = {{"policy/loss", loss.total.item<double>()},
                   {"policy/actor_loss", actor_loss.item<double>()},
                   {"policy/value_loss", value_loss.item<double>()},
-                  {"policy/lambda_return", (weight * returns).sum().item<double>() / steps},
+                  {"policy/lambda_return", (weight * targets.returns).sum().item<double>() / steps},
                   {"policy/entropy", entropy.item<double>()},
                   {"policy/value_error", (weight * value_error.abs()).sum().item<double>() / steps},
-                  {"policy/advantage_scale", scale}};
+                  {"policy/advantage_scale", targets.scale},
+                  {"policy/clip_fraction", (weight * was_clipped).sum().item<double>() / steps}};
   return loss;
+}
+
+void relive(ActorCritic& policy, Trajectory& t) {
+  const int64_t H = t.rewards.size(1);
+  at::Tensor state = t.start_state;
+  std::vector<at::Tensor> log_probs, entropies, values;
+  for (int64_t step = 0; step < H; ++step) {
+    const PolicyStep out = policy->forward(t.inputs[static_cast<size_t>(step)], state);
+    const SampledActions again = evaluate_actions(out, policy->options(), t.actions.select(1, step));
+    log_probs.push_back(again.log_probs);
+    entropies.push_back(again.entropy);
+    values.push_back(out.value);
+    state = t.state_resets.defined() ? out.state * t.state_resets.select(1, step).unsqueeze(1) : out.state;
+  }
+  t.log_probs = torch::stack(log_probs, 1);
+  t.entropies = torch::stack(entropies, 1);
+  t.values = torch::stack(values, 1);
+}
+
+core::Scalars update_actor_critic(ActorCritic& policy, torch::optim::Optimizer& optimizer, Trajectory& t, const PolicyTrainOptions& options,
+                                  double& return_scale) {
+  const ActorCriticTargets targets = actor_critic_targets(t, options, return_scale);
+  core::Scalars first;
+  for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
+    if (epoch > 0) relive(policy, t);
+    const ActorCriticLoss loss = actor_critic_loss(t, targets, options);
+    optimizer.zero_grad();
+    loss.total.backward();
+    // Each tower clipped on its own: under one global norm the critic's gradient, tens of
+    // times the actor's while values chase returns of tens of units, scaled the actor's
+    // step down to almost nothing.
+    const double actor_norm = torch::nn::utils::clip_grad_norm_(policy->actor_parameters(), options.grad_clip);
+    const double critic_norm = torch::nn::utils::clip_grad_norm_(policy->critic_parameters(), options.grad_clip);
+    optimizer.step();
+    if (epoch == 0) {
+      first = loss.scalars;
+      first.emplace_back("policy/actor_grad_norm", actor_norm);
+      first.emplace_back("policy/critic_grad_norm", critic_norm);
+    } else if (epoch + 1 == options.epochs) {
+      for (auto& [name, value] : first) {
+        if (name == "policy/clip_fraction") value = loss.scalars.back().second;  // the first pass's is 0 by construction
+      }
+    }
+  }
+  return first;
 }
 
 }  // namespace wm::policy

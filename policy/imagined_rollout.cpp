@@ -20,13 +20,15 @@ ImaginedRollout imagine_rollout(ActorCritic& policy, PolicyInputs& inputs, dynam
     }
   }
   dream.reset(context_tokens, context_actions);
+  const at::Tensor start_state = state;
 
   TrajectorySteps steps;
   std::vector<at::Tensor> tokens;
   at::Tensor frame = context_tokens.select(1, T - 1).to(device);  // [B, K]
   tokens.push_back(frame);
   for (int64_t t = 0; t < horizon; ++t) {
-    const PolicyStep step = policy->forward(inputs.from_tokens(frame), state);
+    steps.inputs.push_back(inputs.from_tokens(frame));
+    const PolicyStep step = policy->forward(steps.inputs.back(), state);
     const SampledActions chosen = sample_actions(step, policy->options());
     const dynamics::ImaginedStep outcome = dream.step(chosen.actions);
     steps.actions.push_back(chosen.actions);
@@ -49,6 +51,7 @@ ImaginedRollout imagine_rollout(ActorCritic& policy, PolicyInputs& inputs, dynam
   // alive_0 = 1, alive_{t+1} = alive_t * c_t: steps after a termination do not count.
   r.alive = torch::cat({torch::ones({B, 1}, r.continues.options()), torch::cumprod(r.continues, 1).narrow(1, 0, horizon - 1)}, 1);
   r.tokens = torch::stack(tokens, 1);
+  r.start_state = start_state;  // the dream never restarts the GRU: no state_resets
   return r;
 }
 

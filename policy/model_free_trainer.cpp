@@ -37,9 +37,11 @@ core::Scalars ModelFreeTrainer::train_step() {
 
   // Play: H steps in every environment, the policy's side with its gradients.
   TrajectorySteps steps;
+  const at::Tensor start_state = state_.detach();
   std::vector<double> finished;  // returns of the episodes that ended in this rollout
   for (int64_t t = 0; t < H; ++t) {
-    const PolicyStep step = policy_->forward(inputs_.from_frames(view).to(device_), state_);
+    steps.inputs.push_back(inputs_.from_frames(view).to(device_));
+    const PolicyStep step = policy_->forward(steps.inputs.back(), state_);
     const SampledActions chosen = sample_actions(step, policy_->options());
     env_.step(to_env_actions(chosen.actions, policy_->options()), frames_.data(), results_);
     at::Tensor reward = torch::empty({N}, torch::kFloat32), goes_on = torch::empty({N}, torch::kFloat32);
@@ -72,19 +74,15 @@ core::Scalars ModelFreeTrainer::train_step() {
 
   Trajectory lived = steps.stack();
   lived.alive = torch::ones_like(lived.rewards);  // every real step was lived (an ended episode's successor included)
-  const ActorCriticLoss loss = actor_critic_loss(lived, options_, return_scale_);
-  optimizer_->zero_grad();
-  loss.total.backward();
-  const double grad_norm = torch::nn::utils::clip_grad_norm_(policy_->parameters(), options_.grad_clip);
-  optimizer_->step();
+  lived.start_state = start_state;
+  lived.state_resets = lived.continues;
+  core::Scalars scalars = update_actor_critic(policy_, *optimizer_, lived, options_, return_scale_);
   state_ = state_.detach();
   ++step_;
 
-  core::Scalars scalars = loss.scalars;
   scalars.insert(scalars.end(), {{"policy/real_steps", static_cast<double>(real_steps_)},
                                  {"policy/real_steps_per_s", static_cast<double>(N * H) / play_seconds},
-                                 {"policy/lr", lr},
-                                 {"policy/grad_norm", grad_norm}});
+                                 {"policy/lr", lr}});
   if (!finished.empty()) {
     scalars.emplace_back("policy/episode_return", std::accumulate(finished.begin(), finished.end(), 0.0) / static_cast<double>(finished.size()));
   }

@@ -59,6 +59,9 @@ void describe(core::ConfigSchema& schema, PolicyTrainOptions& t) {
   schema.add("lambda", &t.lambda, "lambda-return mixing");
   schema.add("entropy_weight", &t.entropy_weight, "weight of the entropy bonus");
   schema.add("normalize_returns", &t.normalize_returns, "divide advantages by the 5th-95th percentile range of returns (DreamerV3)");
+  schema.add("normalize_advantages", &t.normalize_advantages, "advantages to zero mean and unit std over each batch");
+  schema.add("epochs", &t.epochs, "passes over each batch: 1 = REINFORCE/A2C, more = PPO's clipped ratio");
+  schema.add("clip_ratio", &t.clip_ratio, "PPO's epsilon: how far a later pass may move an action's probability");
   schema.add("temperature", &t.temperature, "the world model's sampling temperature while dreaming");
   using P = PolicyTrainOptions::DreamPrecision;
   schema.add_choice("dream_precision", &t.dream_precision, {{"auto", P::kAuto}, {"fp32", P::kFp32}, {"bf16", P::kBf16}},
@@ -79,6 +82,8 @@ void PolicyTrainOptions::validate() const {
   if (!(lambda >= 0 && lambda <= 1)) fail("lambda", std::to_string(lambda), "0..1");
   if (!std::isfinite(entropy_weight) || entropy_weight < 0) fail("entropy_weight", std::to_string(entropy_weight), "0 or more");
   if (!std::isfinite(temperature) || temperature < 0) fail("temperature", std::to_string(temperature), "0 or more");
+  if (epochs < 1 || epochs > 100) fail("epochs", std::to_string(epochs), "1..100");
+  if (!(clip_ratio > 0 && clip_ratio <= 1)) fail("clip_ratio", std::to_string(clip_ratio), "(0, 1]");
   if (eval_episodes < 0) fail("eval_episodes", std::to_string(eval_episodes), "0 or more");
 }
 

@@ -53,6 +53,14 @@ struct PolicyTrainOptions : core::TrainingOptions {
   // DreamerV3: advantages divided by max(1, the 5th-95th percentile range of the returns),
   // that range tracked with an EMA; off: raw advantages (IRIS).
   bool normalize_returns = false;
+  // Advantages shifted and scaled to zero mean and unit spread over each batch's lived steps
+  // (the usual A2C/PPO practice): the actor's step no longer grows with the reward scale.
+  bool normalize_advantages = false;
+  // Passes over each batch of trajectories: 1 is REINFORCE / A2C (IRIS); more re-live the
+  // batch with the updated weights under PPO's clipped ratio — more learning per dreamed or
+  // played step, for the price of the policy's own forward and backward passes.
+  int64_t epochs = 1;
+  double clip_ratio = 0.2;       // PPO's epsilon: how far a later pass may move an action's probability
   double temperature = 1.0;      // the world model's sampling temperature while dreaming
   enum class DreamPrecision { kAuto, kFp32, kBf16 };
   DreamPrecision dream_precision = DreamPrecision::kAuto;  // auto: bf16 where the device has bf16 arithmetic

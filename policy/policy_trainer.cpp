@@ -53,21 +53,15 @@ core::Scalars PolicyTrainer::train_step(const dynamics::DynamicsBatch& starts) {
   const at::Tensor context_actions = starts.actions.narrow(1, 0, T - 1).to(device_);
   rollout_ = imagine_rollout(policy_, inputs_, *dream_, starts.tokens.to(device_), context_actions, starts.mask, H);
   const double imagine_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const ImaginedRollout& r = rollout_;
+  ImaginedRollout& r = rollout_;
 
-  const ActorCriticLoss loss = actor_critic_loss(r, options_, return_scale_);
-  optimizer_->zero_grad();
-  loss.total.backward();
-  const double grad_norm = torch::nn::utils::clip_grad_norm_(policy_->parameters(), options_.grad_clip);
-  optimizer_->step();
+  core::Scalars scalars = update_actor_critic(policy_, *optimizer_, r, options_, return_scale_);
   ++step_;
 
-  core::Scalars scalars = loss.scalars;
   scalars.insert(scalars.end(), {{"policy/imagined_return", (r.alive * r.rewards).sum(1).mean().item<double>()},
                                  {"policy/imagined_done_rate", ((1.0 - r.continues) * r.alive).sum().item<double>() / r.alive.sum().clamp_min(1.0).item<double>()},
                                  {"policy/imagined_steps_per_s", static_cast<double>(B * H) / imagine_seconds},
-                                 {"policy/lr", lr},
-                                 {"policy/grad_norm", grad_norm}});
+                                 {"policy/lr", lr}});
   return scalars;
 }
 

@@ -138,6 +138,37 @@ TEST(DrivingEnv, StayingOffRoadTooLongEndsTheEpisode) {
   EXPECT_EQ(offroad, 5);
 }
 
+TEST(DrivingEnv, ActionRepeatHoldsTheActionForKTicksSumsTheirRewardsAndCountsTicksToTheLimit) {
+  DrivingOptions once, thrice;
+  once.max_steps = thrice.max_steps = 30;
+  thrice.action_repeat = 3;
+  DrivingEnv a(once), b(thrice);
+  std::vector<uint8_t> frame_a(a.frame_spec().bytes()), frame_b(b.frame_spec().bytes());
+  a.reset(7, frame_a.data());
+  b.reset(7, frame_b.data());
+  RandomPolicy policy(b.action_space(), 3);
+  int64_t steps_b = 0;
+  for (bool done = false; !done;) {
+    const Action action = policy.act();
+    StepResult summed;
+    for (int i = 0; i < 3 && !summed.done(); ++i) {
+      const StepResult r = a.step(action, frame_a.data());
+      summed.reward += r.reward;
+      summed.terminated = r.terminated, summed.truncated = r.truncated;
+    }
+    const StepResult r = b.step(action, frame_b.data());
+    ++steps_b;
+    EXPECT_FLOAT_EQ(r.reward, summed.reward) << "step " << steps_b;
+    EXPECT_EQ(r.terminated, summed.terminated);
+    EXPECT_EQ(r.truncated, summed.truncated);
+    EXPECT_TRUE(frame_a == frame_b) << "step " << steps_b;  // one frame, after the last tick
+    done = r.done();
+  }
+  EXPECT_EQ(b.steps(), a.steps());
+  if (b.steps() == 30) EXPECT_EQ(steps_b, 10);  // 30 ticks, 3 per step
+  EXPECT_NE(error_of([] { DrivingOptions bad; bad.action_repeat = 0; DrivingEnv env(bad); }).find("action_repeat 0"), std::string::npos);
+}
+
 TEST(DrivingEnv, ExpertBeatsRandomByAWideMargin) {
   DrivingOptions options;
   options.max_steps = 400;

@@ -1,6 +1,7 @@
-// The policy's parts: λ-returns against a hand computation, the actor loss's direction, the
-// squashed Gaussian's bounds, an imagined rollout's shapes, masks and gradients, the
-// checkpoint round trip and its shape check, and the options' ranges.
+// The policy's parts: λ-returns against a hand computation, the actor loss's direction and
+// PPO's clip, the squashed Gaussian's bounds, evaluating drawn actions, re-living a
+// trajectory, an imagined rollout's shapes, masks and gradients, the checkpoint round trip
+// and its shape check, and the options' ranges.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -120,9 +121,107 @@ TEST(ImaginedRollout, ShapesMasksAndGradientsReachThePolicyOnly) {
   for (int64_t t = 1; t < H; ++t) {
     EXPECT_TRUE(torch::allclose(r.alive.select(1, t), r.alive.select(1, t - 1) * r.continues.select(1, t - 1), 1e-6, 0));
   }
+  // A later pass re-lives the dream from its recorded inputs and start state.
+  ImaginedRollout again = r;
+  relive(policy, again);
+  EXPECT_TRUE(torch::allclose(again.log_probs, r.log_probs, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(again.values, r.values.narrow(1, 0, H), 1e-5, 1e-6));
   (r.log_probs.sum() + r.values.sum()).backward();
   for (const auto& p : policy->parameters()) EXPECT_TRUE(p.grad().defined());
   for (const auto& p : world->parameters()) EXPECT_FALSE(p.grad().defined());
+}
+
+TEST(ActionDistribution, EvaluatingDrawnActionsGivesTheLogProbabilitiesTheyWereDrawnWith) {
+  torch::manual_seed(2);
+  PolicyStep discrete;
+  discrete.logits = torch::randn({64, 5});
+  const PolicyOptions d = discrete_options(5);
+  const SampledActions drawn = sample_actions(discrete, d);
+  const SampledActions again = evaluate_actions(discrete, d, drawn.actions);
+  EXPECT_TRUE(torch::allclose(again.log_probs, drawn.log_probs, 1e-6, 1e-6));
+  EXPECT_TRUE(torch::allclose(again.entropy, drawn.entropy, 1e-6, 1e-6));
+
+  PolicyOptions c = discrete_options();
+  c.num_actions = 0;
+  c.action_low = {-1.0, 0.0};
+  c.action_high = {1.0, 0.5};
+  PolicyStep gaussian;
+  gaussian.mean = torch::randn({256, 2});
+  gaussian.log_std = torch::full({256, 2}, -0.5);
+  const SampledActions draws = sample_actions(gaussian, c);
+  const SampledActions evaluated = evaluate_actions(gaussian, c, draws.actions);
+  // Through atanh and back in float: agreement to a few thousandths of a nat.
+  EXPECT_TRUE(torch::allclose(evaluated.log_probs, draws.log_probs, 0, 5e-3)) << (evaluated.log_probs - draws.log_probs).abs().max();
+  // An action exactly on a bound stays finite.
+  const SampledActions on_bound = evaluate_actions(gaussian, c, torch::tensor({{1.0f, 0.0f}}).repeat({256, 1}));
+  EXPECT_TRUE(torch::isfinite(on_bound.log_probs).all().item<bool>());
+}
+
+TEST(ActorLoss, ALaterPassStopsPushingAnActionWhoseRatioLeftTheClipRange) {
+  // One step, advantage +1: the surrogate's gradient in the log-probability is the ratio
+  // while the ratio is inside 1 +- clip_ratio, and zero once it has moved past 1 + clip_ratio;
+  // with advantage -1 the same holds below 1 - clip_ratio.
+  PolicyTrainOptions o;
+  o.clip_ratio = 0.2;
+  o.entropy_weight = 0;
+  for (const double advantage : {1.0, -1.0}) {
+    for (const double ratio : {1.0, 1.1, 1.5, 0.9, 0.5}) {
+      Trajectory t;
+      t.log_probs = torch::full({1, 1}, std::log(ratio) - 1.0, torch::requires_grad());
+      t.entropies = torch::zeros({1, 1});
+      t.values = torch::zeros({1, 2});
+      t.rewards = torch::zeros({1, 1});
+      t.alive = torch::ones({1, 1});
+      ActorCriticTargets targets;
+      targets.returns = torch::zeros({1, 1});
+      targets.advantages = torch::full({1, 1}, advantage);
+      targets.old_log_probs = torch::full({1, 1}, -1.0);
+      actor_critic_loss(t, targets, o).total.backward();
+      const double gradient = t.log_probs.grad().item<double>();
+      const bool clipped = advantage > 0 ? ratio > 1.2 : ratio < 0.8;
+      if (clipped) EXPECT_EQ(gradient, 0.0) << "advantage " << advantage << ", ratio " << ratio;
+      else EXPECT_NEAR(gradient, -advantage * ratio, 1e-6) << "advantage " << advantage << ", ratio " << ratio;
+    }
+  }
+}
+
+TEST(Relive, ReproducesTheLivedStepsWithUnchangedWeightsAndFollowsTheStateResets) {
+  torch::manual_seed(3);
+  ActorCritic policy(discrete_options(3));
+  {
+    torch::NoGradGuard no_grad;  // away from the near-uniform, zero-value start: every output depends on the state
+    for (auto& p : policy->parameters()) p.normal_(0.0, 0.3);
+  }
+  const int64_t B = 4, H = 5;
+  // Lived as the model-free trainer lives them: the state cut where an episode ended.
+  const torch::Tensor resets = torch::tensor({{1.f, 0.f, 1.f, 1.f, 1.f}, {1.f, 1.f, 1.f, 1.f, 1.f}, {0.f, 1.f, 1.f, 0.f, 1.f}, {1.f, 1.f, 1.f, 1.f, 0.f}});
+  TrajectorySteps steps;
+  at::Tensor state = torch::randn({B, 32});
+  const at::Tensor start = state.clone();
+  for (int64_t t = 0; t < H; ++t) {
+    steps.inputs.push_back(torch::randn({B, 16, 2, 2}));
+    const PolicyStep out = policy->forward(steps.inputs.back(), state);
+    const SampledActions chosen = sample_actions(out, policy->options());
+    steps.actions.push_back(chosen.actions);
+    steps.log_probs.push_back(chosen.log_probs);
+    steps.entropies.push_back(chosen.entropy);
+    steps.values.push_back(out.value);
+    steps.rewards.push_back(torch::zeros({B}));
+    steps.continues.push_back(resets.select(1, t));
+    state = out.state * resets.select(1, t).unsqueeze(1);
+  }
+  Trajectory lived = steps.stack();
+  lived.start_state = start;
+  lived.state_resets = resets;
+  const at::Tensor log_probs = lived.log_probs.detach().clone(), values = lived.values.detach().clone();
+  relive(policy, lived);
+  EXPECT_TRUE(torch::allclose(lived.log_probs, log_probs, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(lived.values, values, 1e-5, 1e-6));
+  // Without the resets the GRU carries the ended episodes' state on: other values.
+  lived.state_resets = at::Tensor();
+  relive(policy, lived);
+  EXPECT_FALSE(torch::allclose(lived.values, values, 1e-3, 1e-3));
+  EXPECT_FALSE(torch::allclose(lived.log_probs, log_probs, 1e-3, 1e-3));
 }
 
 TEST(PolicyCheckpoint, RoundTripsAndRefusesAPolicyOfAnotherShapeNamingTheField) {
@@ -157,6 +256,12 @@ TEST(PolicyTrainOptions, RangesAreCheckedNamingTheKey) {
   } catch (const core::Error& e) {
     EXPECT_NE(std::string(e.what()).find("policy_train.horizon = 0"), std::string::npos) << e.what();
   }
+  t = PolicyTrainOptions();
+  t.epochs = 0;
+  EXPECT_THROW(t.validate(), core::Error);
+  t = PolicyTrainOptions();
+  t.clip_ratio = 0;
+  EXPECT_THROW(t.validate(), core::Error);
 }
 
 }  // namespace
