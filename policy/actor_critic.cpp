@@ -95,6 +95,12 @@ struct SquashedGaussian {
     log_half_range = torch::log(0.5 * (high - low));
   }
 
+  // Back from actions to u; an action on a bound (tanh saturated in float) is pulled in just
+  // enough for atanh to stay finite.
+  at::Tensor u_of(const at::Tensor& actions) const {
+    return torch::atanh(((actions - low) / (high - low) * 2 - 1).clamp(-1 + 1e-6, 1 - 1e-6));
+  }
+
   // log p(a) through the change of variables (tanh, then the affine map), u held fixed:
   //   log p(a) = sum_i [log N(u_i; mean_i, std_i) - log(1 - tanh(u_i)^2) - log((high_i - low_i) / 2)]
   at::Tensor log_prob(const PolicyStep& step, const at::Tensor& u) const {
@@ -128,7 +134,10 @@ SampledActions sample_actions(const PolicyStep& step, const PolicyOptions& optio
   // The action is a sample: REINFORCE differentiates its log-density, not the action.
   const at::Tensor u = (step.mean + step.log_std.exp() * eps).detach();
   s.actions = g.low + (torch::tanh(u) + 1) * 0.5 * (g.high - g.low);
-  s.log_probs = g.log_prob(step, u);
+  // The density at the u read back from the action, as evaluate_actions reads it: a later
+  // PPO pass must see ratio 1 for unchanged weights, saturated actions included (where tanh
+  // rounds to the bound in float and u itself cannot be recovered).
+  s.log_probs = g.log_prob(step, g.u_of(s.actions));
   s.entropy = g.entropy(step, eps);
   return s;
 }
@@ -142,11 +151,8 @@ SampledActions evaluate_actions(const PolicyStep& step, const PolicyOptions& opt
     s.entropy = -(log_p.exp() * log_p).sum(-1);
     return s;
   }
-  // Back from the action to u; an action on a bound (tanh saturated in float) is pulled in
-  // just enough for atanh to stay finite.
   const SquashedGaussian g(step, options);
-  const at::Tensor squashed = ((actions - g.low) / (g.high - g.low) * 2 - 1).clamp(-1 + 1e-6, 1 - 1e-6);
-  s.log_probs = g.log_prob(step, torch::atanh(squashed));
+  s.log_probs = g.log_prob(step, g.u_of(actions));
   s.entropy = g.entropy(step, torch::randn_like(step.log_std));
   return s;
 }

@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "policy/lambda_returns.h"
 
@@ -38,8 +40,12 @@ ActorCriticTargets actor_critic_targets(const Trajectory& t, const PolicyTrainOp
   }
   targets.advantages = (targets.returns - t.values.narrow(1, 0, H).detach()) / targets.scale;
   if (options.normalize_advantages) {
-    const at::Tensor flat = targets.advantages.masked_select(lived);
-    targets.advantages = (targets.advantages - flat.mean()) / (flat.std() + 1e-6);
+    // Mean and spread weighted by the chance each step was reached (a dream's nearly ended
+    // steps count little, as in the loss).
+    const at::Tensor w = t.alive / t.alive.sum().clamp_min(1e-6);
+    const at::Tensor mean = (w * targets.advantages).sum();
+    const at::Tensor spread = (w * (targets.advantages - mean).pow(2)).sum().sqrt();
+    targets.advantages = (targets.advantages - mean) / (spread + 1e-6);
   }
   targets.old_log_probs = t.log_probs.detach();
   return targets;
@@ -103,14 +109,18 @@ core::Scalars update_actor_critic(ActorCritic& policy, torch::optim::Optimizer& 
     const ActorCriticLoss loss = actor_critic_loss(t, targets, options);
     optimizer.zero_grad();
     loss.total.backward();
-    // Each tower clipped on its own: under one global norm the critic's gradient, tens of
-    // times the actor's while values chase returns of tens of units, scaled the actor's
-    // step down to almost nothing.
-    const double actor_norm = torch::nn::utils::clip_grad_norm_(policy->actor_parameters(), options.grad_clip);
-    const double critic_norm = torch::nn::utils::clip_grad_norm_(policy->critic_parameters(), options.grad_clip);
+    // Both towers' norms are logged; the clip acts on their joint norm or, with
+    // clip_towers_apart, on each (under the joint norm the critic's gradient, tens of times the
+    // actor's while values chase returns of tens of units, scales the actor's step down).
+    const std::vector<at::Tensor> actor = policy->actor_parameters(), critic = policy->critic_parameters();
+    const double inf = std::numeric_limits<double>::infinity();
+    const double actor_norm = torch::nn::utils::clip_grad_norm_(actor, options.clip_towers_apart ? options.grad_clip : inf);
+    const double critic_norm = torch::nn::utils::clip_grad_norm_(critic, options.clip_towers_apart ? options.grad_clip : inf);
+    if (!options.clip_towers_apart) torch::nn::utils::clip_grad_norm_(policy->parameters(), options.grad_clip);
     optimizer.step();
     if (epoch == 0) {
       first = loss.scalars;
+      first.emplace_back("policy/grad_norm", std::hypot(actor_norm, critic_norm));
       first.emplace_back("policy/actor_grad_norm", actor_norm);
       first.emplace_back("policy/critic_grad_norm", critic_norm);
     } else if (epoch + 1 == options.epochs) {

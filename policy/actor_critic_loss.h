@@ -67,8 +67,8 @@ ActorCriticLoss actor_critic_loss(const Trajectory& t, const ActorCriticTargets&
 void relive(ActorCritic& policy, Trajectory& t);
 
 // All of an update: the targets, then policy_train.epochs passes of zero-grad -> backward ->
-// clip (each tower apart) -> step. Returns the first pass's scalars and both towers' gradient
-// norms (policy/actor_grad_norm, policy/critic_grad_norm), with
+// clip -> step. Returns the first pass's scalars and the gradient norms (policy/grad_norm,
+// policy/actor_grad_norm, policy/critic_grad_norm) before clipping, with
 // policy/clip_fraction from the last pass (the share of steps whose ratio left the clip range).
 core::Scalars update_actor_critic(ActorCritic& policy, torch::optim::Optimizer& optimizer, Trajectory& t, const PolicyTrainOptions& options,
                                   double& return_scale);

@@ -62,6 +62,7 @@ void describe(core::ConfigSchema& schema, PolicyTrainOptions& t) {
   schema.add("normalize_advantages", &t.normalize_advantages, "advantages to zero mean and unit std over each batch");
   schema.add("epochs", &t.epochs, "passes over each batch: 1 = REINFORCE/A2C, more = PPO's clipped ratio");
   schema.add("clip_ratio", &t.clip_ratio, "PPO's epsilon: how far a later pass may move an action's probability");
+  schema.add("clip_towers_apart", &t.clip_towers_apart, "grad_clip on the actor's and the critic's gradients apart, not on their joint norm");
   schema.add("temperature", &t.temperature, "the world model's sampling temperature while dreaming");
   using P = PolicyTrainOptions::DreamPrecision;
   schema.add_choice("dream_precision", &t.dream_precision, {{"auto", P::kAuto}, {"fp32", P::kFp32}, {"bf16", P::kBf16}},

@@ -61,6 +61,10 @@ struct PolicyTrainOptions : core::TrainingOptions {
   // played step, for the price of the policy's own forward and backward passes.
   int64_t epochs = 1;
   double clip_ratio = 0.2;       // PPO's epsilon: how far a later pass may move an action's probability
+  // grad_clip on the actor's and the critic's gradients apart instead of on their joint norm,
+  // where the critic's (tens of times larger) scales the actor's step down. Off by default:
+  // the one demo run with it on ended at 46.0 against 102.6 (BENCHMARKS.md).
+  bool clip_towers_apart = false;
   double temperature = 1.0;      // the world model's sampling temperature while dreaming
   enum class DreamPrecision { kAuto, kFp32, kBf16 };
   DreamPrecision dream_precision = DreamPrecision::kAuto;  // auto: bf16 where the device has bf16 arithmetic

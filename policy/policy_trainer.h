@@ -39,7 +39,8 @@ class PolicyTrainer {
   int64_t step() const { return step_; }
   ActorCritic& policy() { return policy_; }
   PolicyInputs& inputs() { return inputs_; }
-  // The last step's trajectories (for dream strips and tests).
+  // The last step's trajectories (for dream strips and tests). With policy_train.epochs > 1
+  // their log_probs, entropies and values are the last pass's (values then [B, H], no bootstrap).
   const ImaginedRollout& last_rollout() const { return rollout_; }
 
   void save(core::CheckpointWriter& writer);

@@ -19,15 +19,16 @@ import torch.nn as nn
 
 
 def load(episodes_dir):
-    frames, actions = [], []
-    for folder in sorted(glob.glob(os.path.join(episodes_dir, "ep_*"))):
+    frames, actions, episode = [], [], []
+    for i, folder in enumerate(sorted(glob.glob(os.path.join(episodes_dir, "ep_*")))):
         a = np.load(os.path.join(folder, "actions.npy")).reshape(-1)
         f = np.load(os.path.join(folder, "frames.npy"))[: len(a)]  # the frame each action was chosen on
         frames.append(f)
         actions.append(a)
-    if not frames:
-        raise SystemExit(f"steering_probe: no episodes under {episodes_dir}")
-    return np.concatenate(frames), np.concatenate(actions)
+        episode.append(np.full(len(a), i))
+    if len(frames) < 2:
+        raise SystemExit(f"steering_probe: {episodes_dir} holds {len(frames)} episodes; at least 2 are needed")
+    return np.concatenate(frames), np.concatenate(actions), np.concatenate(episode)
 
 
 def encoder(outputs):
@@ -47,13 +48,17 @@ def main():
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)
 
-    frames, actions = load(args.episodes)
+    frames, actions, episode = load(args.episodes)
     x = torch.tensor(frames).permute(0, 3, 1, 2).float() / 127.5 - 1  # [N, 3, 64, 64]
     steer, throttle = torch.tensor(actions // 3), torch.tensor(actions % 3)  # index = 3 * steer + throttle
-    order = torch.randperm(len(x))
-    train, held_out = order[: int(0.8 * len(x))], order[int(0.8 * len(x)) :][:1000]
-    majority = torch.bincount(steer, minlength=3).max().item() / len(steer)
-    print(f"{len(x)} frames; steering majority class {majority:.3f}")
+    # Held out: whole episodes (the last quarter of them), so no neighbouring frame of a
+    # held-out one was trained on.
+    episode = torch.tensor(episode)
+    first_held_out = int(episode.max().item() * 3 // 4) + 1
+    train = torch.nonzero(episode < first_held_out).squeeze(1)
+    held_out = torch.nonzero(episode >= first_held_out).squeeze(1)
+    majority = torch.bincount(steer[held_out], minlength=3).max().item() / len(held_out)
+    print(f"{len(train)} training frames, {len(held_out)} held-out frames of other episodes; steering majority class {majority:.3f}")
 
     net = encoder(6)  # 3 steering logits, 3 throttle logits
     optimizer = torch.optim.Adam(net.parameters(), 3e-4)
