@@ -30,6 +30,9 @@ bool is_builtin_env(const std::string& id) { return id == "driving"; }
 std::unique_ptr<VectorEnv> make_vector_env(const EnvOptions& options) {
   if (options.num_envs < 1) throw core::Error("env.num_envs must be at least 1, got " + std::to_string(options.num_envs));
   if (!is_builtin_env(options.id)) return std::make_unique<GymVectorEnv>(options);
+  if (options.action_repeat < 1 || options.action_repeat > 100) {
+    throw core::Error("env.action_repeat = " + std::to_string(options.action_repeat) + " is outside 1..100");
+  }
   DrivingOptions driving;
   driving.height = options.height;
   driving.width = options.width;

@@ -4,11 +4,34 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "policy/lambda_returns.h"
 
 namespace wm::policy {
+
+namespace {
+
+// The L2 norm of the parameters' gradients together (0 for none).
+double gradient_norm(const std::vector<at::Tensor>& parameters) {
+  double squares = 0;
+  for (const at::Tensor& p : parameters) {
+    if (p.grad().defined()) squares += p.grad().pow(2).sum().item<double>();
+  }
+  return std::sqrt(squares);
+}
+
+// What scales a gradient of this norm down to max_norm (torch's clip_grad_norm_ rule); 1 below it.
+double clip_coefficient(double norm, double max_norm) { return std::min(1.0, max_norm / (norm + 1e-6)); }
+
+void scale_gradients(const std::vector<at::Tensor>& parameters, double coefficient) {
+  if (coefficient >= 1.0) return;
+  torch::NoGradGuard no_grad;
+  for (const at::Tensor& p : parameters) {
+    if (p.grad().defined()) p.grad().mul_(coefficient);
+  }
+}
+
+}  // namespace
 
 Trajectory TrajectorySteps::stack() const {
   Trajectory t;
@@ -113,14 +136,14 @@ core::Scalars update_actor_critic(ActorCritic& policy, torch::optim::Optimizer& 
     // clip_towers_apart, on each (under the joint norm the critic's gradient, tens of times the
     // actor's while values chase returns of tens of units, scales the actor's step down).
     const std::vector<at::Tensor> actor = policy->actor_parameters(), critic = policy->critic_parameters();
-    const double inf = std::numeric_limits<double>::infinity();
-    const double actor_norm = torch::nn::utils::clip_grad_norm_(actor, options.clip_towers_apart ? options.grad_clip : inf);
-    const double critic_norm = torch::nn::utils::clip_grad_norm_(critic, options.clip_towers_apart ? options.grad_clip : inf);
-    if (!options.clip_towers_apart) torch::nn::utils::clip_grad_norm_(policy->parameters(), options.grad_clip);
+    const double actor_norm = gradient_norm(actor), critic_norm = gradient_norm(critic);
+    const double joint_norm = std::hypot(actor_norm, critic_norm);
+    scale_gradients(actor, clip_coefficient(options.clip_towers_apart ? actor_norm : joint_norm, options.grad_clip));
+    scale_gradients(critic, clip_coefficient(options.clip_towers_apart ? critic_norm : joint_norm, options.grad_clip));
     optimizer.step();
     if (epoch == 0) {
       first = loss.scalars;
-      first.emplace_back("policy/grad_norm", std::hypot(actor_norm, critic_norm));
+      first.emplace_back("policy/grad_norm", joint_norm);
       first.emplace_back("policy/actor_grad_norm", actor_norm);
       first.emplace_back("policy/critic_grad_norm", critic_norm);
     } else if (epoch + 1 == options.epochs) {
