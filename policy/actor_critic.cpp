@@ -47,20 +47,53 @@ std::pair<at::Tensor, at::Tensor> PolicyTowerImpl::forward(const at::Tensor& inp
 ActorCriticImpl::ActorCriticImpl(PolicyOptions options) : options_(std::move(options)) {
   options_.validate();
   const int64_t outputs = options_.discrete_actions() ? options_.num_actions : 2 * options_.action_dim();
-  actor_ = register_module("actor", PolicyTower(options_, outputs));
-  critic_ = register_module("critic", PolicyTower(options_, 1));
+  // A shared trunk's head has one more output: the value, in the last column.
+  actor_ = register_module("actor", PolicyTower(options_, options_.shared_trunk ? outputs + 1 : outputs));
+  if (!options_.shared_trunk) critic_ = register_module("critic", PolicyTower(options_, 1));
   // A near-uniform first policy and a zero first value: early advantages are the returns.
   torch::NoGradGuard no_grad;
   actor_->last_layer()->weight.mul_(0.01);
   actor_->last_layer()->bias.zero_();
-  critic_->last_layer()->weight.zero_();
-  critic_->last_layer()->bias.zero_();
+  if (options_.shared_trunk) {
+    actor_->last_layer()->weight[outputs].zero_();
+  } else {
+    critic_->last_layer()->weight.zero_();
+    critic_->last_layer()->bias.zero_();
+  }
+}
+
+namespace {
+
+// symlog(x) = sign(x) ln(1 + |x|) and its inverse, written by cases: as sign(x) * f(|x|)
+// their gradient at 0 would be 0 (sign's and abs's), and a critic that starts at 0 would
+// never move. Each branch is clamped only where the other one is chosen, so its gradient
+// where it is chosen is untouched and it stays finite where it is not.
+at::Tensor symlog(const at::Tensor& x) { return torch::where(x >= 0, torch::log1p(x.clamp_min(-0.5)), -torch::log1p((-x).clamp_min(-0.5))); }
+at::Tensor symexp(const at::Tensor& y) {
+  // Clamped at 80: exp(80) is far beyond any return, and finite in float.
+  return torch::where(y >= 0, torch::expm1(y.clamp_max(80)), -torch::expm1((-y).clamp_max(80)));
+}
+
+}  // namespace
+
+at::Tensor value_regression_error(const at::Tensor& values, const at::Tensor& targets, const PolicyOptions& options) {
+  return options.symlog_value ? symlog(values) - symlog(targets) : values - targets;
 }
 
 PolicyStep ActorCriticImpl::forward(const at::Tensor& inputs, const at::Tensor& state) {
-  const auto states = state.chunk(2, -1);  // the actor's and the critic's, [B, hidden] each
-  const auto [out, actor_state] = actor_->forward(inputs, states[0]);
-  const auto [value, critic_state] = critic_->forward(inputs, states[1]);
+  at::Tensor out, value, next_state;
+  if (options_.shared_trunk) {
+    std::tie(out, next_state) = actor_->forward(inputs, state);  // out [B, outputs + 1]
+    value = out.select(-1, out.size(-1) - 1);
+    out = out.narrow(-1, 0, out.size(-1) - 1);
+  } else {
+    const auto states = state.chunk(2, -1);  // the actor's and the critic's, [B, hidden] each
+    at::Tensor actor_state, critic_state;
+    std::tie(out, actor_state) = actor_->forward(inputs, states[0]);
+    std::tie(value, critic_state) = critic_->forward(inputs, states[1]);
+    value = value.squeeze(-1);
+    next_state = torch::cat({actor_state, critic_state}, -1);
+  }
   PolicyStep step;
   if (options_.discrete_actions()) {
     step.logits = out;
@@ -71,13 +104,17 @@ PolicyStep ActorCriticImpl::forward(const at::Tensor& inputs, const at::Tensor& 
     // spread would stay stuck there.
     step.log_std = -5.0 + 3.5 * (torch::tanh(halves[1]) + 1.0);
   }
-  step.value = value.squeeze(-1);
-  step.state = torch::cat({actor_state, critic_state}, -1);
+  step.value = options_.symlog_value ? symexp(value) : value;
+  step.state = next_state;
   return step;
 }
 
 at::Tensor ActorCriticImpl::initial_state(int64_t batch) const {
-  return torch::zeros({batch, 2 * options_.hidden}, parameters().front().options());
+  return torch::zeros({batch, (options_.shared_trunk ? 1 : 2) * options_.hidden}, parameters().front().options());
+}
+
+std::vector<at::Tensor> ActorCriticImpl::critic_parameters() const {
+  return options_.shared_trunk ? std::vector<at::Tensor>{} : critic_->parameters();
 }
 
 namespace {

@@ -5,7 +5,8 @@
 // and the value. Why two: with one shared trunk the value's regression (returns of several
 // units, growing while the critic bootstraps) dominated the trunk's gradient and pushed the
 // GRU into saturation, where neither head could tell frames apart any more; the signal-world
-// test then never learned to read its frame.
+// test then never learned to read its frame. A shared trunk stays an option
+// (policy.shared_trunk): then the value is one more output of the one tower's head.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -22,7 +23,7 @@ struct PolicyStep {
   at::Tensor mean;     // continuous: [B, A], of the Gaussian before the squash
   at::Tensor log_std;  // continuous: [B, A]
   at::Tensor value;    // [B]
-  at::Tensor state;    // [B, 2 * hidden]: both GRUs' states after this frame (actor's, critic's)
+  at::Tensor state;    // [B, 2 * hidden]: both GRUs' states after this frame (actor's, critic's); [B, hidden] with a shared trunk
 };
 
 // One tower: encoder -> GRU -> MLP head.
@@ -54,7 +55,8 @@ class ActorCriticImpl : public torch::nn::Module {
   // Each tower's parameters: their gradients are clipped apart, so the critic's regression
   // (returns of tens of units) cannot shrink the actor's step (actor_critic_loss.cpp).
   std::vector<at::Tensor> actor_parameters() const { return actor_->parameters(); }
-  std::vector<at::Tensor> critic_parameters() const { return critic_->parameters(); }
+  // With a shared trunk every parameter is the actor's and the critic has none of its own.
+  std::vector<at::Tensor> critic_parameters() const;
 
  private:
   PolicyOptions options_;
@@ -71,6 +73,10 @@ struct SampledActions {
 
 // `greedy`: the most likely action (the Gaussian's mean, squashed) instead of a draw.
 SampledActions sample_actions(const PolicyStep& step, const PolicyOptions& options, bool greedy = false);
+
+// What the critic's loss squares: values - returns, or their difference in symlog scale when
+// the critic predicts symlog(return) (policy.symlog_value). [B, H] each.
+at::Tensor value_regression_error(const at::Tensor& values, const at::Tensor& targets, const PolicyOptions& options);
 
 // The log-probabilities of actions drawn earlier (int64 [B] or float [B, A]), and the
 // entropy, under this step's distribution: what a later pass over the same trajectory

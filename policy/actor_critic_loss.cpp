@@ -74,7 +74,8 @@ ActorCriticTargets actor_critic_targets(const Trajectory& t, const PolicyTrainOp
   return targets;
 }
 
-ActorCriticLoss actor_critic_loss(const Trajectory& t, const ActorCriticTargets& targets, const PolicyTrainOptions& options) {
+ActorCriticLoss actor_critic_loss(const Trajectory& t, const ActorCriticTargets& targets, const PolicyTrainOptions& options,
+                                  const PolicyOptions& policy_options) {
   const int64_t H = t.rewards.size(1);
   const at::Tensor& weight = t.alive;
   const at::Tensor alive_steps = weight.sum().clamp_min(1.0);
@@ -89,7 +90,8 @@ ActorCriticLoss actor_critic_loss(const Trajectory& t, const ActorCriticTargets&
   const at::Tensor actor_loss = -(weight * surrogate).sum() / alive_steps;
   const at::Tensor entropy = (weight * t.entropies).sum() / alive_steps;
   const at::Tensor value_error = t.values.narrow(1, 0, H) - targets.returns;
-  const at::Tensor value_loss = 0.5 * (weight * value_error.pow(2)).sum() / alive_steps;
+  const at::Tensor regression_error = value_regression_error(t.values.narrow(1, 0, H), targets.returns, policy_options);
+  const at::Tensor value_loss = 0.5 * (weight * regression_error.pow(2)).sum() / alive_steps;
 
   ActorCriticLoss loss;
   loss.total = actor_loss - options.entropy_weight * entropy + value_loss;
@@ -129,7 +131,7 @@ core::Scalars update_actor_critic(ActorCritic& policy, torch::optim::Optimizer& 
   core::Scalars first;
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
     if (epoch > 0) relive(policy, t);
-    const ActorCriticLoss loss = actor_critic_loss(t, targets, options);
+    const ActorCriticLoss loss = actor_critic_loss(t, targets, options, policy->options());
     optimizer.zero_grad();
     loss.total.backward();
     // Both towers' norms are logged; the clip acts on their joint norm or, with

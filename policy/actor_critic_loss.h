@@ -59,8 +59,10 @@ struct ActorCriticTargets {
 // divides advantages by (DreamerV3); updated here, kept by the caller (it is checkpointed).
 ActorCriticTargets actor_critic_targets(const Trajectory& t, const PolicyTrainOptions& options, double& return_scale);
 
-// The loss of one pass: t's log_probs, entropies and values are this pass's (with gradients).
-ActorCriticLoss actor_critic_loss(const Trajectory& t, const ActorCriticTargets& targets, const PolicyTrainOptions& options);
+// The loss of one pass: t's log_probs, entropies and values are this pass's (with gradients);
+// `policy_options` says in which scale the critic regresses (symlog_value).
+ActorCriticLoss actor_critic_loss(const Trajectory& t, const ActorCriticTargets& targets, const PolicyTrainOptions& options,
+                                  const PolicyOptions& policy_options);
 
 // Re-lives t's steps with the policy's current weights: the same inputs and actions, the GRU
 // from the same start state; replaces log_probs, entropies and values (now [B, H]).

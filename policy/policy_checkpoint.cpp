@@ -41,6 +41,8 @@ void restore_policy(const core::Checkpoint& checkpoint, ActorCritic& policy) {
   check("input", input_name(stored.input), input_name(mine.input));
   check("channels", std::to_string(stored.channels), std::to_string(mine.channels));
   check("hidden", std::to_string(stored.hidden), std::to_string(mine.hidden));
+  check("shared_trunk", stored.shared_trunk ? "true" : "false", mine.shared_trunk ? "true" : "false");
+  check("symlog_value", stored.symlog_value ? "true" : "false", mine.symlog_value ? "true" : "false");
   check("input_channels", std::to_string(stored.input_channels), std::to_string(mine.input_channels));
   check("input_height", std::to_string(stored.input_height), std::to_string(mine.input_height));
   check("input_width", std::to_string(stored.input_width), std::to_string(mine.input_width));

@@ -20,6 +20,8 @@ void describe(core::ConfigSchema& schema, PolicyOptions& p) {
                     "what the policy sees: the codebook vectors of the frame's tokens, the decoded frame, or the real frame (model-free only)");
   schema.add("channels", &p.channels, "width of the conv encoder over the input grid");
   schema.add("hidden", &p.hidden, "GRU state size, read by the actor and critic heads");
+  schema.add("shared_trunk", &p.shared_trunk, "one encoder and GRU under both heads (the value's regression shapes the actor's features)");
+  schema.add("symlog_value", &p.symlog_value, "the critic predicts symlog(return), its loss in that scale (DreamerV3)");
   // Fixed when a run starts, from the tokenizer and the environment (set here by wm itself).
   schema.add("input_channels", &p.input_channels, "set by wm: code_dim (tokens) or 3 (frames)");
   schema.add("input_height", &p.input_height, "set by wm: the token grid's or the frame's height");

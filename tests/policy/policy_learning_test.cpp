@@ -58,17 +58,19 @@ class PolicyLearning : public ::testing::Test {
   // Trains a fresh policy in imagination alone for `steps` updates of `epochs` passes and
   // returns its last imagined return; with `check`, also that it reached the best return and
   // reads the frame.
-  static double learns_the_signal_world(int64_t epochs, int64_t steps, bool check = true) {
+  static double learns_the_signal_world(int64_t epochs, int64_t steps, bool check = true, bool symlog_critic = false) {
     EXPECT_GE(reward_accuracy_, 0.95) << "the world model did not learn the rewards";
     torch::manual_seed(1);
     tokenizer::VQModel tok(tokenizer::small_options(8, 8));  // an untrained tokenizer: distinct code vectors are enough
     PolicyInputs inputs(tok, PolicyInput::kTokens);
     PolicyOptions po;
     po.channels = 16, po.hidden = 32, po.num_actions = 2;
+    po.symlog_value = symlog_critic;
     inputs.fit(po);
     PolicyTrainOptions pt;
     pt.steps = steps, pt.batch_size = 32, pt.horizon = 4, pt.context = 1, pt.lr = 3e-4, pt.warmup_steps = 1;
     pt.epochs = epochs;
+    pt.normalize_advantages = symlog_critic;
     PolicyTrainer trainer(ActorCritic(po), *world_, inputs, pt, c10::Device(c10::kCPU));
     double first_return = 0, last_return = 0;
     for (int64_t s = 0; s < pt.steps; ++s) {
@@ -112,6 +114,12 @@ TEST_F(PolicyLearning, LearnsTheSignalWorldWithFourPassesPerBatchInAQuarterOfThe
   const double four_passes = learns_the_signal_world(/*epochs=*/4, /*steps=*/75);
   const double one_pass = learns_the_signal_world(/*epochs=*/1, /*steps=*/75, /*check=*/false);
   EXPECT_GT(four_passes, one_pass + 1.0);
+}
+
+// A critic in symlog scale (its first value exactly 0, where symlog's naive gradient vanishes),
+// advantages normalised per batch and eight passes per batch: still the best action per signal.
+TEST_F(PolicyLearning, LearnsTheSignalWorldWithASymlogCriticAndEightPasses) {
+  learns_the_signal_world(/*epochs=*/8, /*steps=*/75, /*check=*/true, /*symlog_critic=*/true);
 }
 
 }  // namespace

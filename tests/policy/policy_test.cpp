@@ -1,6 +1,7 @@
 // The policy's parts: λ-returns against a hand computation, the actor loss's direction and
 // PPO's clip, the squashed Gaussian's bounds, evaluating drawn actions, re-living a
-// trajectory, an imagined rollout's shapes, masks and gradients, the checkpoint round trip
+// trajectory, the shared trunk and the symlog critic, an imagined rollout's shapes, masks and
+// gradients, the checkpoint round trip
 // and its shape check, and the options' ranges.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -177,7 +178,7 @@ TEST(ActorLoss, ALaterPassStopsPushingAnActionWhoseRatioLeftTheClipRange) {
       targets.returns = torch::zeros({1, 1});
       targets.advantages = torch::full({1, 1}, advantage);
       targets.old_log_probs = torch::full({1, 1}, -1.0);
-      actor_critic_loss(t, targets, o).total.backward();
+      actor_critic_loss(t, targets, o, PolicyOptions{}).total.backward();
       const double gradient = t.log_probs.grad().item<double>();
       const bool clipped = advantage > 0 ? ratio > 1.2 : ratio < 0.8;
       if (clipped) EXPECT_EQ(gradient, 0.0) << "advantage " << advantage << ", ratio " << ratio;
@@ -225,6 +226,56 @@ TEST(Relive, ReproducesTheLivedStepsWithUnchangedWeightsAndFollowsTheStateResets
   EXPECT_FALSE(torch::allclose(lived.log_probs, log_probs, 1e-3, 1e-3));
 }
 
+TEST(ActorCritic, ASharedTrunkCarriesOneStateAndStartsAtValueZero) {
+  torch::manual_seed(4);
+  PolicyOptions o = discrete_options(3);
+  o.shared_trunk = true;
+  ActorCritic shared(o);
+  const PolicyStep step = shared->forward(torch::randn({5, 16, 2, 2}), shared->initial_state(5));
+  EXPECT_EQ(shared->initial_state(5).sizes(), (std::vector<int64_t>{5, 16}));  // one GRU of `hidden`
+  EXPECT_EQ(step.state.sizes(), (std::vector<int64_t>{5, 16}));
+  EXPECT_EQ(step.logits.sizes(), (std::vector<int64_t>{5, 3}));
+  EXPECT_EQ(step.value.sizes(), (std::vector<int64_t>{5}));
+  EXPECT_TRUE(torch::equal(step.value, torch::zeros({5})));
+  // Every parameter is the actor's; the two-tower policy of the same size has twice as many.
+  EXPECT_TRUE(shared->critic_parameters().empty());
+  EXPECT_EQ(shared->actor_parameters().size(), shared->parameters().size());
+  ActorCritic towers(discrete_options(3));
+  EXPECT_EQ(towers->parameters().size(), 2 * shared->parameters().size());
+  // The value regression reaches the trunk: the encoder's first layer gets a gradient (once
+  // the value's row of the head is no longer the zero it starts at).
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : shared->parameters()) p.normal_(0.0, 0.3);
+  }
+  const PolicyStep again = shared->forward(torch::randn({5, 16, 2, 2}), shared->initial_state(5));
+  (again.value - 10.0).pow(2).sum().backward();
+  EXPECT_GT(shared->parameters().front().grad().abs().sum().item<double>(), 0.0);
+}
+
+TEST(SymlogValue, TheCriticRegressesInSymlogScaleAndLeavesItsZeroStart) {
+  PolicyOptions o = discrete_options(2);
+  o.symlog_value = true;
+  // symlog(e - 1) = 1, symlog(-(e^2 - 1)) = -2: the error is taken between those.
+  const double e = std::exp(1.0);
+  const torch::Tensor error = value_regression_error(torch::tensor({e - 1, 0.0}), torch::tensor({-(e * e - 1), 0.0}), o);
+  EXPECT_TRUE(torch::allclose(error, torch::tensor({3.0, 0.0}).to(torch::kFloat32), 1e-5, 1e-5)) << error;
+  EXPECT_TRUE(torch::equal(value_regression_error(torch::tensor({5.0}), torch::tensor({2.0}), discrete_options(2)), torch::tensor({3.0})));
+  // The critic starts at exactly 0, where sign(x) has no gradient: it must still learn a return of 100.
+  torch::manual_seed(5);
+  ActorCritic policy(o);
+  torch::optim::Adam adam(policy->parameters(), torch::optim::AdamOptions(1e-2));
+  const torch::Tensor inputs = torch::randn({8, 16, 2, 2});
+  for (int step = 0; step < 300; ++step) {
+    adam.zero_grad();
+    const PolicyStep out = policy->forward(inputs, policy->initial_state(8));
+    value_regression_error(out.value, torch::full({8}, 100.0), o).pow(2).mean().backward();
+    adam.step();
+  }
+  const torch::Tensor value = policy->forward(inputs, policy->initial_state(8)).value;
+  EXPECT_NEAR(value.mean().item<double>(), 100.0, 5.0) << value;
+}
+
 TEST(PolicyCheckpoint, RoundTripsAndRefusesAPolicyOfAnotherShapeNamingTheField) {
   test::TempDir dir;
   torch::manual_seed(2);
@@ -242,6 +293,15 @@ TEST(PolicyCheckpoint, RoundTripsAndRefusesAPolicyOfAnotherShapeNamingTheField) 
     ADD_FAILURE() << "a 9-action policy restored into a 4-action one";
   } catch (const core::Error& e) {
     EXPECT_NE(std::string(e.what()).find("policy.num_actions = 9, this run has 4"), std::string::npos) << e.what();
+  }
+  PolicyOptions shared_options = discrete_options(9);
+  shared_options.shared_trunk = true;
+  ActorCritic shared(shared_options);
+  try {
+    restore_policy(core::Checkpoint::load(dir / "p.ckpt"), shared);
+    ADD_FAILURE() << "a two-tower policy restored into a shared-trunk one";
+  } catch (const core::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("policy.shared_trunk = false, this run has true"), std::string::npos) << e.what();
   }
 }
 
