@@ -96,14 +96,21 @@ core::Scalars DynamicsTrainer::evaluate(const std::vector<DynamicsBatch>& batche
   torch::NoGradGuard no_grad;
   model_->eval();
   core::Scalars sums;
+  NextFrameTally tally;
   for (const auto& host_batch : batches) {
     core::AutocastGuard autocast(device_, precision_);
-    const core::LossTerms loss = model_->compute_loss(to_device(host_batch));
+    const core::LossTerms loss = model_->compute_loss(to_device(host_batch), &tally);
     accumulate(sums, loss.logs);
   }
   model_->train();
+  // Means of the batches' figures, except the changed / unchanged split: summed over all
+  // batches' tokens (a split no batch has is left out).
   core::Scalars scalars;
-  for (const auto& [name, value] : sums) scalars.emplace_back("dynamics/holdout_" + name, value / static_cast<double>(batches.size()));
+  for (const auto& [name, value] : sums) {
+    if (name.rfind("next_frame_changed", 0) == 0 || name.rfind("next_frame_unchanged", 0) == 0) continue;
+    scalars.emplace_back("dynamics/holdout_" + name, value / static_cast<double>(batches.size()));
+  }
+  for (const auto& [name, value] : tally.figures()) scalars.emplace_back("dynamics/holdout_" + name, value);
   return scalars;
 }
 

@@ -31,18 +31,30 @@ TokenBaselines TokenBaselineFit::evaluate(const std::vector<DynamicsBatch>& hold
   const at::Tensor log2_unigram = torch::log2((counts_.to(torch::kFloat64) + 1.0) / static_cast<double>(counts_.sum().item<int64_t>() + vocab_size_));
   const double alpha = std::clamp(copy_total_ > 0 ? static_cast<double>(copy_hits_) / static_cast<double>(copy_total_) : 0.0, 1e-6, 1.0 - 1e-6);
   const double copy_hit_bits = -std::log2(alpha), copy_miss_bits = -std::log2((1.0 - alpha) / static_cast<double>(vocab_size_ - 1));
-  double unigram = 0, hits = 0, count = 0;
+  double unigram_changed = 0, unigram_unchanged = 0, hits = 0, count = 0;
   for (const auto& batch : holdout) {
     const auto [targets, previous] = next_frame_targets(batch);
-    unigram -= log2_unigram.index({targets}).sum().item<double>();
-    hits += static_cast<double>((targets == previous).sum().item<int64_t>());
+    const at::Tensor same = targets == previous;
+    const at::Tensor bits = -log2_unigram.index({targets});
+    unigram_unchanged += bits.masked_select(same).sum().item<double>();
+    unigram_changed += bits.masked_select(~same).sum().item<double>();
+    hits += static_cast<double>(same.sum().item<int64_t>());
     count += static_cast<double>(targets.numel());
   }
   TokenBaselines b;
   if (count == 0) return b;
-  b.unigram_bits = unigram / count;
+  const double misses = count - hits;
+  b.unigram_bits = (unigram_changed + unigram_unchanged) / count;
   b.copy_accuracy = hits / count;
-  b.copy_bits = (hits * copy_hit_bits + (count - hits) * copy_miss_bits) / count;
+  b.copy_bits = (hits * copy_hit_bits + misses * copy_miss_bits) / count;
+  if (misses > 0) {
+    b.unigram_changed_bits = unigram_changed / misses;
+    b.copy_changed_bits = copy_miss_bits;
+  }
+  if (hits > 0) {
+    b.unigram_unchanged_bits = unigram_unchanged / hits;
+    b.copy_unchanged_bits = copy_hit_bits;
+  }
   return b;
 }
 

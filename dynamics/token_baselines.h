@@ -18,6 +18,11 @@ struct TokenBaselines {
   double unigram_bits = 0;  // held-out bits/token
   double copy_bits = 0;
   double copy_accuracy = 0;  // share of held-out next-frame tokens equal to the previous frame's
+  // The same on the split the model's next_frame_changed_* / unchanged_* figures use: tokens
+  // that differ from the previous frame's (where copying is always wrong) and those that do
+  // not (always right). 0 for a split without tokens.
+  double unigram_changed_bits = 0, unigram_unchanged_bits = 0;
+  double copy_changed_bits = 0, copy_unchanged_bits = 0;
 };
 
 class TokenBaselineFit {

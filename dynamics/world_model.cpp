@@ -220,8 +220,14 @@ WorldModelImpl::TokenPredictions WorldModelImpl::autoregressive_predictions(cons
 
   const torch::Tensor token_mask = torch::cat({within_mask, across_mask});
   const torch::Tensor across_next_frame = mask.narrow(1, 0, L - 1).reshape({-1});
+  // The previous frame's token at each target's place: tokens shifted one step later (the
+  // first step's, with no frame before it, is never a next-frame target).
+  const torch::Tensor shifted = torch::cat({batch.tokens.narrow(1, 0, 1), batch.tokens.narrow(1, 0, L - 1)}, 1);  // [B, L, K]
+  const torch::Tensor within_previous = shifted.narrow(2, 1, K - 1).reshape({-1});
+  const torch::Tensor across_previous = batch.tokens.narrow(1, 0, L - 1).select(2, 0).reshape({-1});
   TokenPredictions p;
   p.next_frame = torch::cat({within_next_frame, across_next_frame}).masked_select(token_mask);
+  p.previous = torch::cat({within_previous, across_previous}).index({token_mask});
   p.logits = token_logits(torch::cat({within_hidden, across_hidden}).index({token_mask}));  // [N, V]
   p.targets = torch::cat({within_target, across_target}).index({token_mask});
   p.action_hidden = hidden.select(2, K);
@@ -242,11 +248,27 @@ WorldModelImpl::TokenPredictions WorldModelImpl::parallel_predictions(const Dyna
   p.logits = token_logits(hidden.queries.reshape({-1, C}).index({target_real}));                                      // [N, V]
   p.targets = batch.tokens.narrow(1, 1, L - 1).reshape({-1}).index({target_real});
   p.next_frame = previous_real.masked_select(target_real);
+  p.previous = batch.tokens.narrow(1, 0, L - 1).reshape({-1}).index({target_real});
   p.action_hidden = hidden.steps.view({B, L, K + 1, C}).select(2, K);
   return p;
 }
 
-core::LossTerms WorldModelImpl::compute_loss(const DynamicsBatch& batch) {
+std::vector<std::pair<std::string, double>> NextFrameTally::figures() const {
+  std::vector<std::pair<std::string, double>> out;
+  const double bits = 1.0 / std::log(2.0);
+  if (changed_count > 0) {
+    out.emplace_back("next_frame_changed_bits", changed_nats / changed_count * bits);
+    out.emplace_back("next_frame_changed_accuracy", changed_correct / changed_count);
+  }
+  if (unchanged_count > 0) {
+    out.emplace_back("next_frame_unchanged_bits", unchanged_nats / unchanged_count * bits);
+    out.emplace_back("next_frame_unchanged_accuracy", unchanged_correct / unchanged_count);
+  }
+  if (changed_count + unchanged_count > 0) out.emplace_back("next_frame_changed_share", changed_count / (changed_count + unchanged_count));
+  return out;
+}
+
+core::LossTerms WorldModelImpl::compute_loss(const DynamicsBatch& batch, NextFrameTally* tally) {
   check_inputs(batch.tokens, batch.actions);
   const TokenPredictions p =
       options_.decoding == Decoding::kParallel ? parallel_predictions(batch) : autoregressive_predictions(batch);
@@ -275,6 +297,25 @@ core::LossTerms WorldModelImpl::compute_loss(const DynamicsBatch& batch) {
                                          ? predicted_reward == torch::sign(rewards)
                                          : (predicted_reward - rewards).abs() <= torch::maximum(0.1 * rewards.abs(), torch::full_like(rewards, 0.1));
   const torch::Tensor next_frame_ce = row_ce.masked_select(p.next_frame).mean();
+  // The next-frame tokens split by whether they changed from the previous frame's.
+  const torch::Tensor changed = (p.targets != p.previous) & p.next_frame, unchanged = (p.targets == p.previous) & p.next_frame;
+  NextFrameTally batch_tally;
+  batch_tally.changed_nats = row_ce.masked_select(changed).sum().item<double>();
+  batch_tally.changed_correct = correct.masked_select(changed).sum().item<double>();
+  batch_tally.changed_count = changed.sum().item<double>();
+  batch_tally.unchanged_nats = row_ce.masked_select(unchanged).sum().item<double>();
+  batch_tally.unchanged_correct = correct.masked_select(unchanged).sum().item<double>();
+  batch_tally.unchanged_count = unchanged.sum().item<double>();
+  if (tally != nullptr) {
+    tally->changed_nats += batch_tally.changed_nats;
+    tally->changed_correct += batch_tally.changed_correct;
+    tally->changed_count += batch_tally.changed_count;
+    tally->unchanged_nats += batch_tally.unchanged_nats;
+    tally->unchanged_correct += batch_tally.unchanged_correct;
+    tally->unchanged_count += batch_tally.unchanged_count;
+  }
+  // Every batch logs every name (a training step's figures are summed by name and position).
+  const auto split = [&](double sum, double count) { return count > 0 ? sum / count : 0.0; };
   loss.logs = {{"token_bits", token_ce.item<double>() / std::log(2.0)},
                {"next_frame_bits", next_frame_ce.item<double>() / std::log(2.0)},
                {"token_accuracy", correct.to(torch::kFloat32).mean().item<double>()},
@@ -282,7 +323,12 @@ core::LossTerms WorldModelImpl::compute_loss(const DynamicsBatch& batch) {
                {"reward_loss", reward_loss.item<double>()},
                {"reward_accuracy", reward_right.to(torch::kFloat32).mean().item<double>()},
                {"done_loss", done_loss.item<double>()},
-               {"done_accuracy", ((done_logit > 0) == (done_target > 0.5)).to(torch::kFloat32).mean().item<double>()}};
+               {"done_accuracy", ((done_logit > 0) == (done_target > 0.5)).to(torch::kFloat32).mean().item<double>()},
+               {"next_frame_changed_bits", split(batch_tally.changed_nats, batch_tally.changed_count) / std::log(2.0)},
+               {"next_frame_changed_accuracy", split(batch_tally.changed_correct, batch_tally.changed_count)},
+               {"next_frame_unchanged_bits", split(batch_tally.unchanged_nats, batch_tally.unchanged_count) / std::log(2.0)},
+               {"next_frame_unchanged_accuracy", split(batch_tally.unchanged_correct, batch_tally.unchanged_count)},
+               {"next_frame_changed_share", split(batch_tally.changed_count, batch_tally.changed_count + batch_tally.unchanged_count)}};
   return loss;
 }
 

@@ -32,6 +32,18 @@ struct DynamicsBatch {
   torch::Tensor mask;     // bool [B, L]: false on padding before an episode's start
 };
 
+// Sums over the next-frame tokens of held-out batches, split by whether the token changed
+// from the previous frame's at the same place (where a world model earns its keep) or not:
+// exact figures over many batches, where a mean of per-batch means would weigh a batch with
+// few changed tokens like one with many.
+struct NextFrameTally {
+  double changed_nats = 0, changed_correct = 0, changed_count = 0;
+  double unchanged_nats = 0, unchanged_correct = 0, unchanged_count = 0;
+  // changed_bits, changed_accuracy, unchanged_bits, unchanged_accuracy, changed_share
+  // (next_frame_ prefixed); a split without tokens is left out.
+  std::vector<std::pair<std::string, double>> figures() const;
+};
+
 class WorldModelImpl : public torch::nn::Module {
  public:
   explicit WorldModelImpl(DynamicsOptions options);
@@ -94,8 +106,11 @@ class WorldModelImpl : public torch::nn::Module {
   // token_bits (cross-entropy in bits/token), next_frame_bits and next_frame_accuracy (the
   // tokens of frames 2..L whose previous frame is real: predicted with the previous frame and
   // action in view, as imagination does), token_accuracy, reward_loss,
-  // reward_accuracy, done_loss, done_accuracy.
-  core::LossTerms compute_loss(const DynamicsBatch& batch);
+  // reward_accuracy, done_loss, done_accuracy; and next_frame_changed_* /
+  // next_frame_unchanged_* (bits and accuracy on the next-frame tokens that differ from the
+  // previous frame's at the same place, and on those that do not; 0 for a split the batch
+  // lacks) with next_frame_changed_share. `tally`, when given, accumulates the split's sums.
+  core::LossTerms compute_loss(const DynamicsBatch& batch, NextFrameTally* tally = nullptr);
 
   // Throws wm::core::Error naming the value and the limit: ids outside the vocabulary,
   // actions outside the action space, more steps than the context.
@@ -116,6 +131,7 @@ class WorldModelImpl : public torch::nn::Module {
     torch::Tensor logits;          // [N, V]: one row per predicted token whose step is real
     torch::Tensor targets;         // int64 [N]
     torch::Tensor next_frame;      // bool [N]: the previous step is real too
+    torch::Tensor previous;        // int64 [N]: the previous frame's token at the target's place (meaningful where next_frame)
     torch::Tensor action_hidden;   // [B, L, C]: hidden states at the action tokens
   };
   TokenPredictions autoregressive_predictions(const DynamicsBatch& batch);

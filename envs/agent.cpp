@@ -35,19 +35,46 @@ std::vector<Action> DrivingExpertAgent::act(const at::Tensor& /*frames*/) {
   return actions;
 }
 
-ExploringAgent::ExploringAgent(std::unique_ptr<Agent> inner, const ActionSpace& space, int64_t slots, double epsilon, uint64_t seed)
-    : inner_(std::move(inner)), random_(space, slots, seed ^ 0x9e3779b97f4a7c15ull), epsilon_(epsilon), coin_(seed) {
+ExploringAgent::ExploringAgent(std::unique_ptr<Agent> inner, const ActionSpace& space, int64_t slots, double epsilon, uint64_t seed,
+                               int64_t hold)
+    : inner_(std::move(inner)),
+      random_(space, slots, seed ^ 0x9e3779b97f4a7c15ull),
+      epsilon_(epsilon),
+      hold_(hold),
+      excursions_(static_cast<size_t>(slots)),
+      coin_(seed) {
   if (!(epsilon >= 0.0 && epsilon <= 1.0)) throw core::Error("exploration epsilon " + std::to_string(epsilon) + " is outside [0, 1]");
+  if (hold < 1) throw core::Error("exploration hold " + std::to_string(hold) + " is below 1 step");
+  // An excursion starts (and takes this step) with chance p at each step outside one and lasts
+  // h steps on average; between two, (1 - p) / p steps on average are the inner agent's. The
+  // random share h / ((1 - p) / p + h) is epsilon when p = epsilon / (h (1 - epsilon) + epsilon).
+  const double h = static_cast<double>(hold);
+  start_chance_ = epsilon / (h * (1.0 - epsilon) + epsilon);
 }
 
-std::string ExploringAgent::name() const { return inner_->name() + " (" + std::to_string(std::lround(100.0 * epsilon_)) + "% random actions)"; }
+std::string ExploringAgent::name() const {
+  std::string name = inner_->name() + " (" + std::to_string(std::lround(100.0 * epsilon_)) + "% random actions";
+  if (hold_ > 1) name += ", held " + std::to_string(hold_) + " steps on average";
+  return name + ")";
+}
+
+void ExploringAgent::episode_ended(int64_t slot) {
+  excursions_[static_cast<size_t>(slot)].steps_left = 0;
+  inner_->episode_ended(slot);
+}
 
 std::vector<Action> ExploringAgent::act(const at::Tensor& frames) {
   std::vector<Action> actions = inner_->act(frames);
   const std::vector<Action> random = random_.act(frames);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
+  std::uniform_int_distribution<int64_t> length(1, 2 * hold_ - 1);
   for (size_t i = 0; i < actions.size(); ++i) {
-    if (unit(coin_) < epsilon_) actions[i] = random[i];
+    Excursion& excursion = excursions_[i];
+    if (excursion.steps_left == 0 && unit(coin_) < start_chance_) excursion = {random[i], length(coin_)};
+    if (excursion.steps_left > 0) {
+      actions[i] = excursion.action;
+      --excursion.steps_left;
+    }
   }
   return actions;
 }

@@ -60,21 +60,31 @@ class DrivingExpertAgent : public Agent {
   std::vector<DrivingExpert> experts_;
 };
 
-// Another agent whose action, in each slot and step, is replaced by a uniformly random one
-// with probability `epsilon`: demonstrations that also show what the other actions do (a
-// world model that only saw the expert's choices cannot tell the policy what a swerve costs).
+// Another agent whose actions are, for a share `epsilon` of each slot's steps, replaced by
+// uniformly random ones: demonstrations that also show what the other actions do (a world
+// model that only saw the expert's choices cannot tell the policy what a swerve costs). With
+// `hold` > 1 each random action is held for 1..2 hold - 1 steps (hold on average): one step of
+// steering moves a car a tenth of a lane, so a world model sees what steering does only when
+// it is sustained.
 class ExploringAgent : public Agent {
  public:
-  // Throws wm::core::Error when epsilon is outside [0, 1].
-  ExploringAgent(std::unique_ptr<Agent> inner, const ActionSpace& space, int64_t slots, double epsilon, uint64_t seed);
+  // Throws wm::core::Error when epsilon is outside [0, 1] or hold below 1.
+  ExploringAgent(std::unique_ptr<Agent> inner, const ActionSpace& space, int64_t slots, double epsilon, uint64_t seed, int64_t hold = 1);
   std::string name() const override;
   std::vector<Action> act(const at::Tensor& frames) override;
-  void episode_ended(int64_t slot) override { inner_->episode_ended(slot); }
+  void episode_ended(int64_t slot) override;
 
  private:
+  struct Excursion {
+    Action action;
+    int64_t steps_left = 0;
+  };
   std::unique_ptr<Agent> inner_;
   RandomAgent random_;
   double epsilon_;
+  int64_t hold_;
+  double start_chance_;  // per step outside an excursion: the share of random steps is epsilon
+  std::vector<Excursion> excursions_;
   std::mt19937_64 coin_;
 };
 

@@ -171,14 +171,22 @@ void draw_sprites(Canvas& canvas, const DrivingScene& scene, double horizon, int
   for (const Sprite& s : sprites) draw_sprite(canvas, scene, s, horizon, focal);
 }
 
+// The speed bar's slot, in the pixels of a frame `width` wide whose dashboard starts at row
+// `top` of `height`: a slot half the width, filled green -> yellow -> red with speed.
+struct SpeedBarSlot {
+  double x0, length, y0, y1;
+};
+SpeedBarSlot speed_bar_slot(double top, double height, double width) {
+  const double h = height - top;
+  return {0.08 * width, 0.5 * width, top + 0.38 * h, top + 0.78 * h};
+}
+
 void draw_dashboard(Canvas& canvas, std::vector<uint8_t>& pixels, const DrivingScene& scene, int top) {
   Canvas full(pixels, canvas.width(), canvas.height(), canvas.height());
   const int h = canvas.height() - top;
   full.rect(0, top, canvas.width(), canvas.height(), kDashboard);
   full.rect(0, top, canvas.width(), top + std::max(1.0, 0.12 * h), kDashboardEdge);
-  // Speed bar: a slot half the width, filled green -> yellow -> red with speed.
-  const double x0 = 0.08 * canvas.width(), length = 0.5 * canvas.width();
-  const double y0 = top + 0.38 * h, y1 = top + 0.78 * h;
+  const auto [x0, length, y0, y1] = speed_bar_slot(top, canvas.height(), canvas.width());
   full.rect(x0, y0, x0 + length, y1, kBarSlot);
   const double filled = std::clamp(scene.speed_fraction, 0.0, 1.0) * length;
   for (int x = static_cast<int>(x0); x < static_cast<int>(x0 + filled); ++x) {
@@ -209,6 +217,22 @@ void downsample(const std::vector<uint8_t>& canvas, int width, int height, int f
 }
 
 }  // namespace
+
+double read_speed_bar(const uint8_t* frame, int height, int width) {
+  const auto [x0, length, y0, y1] = speed_bar_slot(kDashboardTop * height, height, width);
+  const int row = std::clamp(static_cast<int>(0.5 * (y0 + y1)), 0, height - 1);
+  // The slot is grey (62, 62, 70: channels 8 apart); every colour of the bar has channels at
+  // least 160 apart. A pixel counts as filled above 60, so the blurred end of a reconstructed
+  // bar counts where it is mostly bar.
+  int filled = 0;
+  const int first = std::max(0, static_cast<int>(std::lround(x0))), last = std::min(width, static_cast<int>(std::lround(x0 + length)));
+  for (int x = first; x < last; ++x) {
+    const uint8_t* p = frame + (static_cast<size_t>(row) * width + x) * 3;
+    const int spread = std::max({p[0], p[1], p[2]}) - std::min({p[0], p[1], p[2]});
+    filled += spread > 60;
+  }
+  return last > first ? static_cast<double>(filled) / static_cast<double>(last - first) : 0.0;
+}
 
 void render_driving_frame(const DrivingScene& scene, int height, int width, int supersample,
                           std::vector<uint8_t>& pixels, uint8_t* out) {

@@ -24,4 +24,10 @@ struct DrivingScene {
 void render_driving_frame(const DrivingScene& scene, int height, int width, int supersample,
                           std::vector<uint8_t>& canvas, uint8_t* out);
 
+// The speed the dashboard bar shows, read back from a frame (uint8 height x width x 3, any
+// source: rendered, reconstructed by a tokenizer, or dreamed): the share of the bar's slot
+// filled with the bar's saturated colours along its middle row, in [0, 1]. What a model's
+// frames say about the speed, the one quantity the game's reward is made of.
+double read_speed_bar(const uint8_t* frame, int height, int width);
+
 }  // namespace wm::envs

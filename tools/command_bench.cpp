@@ -17,6 +17,7 @@
 #include "core/build_info.h"
 #include "core/device.h"
 #include "core/run_dir.h"
+#include "tools/action_bench.h"
 #include "tools/commands.h"
 #include "tools/precision_bench.h"
 
@@ -220,6 +221,27 @@ void add_bench_command(CLI::App& app) {
     for (const auto& record : run_precision_bench(precision->run, precision->batches, precision->batch)) {
       bench::print_record(record, precision->json);
     }
+  });
+
+  struct ActionArgs {
+    bool json = false;
+    ActionBenchOptions options;
+  };
+  auto actions = std::make_shared<ActionArgs>();
+  CLI::App* actions_cmd = bench->add_subcommand(
+      "actions", "The dream against the real driving game from the same states, each action held: returns, the speed shown, "
+                 "how well the dream ranks a state's actions");
+  auto& ao = actions->options;
+  actions_cmd->add_flag("--json", actions->json, "one JSON object per line");
+  actions_cmd->add_option("--run", ao.run, "a run folder with tokenizer and dynamics checkpoints and its config.yaml")->required();
+  actions_cmd->add_option("--tokenizer", ao.tokenizer, "a tokenizer checkpoint or run folder (default: the run's newest)");
+  actions_cmd->add_option("--dynamics", ao.dynamics, "a dynamics checkpoint or run folder (default: the run's newest)");
+  actions_cmd->add_option("--starts", ao.starts, "real states to branch from")->capture_default_str()->check(CLI::Range(int64_t{2}, int64_t{4096}));
+  actions_cmd->add_option("--horizon", ao.horizon, "steps each action is held")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1000}));
+  actions_cmd->add_option("--context", ao.context, "real frames that prime the dream")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1000}));
+  actions_cmd->add_option("--seed", ao.seed, "where the starts are drawn")->capture_default_str();
+  actions_cmd->callback([actions] {
+    for (const auto& record : run_action_bench(actions->options)) bench::print_record(record, actions->json);
   });
 
   struct MemoryArgs {

@@ -230,7 +230,8 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
         agent = policy_agent(seed);
       } else {
         agent = make_agent(loop.first_agent, *env, seed, "loop.first_agent");
-        if (loop.first_agent_epsilon > 0) agent = std::make_unique<envs::ExploringAgent>(std::move(agent), actions, env->size(), loop.first_agent_epsilon, seed);
+        if (loop.first_agent_epsilon > 0) agent = std::make_unique<envs::ExploringAgent>(std::move(agent), actions, env->size(), loop.first_agent_epsilon, seed,
+                                                                                  loop.first_agent_hold);
       }
       if (!collector) collector = std::make_unique<Collector>(*env, store, seed);
       const CollectReport report = collector->collect(*agent, loop.collect_steps, [&](int64_t, double episode_return) {
@@ -272,6 +273,10 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
       const core::PhaseReport report = core::run_phase(run, dynamics_phase, (e - loop.dynamics_start + 1) * loop.dynamics_steps);
       batches.reset();
       if (const auto bits = core::find_scalar(report.evaluation, "dynamics/holdout_next_frame_bits")) summary += fmt::format(", dynamics {:.2f} bits/token", *bits);
+      if (const auto changed = core::find_scalar(report.evaluation, "dynamics/holdout_next_frame_changed_bits")) {
+        summary += fmt::format(" ({:.2f} on the {:.0f}% that changed)", *changed,
+                               100 * core::find_scalar(report.evaluation, "dynamics/holdout_next_frame_changed_share").value_or(0));
+      }
       mark("dynamics");
     }
     if (e >= loop.policy_start && !state.has("policy")) {

@@ -48,9 +48,12 @@ void train_dynamics(const std::string& config_file, const std::vector<std::strin
   if (!holdout.empty()) {
     phase.evaluate = [&] {
       core::Scalars scalars = trainer.evaluate(holdout);
-      spdlog::info("step {}: held-out next-frame {:.3f} bits/token, accuracy {:.1f}%", trainer.step(),
-                   core::find_scalar(scalars, "dynamics/holdout_next_frame_bits").value_or(0),
-                   100 * core::find_scalar(scalars, "dynamics/holdout_next_frame_accuracy").value_or(0));
+      auto figure = [&](const std::string& name) { return core::find_scalar(scalars, "dynamics/holdout_" + name).value_or(0); };
+      spdlog::info("step {}: held-out next-frame {:.3f} bits/token, accuracy {:.1f}%; on the {:.1f}% of tokens that changed {:.3f} bits, "
+                   "{:.1f}%; on the unchanged {:.3f} bits, {:.1f}%",
+                   trainer.step(), figure("next_frame_bits"), 100 * figure("next_frame_accuracy"), 100 * figure("next_frame_changed_share"),
+                   figure("next_frame_changed_bits"), 100 * figure("next_frame_changed_accuracy"), figure("next_frame_unchanged_bits"),
+                   100 * figure("next_frame_unchanged_accuracy"));
       return scalars;
     };
   }
@@ -69,10 +72,16 @@ void train_dynamics(const std::string& config_file, const std::vector<std::strin
     const dynamics::TokenBaselines b = baselines->evaluate(holdout);
     run.write_metrics(trainer.step(), {{"dynamics/holdout_unigram_bits", b.unigram_bits},
                                        {"dynamics/holdout_copy_bits", b.copy_bits},
-                                       {"dynamics/holdout_copy_accuracy", b.copy_accuracy}});
+                                       {"dynamics/holdout_copy_accuracy", b.copy_accuracy},
+                                       {"dynamics/holdout_unigram_changed_bits", b.unigram_changed_bits},
+                                       {"dynamics/holdout_unigram_unchanged_bits", b.unigram_unchanged_bits},
+                                       {"dynamics/holdout_copy_changed_bits", b.copy_changed_bits},
+                                       {"dynamics/holdout_copy_unchanged_bits", b.copy_unchanged_bits}});
     spdlog::info("baselines on the same held-out tokens: unigram {:.3f} bits/token; copy the previous frame {:.3f} bits/token "
-                 "(accuracy {:.1f}%)",
-                 b.unigram_bits, b.copy_bits, 100 * b.copy_accuracy);
+                 "(accuracy {:.1f}%); on the changed tokens unigram {:.3f}, copy {:.3f} bits (accuracy 0); on the unchanged "
+                 "unigram {:.3f}, copy {:.3f} bits (accuracy 100%)",
+                 b.unigram_bits, b.copy_bits, 100 * b.copy_accuracy, b.unigram_changed_bits, b.copy_changed_bits, b.unigram_unchanged_bits,
+                 b.copy_unchanged_bits);
   }
   spdlog::info("done at step {} after {:.0f} s", trainer.step(), run.elapsed_s());
 }

@@ -28,6 +28,9 @@ void describe(core::ConfigSchema& schema, LoopOptions& loop) {
   schema.add("first_agent", &loop.first_agent, "who collects before the policy has trained: random | expert");
   schema.add("first_agent_epsilon", &loop.first_agent_epsilon,
              "share of the first agent's actions replaced by uniformly random ones (0..1): demonstrations that also show what other actions do");
+  schema.add("first_agent_hold", &loop.first_agent_hold,
+             "steps each random action of first_agent_epsilon is held, on average (1..1000): one step of steering barely moves the car, "
+             "so the world model sees what steering does only when it is sustained");
   schema.add("tokenizer_steps", &loop.tokenizer_steps, "tokenizer optimizer steps per epoch");
   schema.add("dynamics_steps", &loop.dynamics_steps, "dynamics optimizer steps per epoch");
   schema.add("policy_steps", &loop.policy_steps, "policy optimizer steps per epoch (in imagination)");
@@ -56,6 +59,9 @@ void LoopOptions::validate() const {
   check("final_episodes", final_episodes, 1);
   if (!(first_agent_epsilon >= 0.0 && first_agent_epsilon <= 1.0)) {
     throw core::Error("loop.first_agent_epsilon = " + std::to_string(first_agent_epsilon) + " is outside its range: 0..1");
+  }
+  if (first_agent_hold < 1 || first_agent_hold > 1000) {
+    throw core::Error("loop.first_agent_hold = " + std::to_string(first_agent_hold) + " is outside its range: 1..1000");
   }
   if (first_agent != "random" && first_agent != "expert") throw core::Error("loop.first_agent = '" + first_agent + "': expected random or expert");
 }

@@ -31,6 +31,7 @@ struct LoopOptions {
   int64_t collect_steps = 2000;        // real environment steps per epoch, all environments together
   std::string first_agent = "random";  // who collects before a policy has trained: random | expert
   double first_agent_epsilon = 0.0;    // share of the first agent's actions replaced by random ones
+  int64_t first_agent_hold = 1;        // steps each of those random actions is held, on average
   int64_t tokenizer_steps = 200;       // optimizer steps per epoch
   int64_t dynamics_steps = 200;
   int64_t policy_steps = 100;

@@ -61,5 +61,22 @@ TEST(TokenBaselines, CopyAndUnigramMatchHandComputedBits) {
   EXPECT_NEAR(r.unigram_bits, -std::log2(25.0 / 56.0), 1e-9);
 }
 
+TEST(TokenBaselines, TheChangedAndUnchangedSplitMatchesHandComputedBits) {
+  // Frames alternate [0 1 2 3] and [0 1 3 2]: places 0 and 1 never change, 2 and 3 always.
+  DynamicsBatch b = shifting_batch(small_dynamics_options(), 2, 1);
+  const at::Tensor even = torch::tensor({0, 1, 2, 3}, torch::kInt64), odd = torch::tensor({0, 1, 3, 2}, torch::kInt64);
+  for (int64_t t = 0; t < b.tokens.size(1); ++t) b.tokens.select(1, t).copy_((t % 2 == 0 ? even : odd).expand({2, 4}));
+  TokenBaselineFit fit(8);
+  fit.add_training(b);
+  const TokenBaselines r = fit.evaluate({b});
+  EXPECT_DOUBLE_EQ(r.copy_accuracy, 0.5);
+  EXPECT_NEAR(r.copy_unchanged_bits, 1.0, 1e-9);                    // alpha = 1/2
+  EXPECT_NEAR(r.copy_changed_bits, -std::log2(0.5 / 7.0), 1e-9);    // the rest over 7 other codes
+  // Codes 0..3 seen 12 times each in 48 tokens, add-one over 8 codes: p = 13 / 56 for all four.
+  EXPECT_NEAR(r.unigram_changed_bits, -std::log2(13.0 / 56.0), 1e-9);
+  EXPECT_NEAR(r.unigram_unchanged_bits, -std::log2(13.0 / 56.0), 1e-9);
+  EXPECT_NEAR(r.copy_bits, 0.5 * (r.copy_changed_bits + r.copy_unchanged_bits), 1e-9);
+}
+
 }  // namespace
 }  // namespace wm::dynamics

@@ -1,12 +1,15 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <map>
+
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "dynamics/dynamics_checkpoint.h"
 #include "dynamics/dynamics_test_support.h"
 #include "dynamics/imagination.h"
 #include "dynamics/reward_encoding.h"
+#include "dynamics/token_baselines.h"
 #include "test_support.h"
 
 namespace wm::dynamics {
@@ -165,6 +168,39 @@ TEST(Imagination, ItsOutputsCanBeSavedForBackward) {
   loss.backward();
   EXPECT_TRUE(torch::allclose(value.grad(), s.rewards + s.done_probs));
   EXPECT_EQ(table.grad().sum().item<double>(), static_cast<double>(s.tokens.numel() * 3));
+}
+
+// The next-frame figures split by whether the token changed from the previous frame's: the
+// split's shares recombine to the whole (bits and accuracy), the share of changed tokens is
+// the data's, and the tally over two batches is the tokens' sum, in both decoding modes.
+TEST(WorldModel, NextFrameFiguresSplitIntoChangedAndUnchangedTokens) {
+  for (const Decoding decoding : {Decoding::kAutoregressive, Decoding::kParallel}) {
+    torch::manual_seed(3);
+    DynamicsOptions options = small_dynamics_options();
+    options.decoding = decoding;
+    WorldModel model(options);
+    model->eval();
+    DynamicsBatch b = shifting_batch(options, 3, 5, /*padded=*/1);
+    // Freeze one place of every frame so both splits have tokens.
+    b.tokens.select(2, 0).fill_(2);
+    NextFrameTally tally;
+    const core::LossTerms loss = model->compute_loss(b, &tally);
+    std::map<std::string, double> logs(loss.logs.begin(), loss.logs.end());
+    const double share = logs.at("next_frame_changed_share");
+    EXPECT_GT(share, 0.0);
+    EXPECT_LT(share, 1.0);
+    EXPECT_NEAR(share * logs.at("next_frame_changed_bits") + (1 - share) * logs.at("next_frame_unchanged_bits"), logs.at("next_frame_bits"), 1e-4);
+    EXPECT_NEAR(share * logs.at("next_frame_changed_accuracy") + (1 - share) * logs.at("next_frame_unchanged_accuracy"),
+                logs.at("next_frame_accuracy"), 1e-6);
+    // The data's own split: next-frame places (both steps real) whose token differs.
+    const auto [targets, previous] = next_frame_targets(b);
+    EXPECT_DOUBLE_EQ(tally.changed_count, static_cast<double>((targets != previous).sum().item<int64_t>()));
+    EXPECT_DOUBLE_EQ(tally.unchanged_count, static_cast<double>((targets == previous).sum().item<int64_t>()));
+    const NextFrameTally one = tally;
+    model->compute_loss(b, &tally);
+    EXPECT_DOUBLE_EQ(tally.changed_count, 2 * one.changed_count);
+    EXPECT_NEAR(tally.figures().front().second, one.figures().front().second, 1e-9) << "the same batch twice: the same bits";
+  }
 }
 
 TEST(WorldModel, BadInputsNameTheValueAndTheLimit) {

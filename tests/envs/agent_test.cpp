@@ -91,5 +91,39 @@ TEST(Agent, TheExplorerReplacesTheSharedEpsilonOfActionsAndNoMore) {
   EXPECT_THROW(ExploringAgent(std::make_unique<RandomAgent>(env->action_space(), 4, 1), env->action_space(), 4, 1.5, 1), core::Error);
 }
 
+// An inner agent that always coasts straight (action 4): every other action is the explorer's.
+class CoastingAgent : public Agent {
+ public:
+  std::string name() const override { return "coasting"; }
+  std::vector<Action> act(const at::Tensor& frames) override { return std::vector<Action>(static_cast<size_t>(frames.size(0)), Action::discrete(4)); }
+};
+
+// Runs of one replaced action: with hold 8 they last 8 steps on average (1..15), with hold 1
+// one step (two draws in a row agree 1 time in 9), and the replaced share stays epsilon either way.
+TEST(Agent, TheExplorerHoldsEachRandomActionForHoldStepsOnAverage) {
+  const ActionSpace nine = ActionSpace::discrete(9);
+  const torch::Tensor frames = torch::zeros({4, 8, 8, 3}, torch::kUInt8);
+  for (int64_t hold : {1, 8}) {
+    ExploringAgent explorer(std::make_unique<CoastingAgent>(), nine, 4, 0.3, 17, hold);
+    std::vector<int64_t> previous(4, 4);
+    int64_t replaced = 0, runs = 0, total = 0;
+    for (int t = 0; t < 4000; ++t) {
+      const std::vector<Action> taken = explorer.act(frames);
+      for (size_t i = 0; i < taken.size(); ++i) {
+        const int64_t a = taken[i].index;
+        replaced += a != 4;
+        runs += a != 4 && a != previous[i];  // a run of a replaced action starts here
+        previous[i] = a;
+        ++total;
+      }
+    }
+    EXPECT_NEAR(static_cast<double>(replaced) / static_cast<double>(total), 0.3 * 8.0 / 9.0, 0.04) << "hold " << hold;
+    const double mean_run = static_cast<double>(replaced) / static_cast<double>(runs);
+    if (hold == 1) EXPECT_LT(mean_run, 1.3);
+    else EXPECT_NEAR(mean_run, 8.0, 1.5);
+  }
+  EXPECT_THROW(ExploringAgent(std::make_unique<CoastingAgent>(), nine, 4, 0.3, 1, 0), core::Error);
+}
+
 }  // namespace
 }  // namespace wm::envs

@@ -6,6 +6,7 @@
 
 #include "envs/driving_env.h"
 #include "envs/driving_expert.h"
+#include "envs/driving_renderer.h"
 #include "envs/vector_env.h"
 #include "test_support.h"
 
@@ -169,6 +170,30 @@ TEST(DrivingEnv, ActionRepeatHoldsTheActionForKTicksSumsTheirRewardsAndCountsTic
   EXPECT_EQ(a.steps(), 30);
   EXPECT_EQ(steps_b, 10);  // 30 ticks, 3 per step
   EXPECT_NE(error_of([] { DrivingOptions bad; bad.action_repeat = 0; DrivingEnv env(bad); }).find("action_repeat 0"), std::string::npos);
+}
+
+// Braking from full speed to a stop: the bar read back from each frame follows the car's
+// speed to within a pixel of the slot (1/32 at 64 x 64), at two frame sizes.
+TEST(DrivingEnv, TheSpeedBarReadBackFromAFrameIsTheCarsSpeed) {
+  for (const auto [height, width] : {std::pair{64, 64}, std::pair{64, 128}}) {
+    DrivingOptions options;
+    options.height = height;
+    options.width = width;
+    DrivingEnv env(options);
+    std::vector<uint8_t> frame(env.frame_spec().bytes());
+    env.reset(3, frame.data());
+    double lowest = 1.0, highest = 0.0;
+    for (int t = 0; t < 90; ++t) {
+      const int throttle = t < 50 ? 2 : 0;  // accelerate to full speed, then brake to a stop
+      env.step(Action::discrete(3 + throttle), frame.data());
+      const double speed = env.speed() / env.physics().max_speed;
+      EXPECT_NEAR(read_speed_bar(frame.data(), height, width), speed, 1.5 / (0.5 * width)) << "step " << t << ", " << height << "x" << width;
+      lowest = std::min(lowest, speed);
+      highest = std::max(highest, speed);
+    }
+    EXPECT_LT(lowest, 0.05);  // the test covered the whole bar
+    EXPECT_GT(highest, 0.95);
+  }
 }
 
 TEST(DrivingEnv, ExpertBeatsRandomByAWideMargin) {
