@@ -61,9 +61,10 @@ DreamLogits teacher_forced_dream_logits(WorldModel& model, const DynamicsBatch& 
     const torch::Tensor x = model->embed_steps(tokens.narrow(1, t, 1), actions.narrow(1, t, 1), t);  // [B, K + 1, C]
     if (parallel) {
       if (t + 1 == L) break;
-      const torch::Tensor queries = model->embed_frame_queries(t + 1, 1).expand({B, -1, -1});
-      logits.push_back(model->token_logits(
-          model->transform_cached(x, queries, model->frame_query_positions(t + 1, 1), cache, /*last_layer_output_from=*/K + 1)));
+      const torch::Tensor previous = tokens.select(1, t);  // [B, K]: frame t, before the predicted t + 1
+      const torch::Tensor queries = model->embed_frame_queries(t + 1, 1, previous.unsqueeze(1)).expand({B, -1, -1});
+      logits.push_back(model->next_frame_logits(
+          model->transform_cached(x, queries, model->frame_query_positions(t + 1, 1), cache, /*last_layer_output_from=*/K + 1), previous));
     } else {
       for (int64_t p = 0; p < x.size(1); ++p) logits.push_back(model->token_logits(model->transform(x.narrow(1, p, 1), &cache)));
     }

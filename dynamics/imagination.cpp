@@ -142,11 +142,12 @@ at::Tensor Imagination::step_parallel(const at::Tensor& actions, int64_t t, Imag
   // queries' give outputs. -> [B, 1 + K, C]: a_t, then the queries.
   const int64_t K = model_->options().tokens_per_frame;
   const at::Tensor x = torch::cat({model_->embed_tokens(frames_.back(), 0, t), model_->embed_action(actions, t)}, 1);  // [B, K + 1, C]
-  const at::Tensor queries = model_->embed_frame_queries(t + 1, 1).expand({batch_, -1, -1});                              // [B, K, C]
+  const at::Tensor previous = frames_.back();                                                                              // [B, K]
+  const at::Tensor queries = model_->embed_frame_queries(t + 1, 1, previous.unsqueeze(1)).expand({batch_, -1, -1});       // [B, K, C]
   const at::Tensor hidden = model_->transform_cached(x, queries, model_->frame_query_positions(t + 1, 1), cache_,
                                                      /*last_layer_output_from=*/K);
   read_step_outcome(hidden.select(1, 0), out);
-  return sampler_.sample(model_->token_logits(hidden.narrow(1, 1, K)));  // [B, K]
+  return sampler_.sample(model_->next_frame_logits(hidden.narrow(1, 1, K), previous));  // [B, K]
 }
 
 }  // namespace wm::dynamics

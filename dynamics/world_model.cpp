@@ -34,6 +34,13 @@ WorldModelImpl::WorldModelImpl(DynamicsOptions options) : options_(std::move(opt
   if (options_.decoding == Decoding::kParallel) {
     frame_queries_ = register_module("frame_queries", torch::nn::Embedding(options_.tokens_per_frame, C));
   }
+  if (options_.previous_frame_input) {
+    previous_token_embedding_ = register_module("previous_token_embedding", torch::nn::Embedding(options_.vocab_size, C));
+  }
+  if (options_.copy_gate) {
+    copy_gate_ = register_module("copy_gate", torch::nn::Linear(C, 1));
+    copy_gate_bias_ = register_module("copy_gate_bias", torch::nn::Embedding(options_.tokens_per_frame, 1));
+  }
   embedding_dropout_ = register_module("embedding_dropout", torch::nn::Dropout(options_.dropout));
   if (options_.rotary) rotary_ = std::make_unique<RotaryEmbedding>(C / options_.heads, options_.max_positions());
   blocks_ = register_module("blocks", torch::nn::ModuleList());
@@ -56,6 +63,12 @@ void WorldModelImpl::initialize_weights() {
     } else if (auto* embedding = module->as<torch::nn::Embedding>()) {
       embedding->weight.normal_(0.0, 0.02);
     }
+  }
+  // The copy gate starts even (g = 1/2 everywhere): an unchanged token costs at most 1 bit
+  // from the first step, a changed one about log2(2 V) — the copy baseline's neighbourhood.
+  if (copy_gate_) {
+    copy_gate_->weight.zero_();
+    copy_gate_bias_->weight.zero_();
   }
   const double residual_std = 0.02 / std::sqrt(2.0 * static_cast<double>(options_.layers));
   for (const auto& block : *blocks_) {
@@ -155,11 +168,34 @@ torch::Tensor WorldModelImpl::forward(const torch::Tensor& tokens, const torch::
   return token_logits(transform(embed_steps(tokens, actions, 0)));
 }
 
-torch::Tensor WorldModelImpl::embed_frame_queries(int64_t first_step, int64_t count) {
+torch::Tensor WorldModelImpl::embed_frame_queries(int64_t first_step, int64_t count, const torch::Tensor& previous) {
   const int64_t K = options_.tokens_per_frame, C = options_.width;
   const torch::Tensor per_token = frame_queries_->weight + position_embedding_->weight.narrow(0, 0, K);  // [K, C]
   const torch::Tensor step = step_embedding_->weight.narrow(0, first_step, count).unsqueeze(1);        // [count, 1, C]
-  return (per_token.unsqueeze(0) + step).view({1, count * K, C});
+  const torch::Tensor queries = (per_token.unsqueeze(0) + step).view({1, count * K, C});
+  if (!options_.previous_frame_input) return queries;
+  if (!previous.defined() || previous.dim() != 3 || previous.size(1) != count || previous.size(2) != K) {
+    throw core::Error("dynamics: the frame queries of " + std::to_string(count) + " steps need their previous frames [B, " +
+                      std::to_string(count) + ", " + std::to_string(K) + "], got " + (previous.defined() ? shape_text(previous) : "none"));
+  }
+  return queries + previous_token_embedding_(previous).view({previous.size(0), count * K, C});
+}
+
+torch::Tensor WorldModelImpl::next_frame_logits(const torch::Tensor& query_hidden, const torch::Tensor& previous) {
+  const torch::Tensor logits = token_logits(query_hidden);  // [..., K, V]
+  if (!options_.copy_gate) return logits;
+  const int64_t K = options_.tokens_per_frame;
+  if (!previous.defined() || previous.sizes() != logits.sizes().slice(0, logits.dim() - 1)) {
+    throw core::Error("dynamics: the copy gate needs the previous frame's tokens shaped like the predictions " +
+                      c10::str(logits.sizes().slice(0, logits.dim() - 1)) + ", got " + (previous.defined() ? shape_text(previous) : "none"));
+  }
+  // log p = log((1 - g) softmax(logits) + g [v == previous]), g = sigmoid(gate): every entry
+  // gets log(1 - g) + log_softmax, and the previous token's also the copy's mass.
+  const torch::Tensor gate = (copy_gate_(query_hidden).squeeze(-1) + copy_gate_bias_->weight.view({K})).to(logits.scalar_type());  // [..., K]
+  const torch::Tensor index = previous.unsqueeze(-1);
+  torch::Tensor mixed = torch::log_softmax(logits, -1) + torch::log_sigmoid(-gate).unsqueeze(-1);
+  const torch::Tensor with_copy = torch::logaddexp(mixed.gather(-1, index), torch::log_sigmoid(gate).unsqueeze(-1));
+  return mixed.scatter(-1, index, with_copy);
 }
 
 torch::Tensor WorldModelImpl::frame_query_positions(int64_t first_step, int64_t count) const {
@@ -196,8 +232,10 @@ torch::Tensor WorldModelImpl::transform_queries(const torch::Tensor& queries, co
 
 torch::Tensor WorldModelImpl::forward_parallel(const torch::Tensor& tokens, const torch::Tensor& actions) {
   const int64_t B = tokens.size(0), S = tokens.size(1), K = options_.tokens_per_frame;
-  const StreamHidden hidden = transform_with_queries(embed_steps(tokens, actions, 0), embed_frame_queries(1, S - 1), frame_query_positions(1, S - 1));
-  return token_logits(hidden.queries).view({B, S - 1, K, options_.vocab_size});
+  const torch::Tensor previous = tokens.narrow(1, 0, S - 1);  // [B, S - 1, K]: the frame before each predicted one
+  const StreamHidden hidden =
+      transform_with_queries(embed_steps(tokens, actions, 0), embed_frame_queries(1, S - 1, previous), frame_query_positions(1, S - 1));
+  return next_frame_logits(hidden.queries.view({B, S - 1, K, options_.width}), previous);
 }
 
 WorldModelImpl::TokenPredictions WorldModelImpl::autoregressive_predictions(const DynamicsBatch& batch) {
@@ -239,13 +277,14 @@ WorldModelImpl::TokenPredictions WorldModelImpl::parallel_predictions(const Dyna
   // The frame queries of steps 1..L-1 predict those frames from the steps before them; the
   // steps themselves predict no tokens (their hidden states are context and the action's
   // reward and termination).
-  const StreamHidden hidden = transform_with_queries(embed_steps(batch.tokens, batch.actions, 0), embed_frame_queries(1, L - 1),
+  const torch::Tensor previous = batch.tokens.narrow(1, 0, L - 1);  // [B, L - 1, K]: the frame before each predicted one
+  const StreamHidden hidden = transform_with_queries(embed_steps(batch.tokens, batch.actions, 0), embed_frame_queries(1, L - 1, previous),
                                                      frame_query_positions(1, L - 1));
   const torch::Tensor mask = batch.mask.to(torch::kBool);
   const torch::Tensor target_real = mask.narrow(1, 1, L - 1).unsqueeze(2).expand({B, L - 1, K}).reshape({-1});      // [B*(L-1)*K]
   const torch::Tensor previous_real = mask.narrow(1, 0, L - 1).unsqueeze(2).expand({B, L - 1, K}).reshape({-1});
   TokenPredictions p;
-  p.logits = token_logits(hidden.queries.reshape({-1, C}).index({target_real}));                                      // [N, V]
+  p.logits = next_frame_logits(hidden.queries.view({B, L - 1, K, C}), previous).reshape({-1, options_.vocab_size}).index({target_real});  // [N, V]
   p.targets = batch.tokens.narrow(1, 1, L - 1).reshape({-1}).index({target_real});
   p.next_frame = previous_real.masked_select(target_real);
   p.previous = batch.tokens.narrow(1, 0, L - 1).reshape({-1}).index({target_real});

@@ -84,8 +84,14 @@ class WorldModelImpl : public torch::nn::Module {
   // Parallel decoding (options.decoding == parallel). The frame queries of steps first..first +
   // count - 1 (the K learned query embeddings with each step's position-in-frame and step
   // embeddings): [1, count * K, C], at positions [count * K] (query j of step s sits where
-  // token z_s^j does, s * (K + 1) + j).
-  torch::Tensor embed_frame_queries(int64_t first_step, int64_t count);
+  // token z_s^j does, s * (K + 1) + j). With previous_frame_input, `previous` (int64 [B,
+  // count, K], the frames before those steps) adds each place's previous token: [B, count * K, C].
+  torch::Tensor embed_frame_queries(int64_t first_step, int64_t count, const torch::Tensor& previous = {});
+  // The next frame's token scores from the frame queries' hidden states [..., K, C], with
+  // `previous` [..., K] the frame before (needed with copy_gate): logits [..., K, V], or with
+  // copy_gate the mixture's log-probabilities (valid logits: softmax gives the mixture back),
+  // in the token head's dtype or fp32.
+  torch::Tensor next_frame_logits(const torch::Tensor& query_hidden, const torch::Tensor& previous = {});
   torch::Tensor frame_query_positions(int64_t first_step, int64_t count) const;
   // Whole steps [B, T, C] and frame queries [B, N, C] at `query_positions` (whole frames of K
   // queries, as embed_frame_queries makes them) in one pass: the steps attend causally among
@@ -143,6 +149,9 @@ class WorldModelImpl : public torch::nn::Module {
   torch::nn::Embedding token_embedding_{nullptr}, position_embedding_{nullptr}, step_embedding_{nullptr};
   torch::nn::Embedding action_table_{nullptr};  // discrete actions
   torch::nn::Embedding frame_queries_{nullptr};  // parallel decoding: K query embeddings
+  torch::nn::Embedding previous_token_embedding_{nullptr};  // previous_frame_input: [V, C]
+  torch::nn::Linear copy_gate_{nullptr};                    // copy_gate: hidden -> gate logit
+  torch::nn::Embedding copy_gate_bias_{nullptr};            // copy_gate: one gate bias per place, [K, 1]
   torch::nn::Linear action_projection_{nullptr};  // continuous actions
   torch::nn::Dropout embedding_dropout_{nullptr};
   torch::nn::ModuleList blocks_{nullptr};

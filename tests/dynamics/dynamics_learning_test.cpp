@@ -10,6 +10,7 @@
 #include "dynamics/dream_precision.h"
 #include "dynamics/dynamics_test_support.h"
 #include "dynamics/dynamics_trainer.h"
+#include "dynamics/token_baselines.h"
 
 namespace wm::dynamics {
 namespace {
@@ -31,10 +32,12 @@ void bf16_agrees_with_fp32(WorldModel model) {
   std::cout << "bf16 against fp32: top-1 agreement " << a.top1_agreement << ", KL " << a.kl_nats << " nats/token over " << a.rows << " rows\n";
 }
 
-WorldModel learns_the_shifting_world(bool continuous, Decoding decoding = Decoding::kAutoregressive) {
+WorldModel learns_the_shifting_world(bool continuous, Decoding decoding = Decoding::kAutoregressive, bool copy = false) {
   torch::manual_seed(0);
   DynamicsOptions o = shifting_world_model_options(continuous);
   o.decoding = decoding;
+  o.previous_frame_input = copy;
+  o.copy_gate = copy;
   const DynamicsTrainOptions t = shifting_world_training();
   DynamicsTrainer trainer(WorldModel(o), t, c10::Device(c10::kCPU), core::Precision::kFp32);
   for (int64_t step = 0; step < t.steps; ++step) trainer.train_step(shifting_batch(o, t.batch_size, 100 + step, /*padded=*/step % 3));
@@ -59,6 +62,16 @@ TEST(DynamicsLearning, ContinuousActionsReachNinetyNinePercentNextFrameAccuracy)
 TEST(DynamicsLearning, ParallelDecodingReachesNinetyNinePercentNextFrameAccuracy) {
   WorldModel model = learns_the_shifting_world(false, Decoding::kParallel);
   bf16_agrees_with_fp32(model);
+}
+
+// With the copy path the shifting world is learned as well, and beats copying the previous
+// frame, which is right only where a rotation lands on an equal token.
+TEST(DynamicsLearning, TheCopyPathLearnsTheShiftingWorldAndBeatsCopying) {
+  learns_the_shifting_world(false, Decoding::kParallel, /*copy=*/true);
+  const DynamicsBatch b = shifting_batch(shifting_world_model_options(), 64, 1);
+  TokenBaselineFit fit(shifting_world_model_options().vocab_size);
+  fit.add_training(shifting_batch(shifting_world_model_options(), 64, 9));
+  EXPECT_LT(fit.evaluate({b}).copy_accuracy, 0.5) << "copying is no answer in this world";
 }
 
 }  // namespace

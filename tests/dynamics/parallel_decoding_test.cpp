@@ -14,18 +14,23 @@
 namespace wm::dynamics {
 namespace {
 
-WorldModel parallel_model(bool continuous = false, uint64_t seed = 0, bool rotary = true) {
+// `copy`: the previous frame as the queries' input and the copy gate on their output.
+WorldModel parallel_model(bool continuous = false, uint64_t seed = 0, bool rotary = true, bool copy = false) {
   torch::manual_seed(seed);
   DynamicsOptions options = small_dynamics_options(continuous);
   options.decoding = Decoding::kParallel;
   options.rotary = rotary;
+  options.previous_frame_input = copy;
+  options.copy_gate = copy;
   WorldModel model(options);
   model->eval();
   return model;
 }
 
 TEST(ParallelDecoding, QueriesSeeOnlyEarlierStepsAndNeverEachOther) {
-  WorldModel model = parallel_model(false, 1);
+  for (bool copy : {false, true}) {
+  SCOPED_TRACE(copy ? "with the copy path" : "plain");
+  WorldModel model = parallel_model(false, 1, true, copy);
   const DynamicsBatch b = shifting_batch(model->options(), 2, 2);
   torch::NoGradGuard no_grad;
   const torch::Tensor before = model->forward_parallel(b.tokens, b.actions);  // [B, L-1, K, V]: frame s at index s-1
@@ -43,7 +48,8 @@ TEST(ParallelDecoding, QueriesSeeOnlyEarlierStepsAndNeverEachOther) {
   // Query j's own embedding changes only query j's predictions, at every step: no query
   // attends to another, of its frame or of any other.
   const int64_t j = 1, K = model->options().tokens_per_frame;
-  model->named_parameters()["frame_queries.weight"][j].add_(0.5);
+  // A random direction: a constant added to every channel would vanish in the LayerNorms.
+  model->named_parameters()["frame_queries.weight"][j].add_(0.5 * torch::randn({model->options().width}));
   const torch::Tensor moved = model->forward_parallel(b.tokens, b.actions);
   for (int64_t other = 0; other < K; ++other) {
     if (other == j) {
@@ -52,14 +58,17 @@ TEST(ParallelDecoding, QueriesSeeOnlyEarlierStepsAndNeverEachOther) {
       EXPECT_TRUE(torch::equal(moved.select(2, other), before.select(2, other))) << "query " << other;
     }
   }
+  }
 }
 
 // The cache path imagination takes (whole steps fed in, then the next step's queries against
-// the cache) gives the full pass's logits for every frame, B = 3.
+// the cache) gives the full pass's logits for every frame, B = 3, with and without the copy
+// path (the queries then carry the previous frame, and the scores are the gate's mixture).
 TEST(ParallelDecoding, CachedQueriesMatchTheFullPassAtEveryStep) {
   for (bool continuous : {false, true})
-  for (bool rotary : {false, true}) {
-    WorldModel model = parallel_model(continuous, 3, rotary);
+  for (bool rotary : {false, true})
+  for (bool copy : {false, true}) {
+    WorldModel model = parallel_model(continuous, 3, rotary, copy);
     const auto& o = model->options();
     const DynamicsBatch b = shifting_batch(o, 3, 4);
     torch::NoGradGuard no_grad;
@@ -67,11 +76,13 @@ TEST(ParallelDecoding, CachedQueriesMatchTheFullPassAtEveryStep) {
     KVCache cache = model->make_cache(3);
     for (int64_t t = 0; t + 1 < o.context_steps; ++t) {
       model->transform(model->embed_steps(b.tokens.narrow(1, t, 1), b.actions.narrow(1, t, 1), t), &cache);
-      const torch::Tensor queries = model->embed_frame_queries(t + 1, 1).expand({3, -1, -1});
-      const torch::Tensor logits = model->token_logits(model->transform_queries(queries, model->frame_query_positions(t + 1, 1), cache));
+      const torch::Tensor previous = b.tokens.select(1, t);  // [3, K]
+      const torch::Tensor queries = model->embed_frame_queries(t + 1, 1, previous.unsqueeze(1)).expand({3, -1, -1});
+      const torch::Tensor logits =
+          model->next_frame_logits(model->transform_queries(queries, model->frame_query_positions(t + 1, 1), cache), previous);
       EXPECT_EQ(cache.length(), (t + 1) * o.positions_per_step());
       EXPECT_TRUE(torch::allclose(logits, full.select(1, t), 1e-4, 1e-4))
-          << "continuous " << continuous << ", rotary " << rotary << ", frame " << t + 1 << ", max difference "
+          << "continuous " << continuous << ", rotary " << rotary << ", copy " << copy << ", frame " << t + 1 << ", max difference "
           << (logits - full.select(1, t)).abs().max().item<double>();
     }
   }
@@ -80,7 +91,9 @@ TEST(ParallelDecoding, CachedQueriesMatchTheFullPassAtEveryStep) {
 // Greedy parallel imagination, past two cache rebuilds: every frame is the full pass's argmax
 // over the window the cache holds at that moment (renumbered from step 0 after a rebuild).
 TEST(ParallelDecoding, GreedyImaginationIsTheFullPassArgmaxAcrossCacheRebuilds) {
-  WorldModel model = parallel_model(false, 5);
+  for (bool copy : {false, true}) {
+  SCOPED_TRACE(copy ? "with the copy path" : "plain");
+  WorldModel model = parallel_model(false, 5, true, copy);
   const auto& o = model->options();  // L = 6: rebuilt from the last 3 steps
   const DynamicsBatch b = shifting_batch(o, 3, 6);
   Imagination dream(model, 3, {.temperature = 0.0});
@@ -106,6 +119,7 @@ TEST(ParallelDecoding, GreedyImaginationIsTheFullPassArgmaxAcrossCacheRebuilds) 
     frames.push_back(s.tokens);
   }
   EXPECT_EQ(rebuilds, 2);
+  }
 }
 
 TEST(ParallelDecoding, CheckpointRecordsTheModeAndRestoresTheSameLogits) {
