@@ -29,35 +29,35 @@ WorldModel parallel_model(bool continuous = false, uint64_t seed = 0, bool rotar
 
 TEST(ParallelDecoding, QueriesSeeOnlyEarlierStepsAndNeverEachOther) {
   for (bool copy : {false, true}) {
-  SCOPED_TRACE(copy ? "with the copy path" : "plain");
-  WorldModel model = parallel_model(false, 1, true, copy);
-  const DynamicsBatch b = shifting_batch(model->options(), 2, 2);
-  torch::NoGradGuard no_grad;
-  const torch::Tensor before = model->forward_parallel(b.tokens, b.actions);  // [B, L-1, K, V]: frame s at index s-1
+    SCOPED_TRACE(copy ? "with the copy path" : "plain");
+    WorldModel model = parallel_model(false, 1, true, copy);
+    const DynamicsBatch b = shifting_batch(model->options(), 2, 2);
+    torch::NoGradGuard no_grad;
+    const torch::Tensor before = model->forward_parallel(b.tokens, b.actions);  // [B, L-1, K, V]: frame s at index s-1
 
-  // A token of frame 3 and the action of step 3: the predictions of frames 1..3 are those of
-  // queries that must not see them; frame 4's must change (it sees both).
-  torch::Tensor tokens = b.tokens.clone(), actions = b.actions.clone();
-  tokens[0][3][2] = (tokens[0][3][2] + 1) % 8;
-  actions[1][3] = 1 - actions[1][3];
-  const torch::Tensor after = model->forward_parallel(tokens, actions);
-  EXPECT_TRUE(torch::equal(after.narrow(1, 0, 3), before.narrow(1, 0, 3)));
-  EXPECT_FALSE(torch::allclose(after.select(1, 3).select(0, 0), before.select(1, 3).select(0, 0)));
-  EXPECT_FALSE(torch::allclose(after.select(1, 3).select(0, 1), before.select(1, 3).select(0, 1)));
+    // A token of frame 3 and the action of step 3: the predictions of frames 1..3 are those of
+    // queries that must not see them; frame 4's must change (it sees both).
+    torch::Tensor tokens = b.tokens.clone(), actions = b.actions.clone();
+    tokens[0][3][2] = (tokens[0][3][2] + 1) % 8;
+    actions[1][3] = 1 - actions[1][3];
+    const torch::Tensor after = model->forward_parallel(tokens, actions);
+    EXPECT_TRUE(torch::equal(after.narrow(1, 0, 3), before.narrow(1, 0, 3)));
+    EXPECT_FALSE(torch::allclose(after.select(1, 3).select(0, 0), before.select(1, 3).select(0, 0)));
+    EXPECT_FALSE(torch::allclose(after.select(1, 3).select(0, 1), before.select(1, 3).select(0, 1)));
 
-  // Query j's own embedding changes only query j's predictions, at every step: no query
-  // attends to another, of its frame or of any other.
-  const int64_t j = 1, K = model->options().tokens_per_frame;
-  // A random direction: a constant added to every channel would vanish in the LayerNorms.
-  model->named_parameters()["frame_queries.weight"][j].add_(0.5 * torch::randn({model->options().width}));
-  const torch::Tensor moved = model->forward_parallel(b.tokens, b.actions);
-  for (int64_t other = 0; other < K; ++other) {
-    if (other == j) {
-      EXPECT_FALSE(torch::allclose(moved.select(2, other), before.select(2, other)));
-    } else {
-      EXPECT_TRUE(torch::equal(moved.select(2, other), before.select(2, other))) << "query " << other;
+    // Query j's own embedding changes only query j's predictions, at every step: no query
+    // attends to another, of its frame or of any other.
+    const int64_t j = 1, K = model->options().tokens_per_frame;
+    // A random direction: a constant added to every channel would vanish in the LayerNorms.
+    model->named_parameters()["frame_queries.weight"][j].add_(0.5 * torch::randn({model->options().width}));
+    const torch::Tensor moved = model->forward_parallel(b.tokens, b.actions);
+    for (int64_t other = 0; other < K; ++other) {
+      if (other == j) {
+        EXPECT_FALSE(torch::allclose(moved.select(2, other), before.select(2, other)));
+      } else {
+        EXPECT_TRUE(torch::equal(moved.select(2, other), before.select(2, other))) << "query " << other;
+      }
     }
-  }
   }
 }
 
@@ -92,33 +92,33 @@ TEST(ParallelDecoding, CachedQueriesMatchTheFullPassAtEveryStep) {
 // over the window the cache holds at that moment (renumbered from step 0 after a rebuild).
 TEST(ParallelDecoding, GreedyImaginationIsTheFullPassArgmaxAcrossCacheRebuilds) {
   for (bool copy : {false, true}) {
-  SCOPED_TRACE(copy ? "with the copy path" : "plain");
-  WorldModel model = parallel_model(false, 5, true, copy);
-  const auto& o = model->options();  // L = 6: rebuilt from the last 3 steps
-  const DynamicsBatch b = shifting_batch(o, 3, 6);
-  Imagination dream(model, 3, {.temperature = 0.0});
-  std::vector<torch::Tensor> frames = {b.tokens.select(1, 0), b.tokens.select(1, 1)}, actions = {b.actions.select(1, 0)};
-  dream.reset(b.tokens.narrow(1, 0, 2), b.actions.narrow(1, 0, 1));
-  torch::NoGradGuard no_grad;
-  int64_t rebuilds = 0;
-  for (int64_t step = 0; step < 10; ++step) {
-    const torch::Tensor action = b.actions.select(1, (step + 1) % o.context_steps);
-    if (static_cast<int64_t>(frames.size()) >= o.context_steps) {  // what the dream does before this step
-      frames.erase(frames.begin(), frames.end() - o.context_steps / 2);
-      actions.erase(actions.begin(), actions.end() - (o.context_steps / 2 - 1));
-      ++rebuilds;
+    SCOPED_TRACE(copy ? "with the copy path" : "plain");
+    WorldModel model = parallel_model(false, 5, true, copy);
+    const auto& o = model->options();  // L = 6: rebuilt from the last 3 steps
+    const DynamicsBatch b = shifting_batch(o, 3, 6);
+    Imagination dream(model, 3, {.temperature = 0.0});
+    std::vector<torch::Tensor> frames = {b.tokens.select(1, 0), b.tokens.select(1, 1)}, actions = {b.actions.select(1, 0)};
+    dream.reset(b.tokens.narrow(1, 0, 2), b.actions.narrow(1, 0, 1));
+    torch::NoGradGuard no_grad;
+    int64_t rebuilds = 0;
+    for (int64_t step = 0; step < 10; ++step) {
+      const torch::Tensor action = b.actions.select(1, (step + 1) % o.context_steps);
+      if (static_cast<int64_t>(frames.size()) >= o.context_steps) {  // what the dream does before this step
+        frames.erase(frames.begin(), frames.end() - o.context_steps / 2);
+        actions.erase(actions.begin(), actions.end() - (o.context_steps / 2 - 1));
+        ++rebuilds;
+      }
+      const ImaginedStep s = dream.step(action);
+      actions.push_back(action);
+      // A dummy last step: the full pass takes whole steps; frame S's prediction ignores it.
+      std::vector<torch::Tensor> window = frames, window_actions = actions;
+      window.push_back(torch::zeros_like(frames.back()));
+      window_actions.push_back(action);
+      const torch::Tensor logits = model->forward_parallel(torch::stack(window, 1), torch::stack(window_actions, 1));  // [3, S, K, V]
+      EXPECT_TRUE(torch::equal(s.tokens, logits.select(1, -1).argmax(-1))) << "step " << step;
+      frames.push_back(s.tokens);
     }
-    const ImaginedStep s = dream.step(action);
-    actions.push_back(action);
-    // A dummy last step: the full pass takes whole steps; frame S's prediction ignores it.
-    std::vector<torch::Tensor> window = frames, window_actions = actions;
-    window.push_back(torch::zeros_like(frames.back()));
-    window_actions.push_back(action);
-    const torch::Tensor logits = model->forward_parallel(torch::stack(window, 1), torch::stack(window_actions, 1));  // [3, S, K, V]
-    EXPECT_TRUE(torch::equal(s.tokens, logits.select(1, -1).argmax(-1))) << "step " << step;
-    frames.push_back(s.tokens);
-  }
-  EXPECT_EQ(rebuilds, 2);
+    EXPECT_EQ(rebuilds, 2);
   }
 }
 
