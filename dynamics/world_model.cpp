@@ -292,6 +292,16 @@ WorldModelImpl::TokenPredictions WorldModelImpl::parallel_predictions(const Dyna
   return p;
 }
 
+NextFrameTally& NextFrameTally::operator+=(const NextFrameTally& other) {
+  changed_nats += other.changed_nats;
+  changed_correct += other.changed_correct;
+  changed_count += other.changed_count;
+  unchanged_nats += other.unchanged_nats;
+  unchanged_correct += other.unchanged_correct;
+  unchanged_count += other.unchanged_count;
+  return *this;
+}
+
 std::vector<std::pair<std::string, double>> NextFrameTally::figures() const {
   std::vector<std::pair<std::string, double>> out;
   const double bits = 1.0 / std::log(2.0);
@@ -345,14 +355,7 @@ core::LossTerms WorldModelImpl::compute_loss(const DynamicsBatch& batch, NextFra
   batch_tally.unchanged_nats = row_ce.masked_select(unchanged).sum().item<double>();
   batch_tally.unchanged_correct = correct.masked_select(unchanged).sum().item<double>();
   batch_tally.unchanged_count = unchanged.sum().item<double>();
-  if (tally != nullptr) {
-    tally->changed_nats += batch_tally.changed_nats;
-    tally->changed_correct += batch_tally.changed_correct;
-    tally->changed_count += batch_tally.changed_count;
-    tally->unchanged_nats += batch_tally.unchanged_nats;
-    tally->unchanged_correct += batch_tally.unchanged_correct;
-    tally->unchanged_count += batch_tally.unchanged_count;
-  }
+  if (tally != nullptr) *tally += batch_tally;
   // Every batch logs every name (a training step's figures are summed by name and position).
   const auto split = [&](double sum, double count) { return count > 0 ? sum / count : 0.0; };
   loss.logs = {{"token_bits", token_ce.item<double>() / std::log(2.0)},

@@ -39,6 +39,7 @@ struct DynamicsBatch {
 struct NextFrameTally {
   double changed_nats = 0, changed_correct = 0, changed_count = 0;
   double unchanged_nats = 0, unchanged_correct = 0, unchanged_count = 0;
+  NextFrameTally& operator+=(const NextFrameTally& other);
   // changed_bits, changed_accuracy, unchanged_bits, unchanged_accuracy, changed_share
   // (next_frame_ prefixed); a split without tokens is left out.
   std::vector<std::pair<std::string, double>> figures() const;

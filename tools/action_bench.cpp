@@ -143,7 +143,10 @@ std::vector<bench::BenchRecord> run_action_bench(const ActionBenchOptions& optio
       real_return[n][a] = sum;
       real_speed[n][a] = branch.speed() / branch.physics().max_speed;
     }
-    recon_speed.select(1, a).copy_(speeds_shown(tokenizer->decode(encode(last_real).reshape({N, t.grid_height(), t.grid_width()}))));
+    const bool straight = a / 3 == 1;  // the speeds reported: the throttle straight ahead
+    if (straight) {
+      recon_speed.select(1, a).copy_(speeds_shown(tokenizer->decode(encode(last_real).reshape({N, t.grid_height(), t.grid_width()}))));
+    }
 
     dynamics::Imagination dream(dreamer, N, dynamics::SamplingOptions{.temperature = config.policy_train.temperature, .seed = options.seed + 1});
     dream.reset(context_tokens, context_actions);
@@ -157,7 +160,7 @@ std::vector<bench::BenchRecord> run_action_bench(const ActionBenchOptions& optio
       last_tokens = step.tokens;
     }
     dream_return.select(1, a).copy_(sum);
-    dream_speed.select(1, a).copy_(speeds_shown(tokenizer->decode(last_tokens.reshape({N, t.grid_height(), t.grid_width()}))));
+    if (straight) dream_speed.select(1, a).copy_(speeds_shown(tokenizer->decode(last_tokens.reshape({N, t.grid_height(), t.grid_width()}))));
   }
 
   // How the dream ranks the actions of one state against reality: returns less their state's
