@@ -57,8 +57,11 @@ DreamLogits teacher_forced_dream_logits(WorldModel& model, const DynamicsBatch& 
   const torch::Tensor tokens = batch.tokens.to(device), actions = batch.actions.to(device);
   KVCache cache = model->make_cache(B);
   std::vector<torch::Tensor> logits;  // [B, rows, V] per step
+  // Token-by-token: each row's previous-frame token and predicted place (the copy path's inputs).
+  const torch::Tensor previous_rows = model->autoregressive_previous(tokens);  // [B, L, K + 1]
+  const torch::Tensor places = model->autoregressive_places().expand({B, K + 1});
   for (int64_t t = 0; t < L; ++t) {
-    const torch::Tensor x = model->embed_steps(tokens.narrow(1, t, 1), actions.narrow(1, t, 1), t);  // [B, K + 1, C]
+    const torch::Tensor x = model->embed_steps(tokens.narrow(1, t, 1), actions.narrow(1, t, 1), t, previous_rows.narrow(1, t, 1));  // [B, K + 1, C]
     if (parallel) {
       if (t + 1 == L) break;
       const torch::Tensor previous = tokens.select(1, t);  // [B, K]: frame t, before the predicted t + 1
@@ -66,7 +69,10 @@ DreamLogits teacher_forced_dream_logits(WorldModel& model, const DynamicsBatch& 
       logits.push_back(model->next_frame_logits(
           model->transform_cached(x, queries, model->frame_query_positions(t + 1, 1), cache, /*last_layer_output_from=*/K + 1), previous));
     } else {
-      for (int64_t p = 0; p < x.size(1); ++p) logits.push_back(model->token_logits(model->transform(x.narrow(1, p, 1), &cache)));
+      for (int64_t p = 0; p < x.size(1); ++p) {
+        const torch::Tensor hidden = model->transform(x.narrow(1, p, 1), &cache);  // [B, 1, C]
+        logits.push_back(model->token_scores(hidden, previous_rows.select(1, t).narrow(1, p, 1), places.narrow(1, p, 1)));
+      }
     }
   }
   // Autoregressive rows belong to step t (K + 1 each); parallel ones predict step t + 1 (K each).

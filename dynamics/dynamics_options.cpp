@@ -20,10 +20,10 @@ void describe(core::ConfigSchema& schema, DynamicsOptions& d) {
                     "ar: the next frame token by token (K cache reads per frame); parallel: all K tokens in one pass from "
                     "learned queries (1 cache read per frame)");
   schema.add("previous_frame_input", &d.previous_frame_input,
-             "each prediction of frame t + 1's token at a place sees frame t's token there (an input embedding); parallel decoding");
+             "each prediction of frame t + 1's token at a place sees frame t's token there (an input embedding), in either decoding mode");
   schema.add("copy_gate", &d.copy_gate,
              "predict a mixture of the softmax and \"the previous frame's token here\", weighted by a learned per-place gate: "
-             "copying is reachable in tens of steps; parallel decoding");
+             "copying is reachable in tens of steps; either decoding mode");
   schema.add_choice("reward_head", &d.reward_head, {{"sign", RewardHead::kSign}, {"twohot", RewardHead::kTwoHot}},
                     "sign: 3 classes (IRIS); twohot: symlog two-hot regression (DreamerV3)");
   schema.add("reward_bins", &d.reward_bins, "two-hot bins");
@@ -45,9 +45,6 @@ void DynamicsOptions::validate() const {
   if (context_steps < 2) fail("context_steps " + std::to_string(context_steps) + " must be at least 2");
   if (rotary && (width / heads) % 2 != 0) fail("rotary needs an even head width, got " + std::to_string(width / heads));
   if (dropout < 0 || dropout >= 1) fail("dropout " + std::to_string(dropout) + " is outside [0, 1)");
-  if (reads_previous_frame() && decoding != Decoding::kParallel) {
-    fail(std::string(copy_gate ? "copy_gate" : "previous_frame_input") + " needs decoding: parallel (token-by-token decoding does not read the previous frame yet)");
-  }
   if (reward_head == RewardHead::kTwoHot && reward_bins < 3) fail("reward_bins " + std::to_string(reward_bins) + " must be at least 3");
 }
 

@@ -47,10 +47,11 @@ struct DynamicsOptions {
   Decoding decoding = Decoding::kAutoregressive;
   // The previous frame where the model predicts (issue: real driving video is mostly the
   // previous frame again). previous_frame_input: each prediction of the token at place j of
-  // frame t + 1 sees frame t's token at place j, an embedding added to its input row.
+  // frame t + 1 sees frame t's token at place j, an embedding added to the row that predicts
+  // it (parallel: the frame query; token-by-token: the row before the token).
   // copy_gate: the prediction is a mixture, (1 - g) softmax(logits) + g [the previous token],
   // with g a learned gate from the hidden state and a per-place bias, so copying is one
-  // scalar away from the start. Both need parallel decoding for now.
+  // scalar away from the start.
   bool previous_frame_input = false;
   bool copy_gate = false;
   // Heads.
@@ -58,7 +59,6 @@ struct DynamicsOptions {
   int64_t reward_bins = 255;      // two-hot bins over symlog(-20)..symlog(20)
 
   bool discrete_actions() const { return num_actions > 0; }
-  bool reads_previous_frame() const { return previous_frame_input || copy_gate; }
   int64_t key_value_heads() const { return kv_heads > 0 ? kv_heads : heads; }
   int64_t positions_per_step() const { return tokens_per_frame + 1; }
   int64_t max_positions() const { return context_steps * positions_per_step(); }

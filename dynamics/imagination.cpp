@@ -68,9 +68,15 @@ void Imagination::prime(const at::Tensor& tokens, const at::Tensor& actions) {
   c10::InferenceMode inference;
   cache_.clear();
   const int64_t context = tokens.size(1);
+  const int64_t K = model_->options().tokens_per_frame;
+  // Each row's previous-frame token (token-by-token decoding with previous_frame_input); the
+  // window's first frame has none, as in training.
+  const at::Tensor previous_rows = model_->autoregressive_previous(tokens);  // [B, T0, K + 1]
   std::vector<at::Tensor> parts;
-  if (context > 1) parts.push_back(model_->embed_steps(tokens.narrow(1, 0, context - 1), actions, 0));
-  if (!parallel()) parts.push_back(model_->embed_tokens(tokens.select(1, context - 1), 0, context - 1));  // [B, K, C]
+  if (context > 1) parts.push_back(model_->embed_steps(tokens.narrow(1, 0, context - 1), actions, 0, previous_rows.narrow(1, 0, context - 1)));
+  if (!parallel()) {
+    parts.push_back(model_->embed_tokens(tokens.select(1, context - 1), 0, context - 1, previous_rows.select(1, context - 1).narrow(1, 0, K)));  // [B, K, C]
+  }
   if (!parts.empty()) model_->fill_cache(torch::cat(parts, 1), cache_);
   steps_ = context;
 }
@@ -109,9 +115,10 @@ ImaginedStep Imagination::step(const at::Tensor& actions) {
     if (parallel()) {
       out.tokens = step_parallel(actions, t, out);
     } else {
-      const at::Tensor hidden = model_->transform(model_->embed_action(actions, t), &cache_).select(1, 0);  // [B, C]
+      const at::Tensor frame = frames_.back();  // [B, K]: frame t
+      const at::Tensor hidden = model_->transform(model_->embed_action(actions, t, frame.select(1, 0)), &cache_).select(1, 0);  // [B, C]
       read_step_outcome(hidden, out);
-      out.tokens = next_frame_autoregressive(hidden, t);
+      out.tokens = next_frame_autoregressive(hidden, frame, t);
     }
     actions_.push_back(actions.clone());
     frames_.push_back(out.tokens);
@@ -120,13 +127,17 @@ ImaginedStep Imagination::step(const at::Tensor& actions) {
   return usable_in_autograd(out);
 }
 
-at::Tensor Imagination::next_frame_autoregressive(at::Tensor hidden, int64_t t) {
+at::Tensor Imagination::next_frame_autoregressive(at::Tensor hidden, const at::Tensor& frame, int64_t t) {
   const int64_t K = model_->options().tokens_per_frame;
+  const at::Tensor none = torch::full({batch_, 1}, -1, frame.options());
   std::vector<at::Tensor> tokens;
   for (int64_t j = 0; j < K; ++j) {
-    const at::Tensor token = sampler_.sample(model_->token_logits(hidden));  // [B]
+    // Token j of frame t + 1; its previous-frame token is frame t's token j.
+    const at::Tensor token = sampler_.sample(model_->token_scores(hidden, frame.select(1, j), torch::full({batch_}, j, frame.options())));  // [B]
     tokens.push_back(token);
-    const at::Tensor x = model_->embed_tokens(token.unsqueeze(1), j, t + 1);
+    // Its row predicts token j + 1, whose previous is frame t's token j + 1 (none after the last).
+    const at::Tensor row_previous = j + 1 < K ? frame.narrow(1, j + 1, 1) : none;  // [B, 1]
+    const at::Tensor x = model_->embed_tokens(token.unsqueeze(1), j, t + 1, row_previous);
     if (j + 1 < K) {
       hidden = model_->transform(x, &cache_).select(1, 0);
     } else {

@@ -67,7 +67,9 @@ class Imagination {
   void rebuild_if_full(const at::Tensor& actions);
   // From the hidden state at a_t [B, C]: reward and termination of step t.
   void read_step_outcome(const at::Tensor& action_hidden, ImaginedStep& out);
-  at::Tensor next_frame_autoregressive(at::Tensor hidden, int64_t t);  // -> [B, K]
+  // Samples frame t + 1 token by token from the hidden state at a_t; `frame` [B, K] is frame t
+  // (the copy path's previous frame). -> [B, K]
+  at::Tensor next_frame_autoregressive(at::Tensor hidden, const at::Tensor& frame, int64_t t);
   // Reads step t's outcome into `out` and returns frame t + 1 [B, K].
   at::Tensor step_parallel(const at::Tensor& actions, int64_t t, ImaginedStep& out);
 

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 
 #include "core/error.h"
 #include "dynamics/transformer_block.h"
@@ -109,27 +110,75 @@ void WorldModelImpl::check_inputs(const torch::Tensor& tokens, const torch::Tens
   }
 }
 
-torch::Tensor WorldModelImpl::embed_action(const torch::Tensor& actions, int64_t step) {
+torch::Tensor WorldModelImpl::previous_token_embedding(const torch::Tensor& previous) {
+  const torch::Tensor seen = previous >= 0;
+  return previous_token_embedding_(previous.clamp_min(0)) * seen.unsqueeze(-1).to(previous_token_embedding_->weight.scalar_type());
+}
+
+// Token-by-token decoding reads the previous frame through the rows' inputs; parallel decoding
+// through its frame queries (embed_frame_queries), never the step rows.
+bool WorldModelImpl::steps_read_previous() const { return options_.previous_frame_input && options_.decoding == Decoding::kAutoregressive; }
+
+torch::Tensor WorldModelImpl::embed_action(const torch::Tensor& actions, int64_t step, const torch::Tensor& previous) {
   const torch::Tensor base = options_.discrete_actions() ? action_table_(actions.to(torch::kInt64))
                                                          : action_projection_(actions.to(token_embedding_->weight.scalar_type()));
-  // [B, C] -> [B, 1, C]
-  return (base + position_embedding_->weight[options_.tokens_per_frame] + step_embedding_->weight[step]).unsqueeze(1);
+  torch::Tensor x = base + position_embedding_->weight[options_.tokens_per_frame] + step_embedding_->weight[step];  // [B, C]
+  if (steps_read_previous()) {
+    if (!previous.defined() || previous.dim() != 1 || previous.size(0) != x.size(0)) {
+      throw core::Error("dynamics: the action row needs its frame's first token [" + std::to_string(x.size(0)) + "] (previous_frame_input), got " +
+                        (previous.defined() ? shape_text(previous) : "none"));
+    }
+    x = x + previous_token_embedding(previous);
+  }
+  return x.unsqueeze(1);  // [B, 1, C]
 }
 
-torch::Tensor WorldModelImpl::embed_tokens(const torch::Tensor& tokens, int64_t first, int64_t step) {
+torch::Tensor WorldModelImpl::embed_tokens(const torch::Tensor& tokens, int64_t first, int64_t step, const torch::Tensor& previous) {
   const int64_t count = tokens.size(1);
-  return token_embedding_(tokens) + position_embedding_->weight.narrow(0, first, count) + step_embedding_->weight[step];
+  torch::Tensor x = token_embedding_(tokens) + position_embedding_->weight.narrow(0, first, count) + step_embedding_->weight[step];
+  if (!steps_read_previous()) return x;
+  if (!previous.defined() || previous.sizes() != tokens.sizes()) {
+    throw core::Error("dynamics: frame rows " + shape_text(tokens) + " need their previous-frame tokens of the same shape (previous_frame_input), got " +
+                      (previous.defined() ? shape_text(previous) : "none"));
+  }
+  return x + previous_token_embedding(previous);
 }
 
-torch::Tensor WorldModelImpl::embed_steps(const torch::Tensor& tokens, const torch::Tensor& actions, int64_t first_step) {
+torch::Tensor WorldModelImpl::embed_steps(const torch::Tensor& tokens, const torch::Tensor& actions, int64_t first_step,
+                                          const torch::Tensor& previous_rows) {
   const int64_t B = tokens.size(0), S = tokens.size(1), K = options_.tokens_per_frame, C = options_.width;
   const torch::Tensor frame = token_embedding_(tokens);  // [B, S, K, C]
   const torch::Tensor action = options_.discrete_actions() ? action_table_(actions.to(torch::kInt64))
                                                            : action_projection_(actions.to(frame.scalar_type()));  // [B, S, C]
-  const torch::Tensor steps = torch::cat({frame, action.unsqueeze(2)}, 2);  // [B, S, K + 1, C]
+  torch::Tensor steps = torch::cat({frame, action.unsqueeze(2)}, 2);  // [B, S, K + 1, C]
+  if (steps_read_previous()) {
+    const torch::Tensor rows = previous_rows.defined() ? previous_rows : autoregressive_previous(tokens);
+    if (rows.sizes() != c10::IntArrayRef({B, S, K + 1})) {
+      throw core::Error("dynamics: whole steps " + shape_text(tokens) + " need previous-frame rows [" + std::to_string(B) + ", " +
+                        std::to_string(S) + ", " + std::to_string(K + 1) + "], got " + shape_text(rows));
+    }
+    steps = steps + previous_token_embedding(rows);
+  }
   const torch::Tensor position = position_embedding_->weight.view({1, 1, K + 1, C});
   const torch::Tensor step = step_embedding_->weight.narrow(0, first_step, S).view({1, S, 1, C});
   return (steps + position + step).view({B, S * (K + 1), C});
+}
+
+torch::Tensor WorldModelImpl::autoregressive_previous(const torch::Tensor& tokens, const torch::Tensor& before) const {
+  const int64_t B = tokens.size(0), S = tokens.size(1), K = options_.tokens_per_frame;
+  const torch::Tensor none = torch::full({B, 1, K}, -1, tokens.options().dtype(torch::kInt64));
+  const torch::Tensor first_before = before.defined() ? before.to(torch::kInt64).view({B, 1, K}) : none;
+  const torch::Tensor frame_before = torch::cat({first_before, tokens.narrow(1, 0, S - 1).to(torch::kInt64)}, 1);  // [B, S, K]
+  // Row j < K - 1: the previous frame's token j + 1; row K - 1: none; the action row: this
+  // step's own token 0 (the previous frame of the next step's first token).
+  return torch::cat({frame_before.narrow(2, 1, K - 1), none.narrow(2, 0, 1).expand({B, S, 1}), tokens.narrow(2, 0, 1).to(torch::kInt64)}, 2);
+}
+
+torch::Tensor WorldModelImpl::autoregressive_places() const {
+  const int64_t K = options_.tokens_per_frame;
+  const auto device = token_embedding_->weight.device();
+  const torch::Tensor within = torch::arange(1, K, torch::TensorOptions().dtype(torch::kInt64).device(device));
+  return torch::cat({within, torch::zeros({2}, within.options())});  // [K + 1]: 1..K-1, then 0 (unused), 0 (the action row)
 }
 
 torch::Tensor WorldModelImpl::transform(const torch::Tensor& x, KVCache* cache) {
@@ -164,8 +213,35 @@ torch::Tensor WorldModelImpl::token_logits(const torch::Tensor& hidden) {
 torch::Tensor WorldModelImpl::reward_logits(const torch::Tensor& hidden) { return reward_head_->forward(hidden); }
 torch::Tensor WorldModelImpl::done_logits(const torch::Tensor& hidden) { return done_head_->forward(hidden).squeeze(-1); }
 
+torch::Tensor WorldModelImpl::token_scores(const torch::Tensor& hidden, const torch::Tensor& previous, const torch::Tensor& places) {
+  const torch::Tensor logits = token_logits(hidden);  // [..., V]
+  if (!options_.copy_gate) return logits;
+  check_previous(previous, logits.sizes().slice(0, logits.dim() - 1));
+  // log p = log((1 - g) softmax(logits) + g [v == previous]), g = sigmoid(gate): every entry
+  // gets log(1 - g) + log_softmax, and the previous token's also the copy's mass. Where there
+  // is no previous token the gate is shut (g = 0): the plain softmax.
+  const torch::Tensor seen = previous >= 0;
+  const torch::Tensor open_gate = (copy_gate_(hidden).squeeze(-1) + copy_gate_bias_(places).squeeze(-1)).to(logits.scalar_type());  // [...]
+  const torch::Tensor gate = open_gate.masked_fill(seen.logical_not(), -std::numeric_limits<float>::infinity());
+  const torch::Tensor index = previous.clamp_min(0).unsqueeze(-1);
+  torch::Tensor mixed = torch::log_softmax(logits, -1) + torch::log_sigmoid(-gate).unsqueeze(-1);
+  const torch::Tensor with_copy = torch::logaddexp(mixed.gather(-1, index), torch::log_sigmoid(gate).unsqueeze(-1));
+  return mixed.scatter(-1, index, with_copy);
+}
+
+void WorldModelImpl::check_previous(const torch::Tensor& previous, c10::IntArrayRef predictions) const {
+  if (!previous.defined() || previous.sizes() != predictions) {
+    throw core::Error("dynamics: the copy gate needs the previous frame's tokens shaped like the predictions " + c10::str(predictions) +
+                      ", got " + (previous.defined() ? shape_text(previous) : "none"));
+  }
+}
+
 torch::Tensor WorldModelImpl::forward(const torch::Tensor& tokens, const torch::Tensor& actions) {
-  return token_logits(transform(embed_steps(tokens, actions, 0)));
+  const int64_t B = tokens.size(0), S = tokens.size(1), K = options_.tokens_per_frame;
+  const torch::Tensor rows = autoregressive_previous(tokens);  // [B, S, K + 1]
+  const torch::Tensor hidden = transform(embed_steps(tokens, actions, 0, rows));
+  const torch::Tensor places = autoregressive_places().view({1, 1, K + 1}).expand({B, S, K + 1});
+  return token_scores(hidden, rows.view({B, S * (K + 1)}), places.reshape({B, S * (K + 1)}));
 }
 
 torch::Tensor WorldModelImpl::embed_frame_queries(int64_t first_step, int64_t count, const torch::Tensor& previous) {
@@ -178,24 +254,14 @@ torch::Tensor WorldModelImpl::embed_frame_queries(int64_t first_step, int64_t co
     throw core::Error("dynamics: the frame queries of " + std::to_string(count) + " steps need their previous frames [B, " +
                       std::to_string(count) + ", " + std::to_string(K) + "], got " + (previous.defined() ? shape_text(previous) : "none"));
   }
-  return queries + previous_token_embedding_(previous).view({previous.size(0), count * K, C});
+  return queries + previous_token_embedding(previous).view({previous.size(0), count * K, C});
 }
 
 torch::Tensor WorldModelImpl::next_frame_logits(const torch::Tensor& query_hidden, const torch::Tensor& previous) {
-  const torch::Tensor logits = token_logits(query_hidden);  // [..., K, V]
-  if (!options_.copy_gate) return logits;
   const int64_t K = options_.tokens_per_frame;
-  if (!previous.defined() || previous.sizes() != logits.sizes().slice(0, logits.dim() - 1)) {
-    throw core::Error("dynamics: the copy gate needs the previous frame's tokens shaped like the predictions " +
-                      c10::str(logits.sizes().slice(0, logits.dim() - 1)) + ", got " + (previous.defined() ? shape_text(previous) : "none"));
-  }
-  // log p = log((1 - g) softmax(logits) + g [v == previous]), g = sigmoid(gate): every entry
-  // gets log(1 - g) + log_softmax, and the previous token's also the copy's mass.
-  const torch::Tensor gate = (copy_gate_(query_hidden).squeeze(-1) + copy_gate_bias_->weight.view({K})).to(logits.scalar_type());  // [..., K]
-  const torch::Tensor index = previous.unsqueeze(-1);
-  torch::Tensor mixed = torch::log_softmax(logits, -1) + torch::log_sigmoid(-gate).unsqueeze(-1);
-  const torch::Tensor with_copy = torch::logaddexp(mixed.gather(-1, index), torch::log_sigmoid(gate).unsqueeze(-1));
-  return mixed.scatter(-1, index, with_copy);
+  const torch::Tensor places = torch::arange(K, torch::TensorOptions().dtype(torch::kInt64).device(query_hidden.device()));
+  if (options_.copy_gate) check_previous(previous, query_hidden.sizes().slice(0, query_hidden.dim() - 1));
+  return token_scores(query_hidden, previous, options_.copy_gate ? places.expand_as(previous) : places);
 }
 
 torch::Tensor WorldModelImpl::frame_query_positions(int64_t first_step, int64_t count) const {
@@ -240,17 +306,21 @@ torch::Tensor WorldModelImpl::forward_parallel(const torch::Tensor& tokens, cons
 
 WorldModelImpl::TokenPredictions WorldModelImpl::autoregressive_predictions(const DynamicsBatch& batch) {
   const int64_t B = batch.tokens.size(0), L = batch.tokens.size(1), K = options_.tokens_per_frame, C = options_.width;
-  const torch::Tensor hidden = transform(embed_steps(batch.tokens, batch.actions, 0)).view({B, L, K + 1, C});
   const torch::Tensor mask = batch.mask.to(torch::kBool);
+  // Frames 2..L: the previous frame and action are in view (what imagination relies on);
+  // the previous step must be real too. Where it is not, a row reads no previous token (as
+  // a dream's first frame does not).
+  const torch::Tensor previous_real = torch::cat({torch::zeros_like(mask.narrow(1, 0, 1)), mask.narrow(1, 0, L - 1)}, 1);  // [B, L]
+  torch::Tensor rows = autoregressive_previous(batch.tokens);  // [B, L, K + 1]
+  const torch::Tensor frame_rows_read = previous_real.unsqueeze(2).expand({B, L, K});
+  rows = rows.masked_fill(torch::cat({frame_rows_read, torch::ones_like(mask).unsqueeze(2)}, 2).logical_not(), -1);
+  const torch::Tensor hidden = transform(embed_steps(batch.tokens, batch.actions, 0, rows)).view({B, L, K + 1, C});
 
   // Next-token targets: within a frame (z_t^j -> z_t^(j+1)), and across steps (a_t ->
   // z_(t+1)^1). A target counts when its step is real.
   const torch::Tensor within_hidden = hidden.narrow(2, 0, K - 1).reshape({-1, C});            // [B*L*(K-1), C]
   const torch::Tensor within_target = batch.tokens.narrow(2, 1, K - 1).reshape({-1});
   const torch::Tensor within_mask = mask.unsqueeze(2).expand({B, L, K - 1}).reshape({-1});
-  // Frames 2..L: the previous frame and action are in view (what imagination relies on);
-  // the previous step must be real too.
-  const torch::Tensor previous_real = torch::cat({torch::zeros_like(mask.narrow(1, 0, 1)), mask.narrow(1, 0, L - 1)}, 1);  // [B, L]
   const torch::Tensor within_next_frame = previous_real.unsqueeze(2).expand({B, L, K - 1}).reshape({-1});
   const torch::Tensor across_hidden = hidden.narrow(1, 0, L - 1).select(2, K).reshape({-1, C});  // [B*(L-1), C]
   const torch::Tensor across_target = batch.tokens.narrow(1, 1, L - 1).select(2, 0).reshape({-1});
@@ -263,10 +333,15 @@ WorldModelImpl::TokenPredictions WorldModelImpl::autoregressive_predictions(cons
   const torch::Tensor shifted = torch::cat({batch.tokens.narrow(1, 0, 1), batch.tokens.narrow(1, 0, L - 1)}, 1);  // [B, L, K]
   const torch::Tensor within_previous = shifted.narrow(2, 1, K - 1).reshape({-1});
   const torch::Tensor across_previous = batch.tokens.narrow(1, 0, L - 1).select(2, 0).reshape({-1});
+  // What each prediction read (-1 where its previous step is not real) and the place it predicts.
+  const torch::Tensor read = torch::cat({rows.narrow(2, 0, K - 1).reshape({-1}), rows.narrow(1, 0, L - 1).select(2, K).reshape({-1})});
+  const torch::Tensor places = autoregressive_places();
+  const torch::Tensor row_places = torch::cat({places.narrow(0, 0, K - 1).repeat({B * L}), places[K].expand({B * (L - 1)})});
   TokenPredictions p;
   p.next_frame = torch::cat({within_next_frame, across_next_frame}).masked_select(token_mask);
   p.previous = torch::cat({within_previous, across_previous}).index({token_mask});
-  p.logits = token_logits(torch::cat({within_hidden, across_hidden}).index({token_mask}));  // [N, V]
+  p.logits = token_scores(torch::cat({within_hidden, across_hidden}).index({token_mask}), read.index({token_mask}),
+                          row_places.index({token_mask}));  // [N, V]
   p.targets = torch::cat({within_target, across_target}).index({token_mask});
   p.action_hidden = hidden.select(2, K);
   return p;
@@ -274,19 +349,20 @@ WorldModelImpl::TokenPredictions WorldModelImpl::autoregressive_predictions(cons
 
 WorldModelImpl::TokenPredictions WorldModelImpl::parallel_predictions(const DynamicsBatch& batch) {
   const int64_t B = batch.tokens.size(0), L = batch.tokens.size(1), K = options_.tokens_per_frame, C = options_.width;
-  // The frame queries of steps 1..L-1 predict those frames from the steps before them; the
-  // steps themselves predict no tokens (their hidden states are context and the action's
-  // reward and termination).
-  const torch::Tensor previous = batch.tokens.narrow(1, 0, L - 1);  // [B, L - 1, K]: the frame before each predicted one
-  const StreamHidden hidden = transform_with_queries(embed_steps(batch.tokens, batch.actions, 0), embed_frame_queries(1, L - 1, previous),
-                                                     frame_query_positions(1, L - 1));
   const torch::Tensor mask = batch.mask.to(torch::kBool);
   const torch::Tensor target_real = mask.narrow(1, 1, L - 1).unsqueeze(2).expand({B, L - 1, K}).reshape({-1});      // [B*(L-1)*K]
-  const torch::Tensor previous_real = mask.narrow(1, 0, L - 1).unsqueeze(2).expand({B, L - 1, K}).reshape({-1});
+  const torch::Tensor previous_real = mask.narrow(1, 0, L - 1).unsqueeze(2).expand({B, L - 1, K});                  // [B, L-1, K]
+  // The frame queries of steps 1..L-1 predict those frames from the steps before them; the
+  // steps themselves predict no tokens (their hidden states are context and the action's
+  // reward and termination). Each query reads the frame before it, none where that step is
+  // padding (as a dream's first frame has none).
+  const torch::Tensor previous = batch.tokens.narrow(1, 0, L - 1).masked_fill(previous_real.logical_not(), -1);  // [B, L - 1, K]
+  const StreamHidden hidden = transform_with_queries(embed_steps(batch.tokens, batch.actions, 0), embed_frame_queries(1, L - 1, previous),
+                                                     frame_query_positions(1, L - 1));
   TokenPredictions p;
   p.logits = next_frame_logits(hidden.queries.view({B, L - 1, K, C}), previous).reshape({-1, options_.vocab_size}).index({target_real});  // [N, V]
   p.targets = batch.tokens.narrow(1, 1, L - 1).reshape({-1}).index({target_real});
-  p.next_frame = previous_real.masked_select(target_real);
+  p.next_frame = previous_real.reshape({-1}).masked_select(target_real);
   p.previous = batch.tokens.narrow(1, 0, L - 1).reshape({-1}).index({target_real});
   p.action_hidden = hidden.steps.view({B, L, K + 1, C}).select(2, K);
   return p;

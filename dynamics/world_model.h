@@ -51,12 +51,27 @@ class WorldModelImpl : public torch::nn::Module {
   const DynamicsOptions& options() const { return options_; }
 
   // Embedding of whole steps: tokens [B, S, K], actions [B, S] / [B, S, A], the first
-  // step's index in the window -> [B, S * (K + 1), C].
-  torch::Tensor embed_steps(const torch::Tensor& tokens, const torch::Tensor& actions, int64_t first_step);
-  // Frame tokens [B, n] of step `step`, starting at index `first` within the frame -> [B, n, C].
-  torch::Tensor embed_tokens(const torch::Tensor& tokens, int64_t first, int64_t step);
-  // The action token of step `step`: [B] / [B, A] -> [B, 1, C].
-  torch::Tensor embed_action(const torch::Tensor& actions, int64_t step);
+  // step's index in the window -> [B, S * (K + 1), C]. Token-by-token decoding with
+  // previous_frame_input adds to each row the previous frame's token at the place that row
+  // predicts: `previous_rows` int64 [B, S, K + 1] (autoregressive_previous), made from
+  // `tokens` when not given (then the first step has no frame before it).
+  torch::Tensor embed_steps(const torch::Tensor& tokens, const torch::Tensor& actions, int64_t first_step,
+                            const torch::Tensor& previous_rows = {});
+  // Frame tokens [B, n] of step `step`, starting at index `first` within the frame -> [B, n, C];
+  // `previous` int64 [B, n]: those rows' previous-frame tokens (as embed_steps), -1 for none.
+  torch::Tensor embed_tokens(const torch::Tensor& tokens, int64_t first, int64_t step, const torch::Tensor& previous = {});
+  // The action token of step `step`: [B] / [B, A] -> [B, 1, C]; `previous` int64 [B]: the
+  // token at place 0 of step `step`'s frame, the previous frame of the one the action row
+  // predicts (previous_frame_input, token-by-token).
+  torch::Tensor embed_action(const torch::Tensor& actions, int64_t step, const torch::Tensor& previous = {});
+
+  // Token-by-token decoding: row j < K - 1 of step s predicts z_s^(j+1), whose previous-frame
+  // token is z_(s-1)^(j+1); the action row predicts z_(s+1)^0, whose previous is z_s^0; row
+  // K - 1 predicts no frame token. tokens [B, S, K], `before` [B, K] the frame before the
+  // first (undefined: none) -> int64 [B, S, K + 1], -1 where there is no previous token.
+  torch::Tensor autoregressive_previous(const torch::Tensor& tokens, const torch::Tensor& before = {}) const;
+  // The frame place each of a step's K + 1 rows predicts (row K - 1's is unused): int64 [K + 1].
+  torch::Tensor autoregressive_places() const;
 
   // The transformer on embeddings [B, T, C] -> hidden states [B, T, C] (final LayerNorm
   // applied). With a cache, x holds the T positions after the cached ones.
@@ -74,24 +89,29 @@ class WorldModelImpl : public torch::nn::Module {
   // [..., C] -> [..., V], in the token head's dtype (a bf16 dream keeps it fp32: see
   // dream_model).
   torch::Tensor token_logits(const torch::Tensor& hidden);
+  // The scores a token is sampled and trained from: token_logits, or with copy_gate the
+  // mixture (1 - g) softmax(logits) + g [v == previous] as log-probabilities (valid logits:
+  // softmax gives the mixture back), g from the hidden state and the predicted place's bias.
+  // hidden [..., C]; previous int64 [...] (-1: no previous token, the plain softmax); places
+  // int64 [...] (0..K-1) -> [..., V].
+  torch::Tensor token_scores(const torch::Tensor& hidden, const torch::Tensor& previous, const torch::Tensor& places);
   torch::nn::Linear& token_head() { return token_head_; }
   torch::Tensor reward_logits(const torch::Tensor& hidden);  // [..., C] -> [..., R]
   torch::Tensor done_logits(const torch::Tensor& hidden);    // [..., C] -> [...]
   const RewardEncoding& reward_encoding() const { return reward_encoding_; }
 
-  // Next-token logits at every position of whole steps: [B, S * (K + 1), V].
+  // Next-token scores (token_scores) at every position of whole steps: [B, S * (K + 1), V].
   torch::Tensor forward(const torch::Tensor& tokens, const torch::Tensor& actions);
 
   // Parallel decoding (options.decoding == parallel). The frame queries of steps first..first +
   // count - 1 (the K learned query embeddings with each step's position-in-frame and step
   // embeddings): [1, count * K, C], at positions [count * K] (query j of step s sits where
   // token z_s^j does, s * (K + 1) + j). With previous_frame_input, `previous` (int64 [B,
-  // count, K], the frames before those steps) adds each place's previous token: [B, count * K, C].
+  // count, K], the frames before those steps; -1: none) adds each place's previous token:
+  // [B, count * K, C].
   torch::Tensor embed_frame_queries(int64_t first_step, int64_t count, const torch::Tensor& previous = {});
-  // The next frame's token scores from the frame queries' hidden states [..., K, C], with
-  // `previous` [..., K] the frame before (needed with copy_gate): logits [..., K, V], or with
-  // copy_gate the mixture's log-probabilities (valid logits: softmax gives the mixture back),
-  // in the token head's dtype or fp32.
+  // The next frame's token scores (token_scores) from the frame queries' hidden states
+  // [..., K, C], with `previous` [..., K] the frame before (needed with copy_gate) -> [..., K, V].
   torch::Tensor next_frame_logits(const torch::Tensor& query_hidden, const torch::Tensor& previous = {});
   torch::Tensor frame_query_positions(int64_t first_step, int64_t count) const;
   // Whole steps [B, T, C] and frame queries [B, N, C] at `query_positions` (whole frames of K
@@ -133,6 +153,12 @@ class WorldModelImpl : public torch::nn::Module {
 
  private:
   void initialize_weights();
+  // previous_token_embedding of ids [...] (-1: none, a zero row) -> [..., C].
+  torch::Tensor previous_token_embedding(const torch::Tensor& previous);
+  // Token-by-token decoding with previous_frame_input: the step rows carry the previous frame.
+  bool steps_read_previous() const;
+  // The copy gate needs a previous token for each prediction (-1 allowed): a clear error otherwise.
+  void check_previous(const torch::Tensor& previous, c10::IntArrayRef predictions) const;
   // The token predictions a loss is computed from, whichever the decoding mode.
   struct TokenPredictions {
     torch::Tensor logits;          // [N, V]: one row per predicted token whose step is real

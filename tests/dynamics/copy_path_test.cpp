@@ -1,7 +1,7 @@
-// The copy path (dynamics.previous_frame_input, dynamics.copy_gate): a world where frames
-// never change is the copy baseline's from the first tens of steps, where the plain model is
-// still far from it; the gate's gradient reaches its weights; the options need parallel
-// decoding and say so.
+// The copy path (dynamics.previous_frame_input, dynamics.copy_gate), in both decoding modes:
+// a world where frames never change is the copy baseline's from the first tens of steps, where
+// the plain model is still far from it; the gate's gradient reaches its weights; with the same
+// gate both modes give the same distribution; token-by-token dreams are the full pass's.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -13,10 +13,10 @@
 namespace wm::dynamics {
 namespace {
 
-DynamicsOptions copy_options(bool copy) {
+DynamicsOptions copy_options(bool copy, Decoding decoding = Decoding::kParallel) {
   DynamicsOptions o = small_dynamics_options();
   o.vocab_size = 64;  // copying is worth log2(64) = 6 bits a token here
-  o.decoding = Decoding::kParallel;
+  o.decoding = decoding;
   o.previous_frame_input = copy;
   o.copy_gate = copy;
   return o;
@@ -30,9 +30,11 @@ DynamicsBatch still_batch(const DynamicsOptions& o, int64_t batch, uint64_t seed
   return b;
 }
 
-double held_out_bits_after(bool copy, int64_t steps) {
+const char* mode_name(Decoding d) { return d == Decoding::kParallel ? "parallel" : "token by token"; }
+
+double held_out_bits_after(bool copy, Decoding decoding, int64_t steps) {
   torch::manual_seed(0);
-  const DynamicsOptions o = copy_options(copy);
+  const DynamicsOptions o = copy_options(copy, decoding);
   DynamicsTrainOptions t = shifting_world_training();
   t.warmup_steps = 5;
   DynamicsTrainer trainer(WorldModel(o), t, c10::Device(c10::kCPU), core::Precision::kFp32);
@@ -46,20 +48,26 @@ TEST(CopyPath, AStillWorldReachesTheCopyBaselineInTensOfStepsWhereThePlainModelD
   fit.add_training(still_batch(copy_options(true), 32, 7));
   const double copy_bits = fit.evaluate({still_batch(copy_options(true), 64, 1)}).copy_bits;
   EXPECT_LT(copy_bits, 1e-3);
-  const double with_copy = held_out_bits_after(true, 40), plain = held_out_bits_after(false, 40);
-  EXPECT_LT(with_copy, copy_bits + 0.1) << "the copy path after 40 steps";
-  EXPECT_GT(plain, 1.0) << "the plain model after the same 40 steps";
+  for (Decoding decoding : {Decoding::kParallel, Decoding::kAutoregressive}) {
+    SCOPED_TRACE(mode_name(decoding));
+    const double with_copy = held_out_bits_after(true, decoding, 40), plain = held_out_bits_after(false, decoding, 40);
+    EXPECT_LT(with_copy, copy_bits + 0.1) << "the copy path after 40 steps";
+    EXPECT_GT(plain, 1.0) << "the plain model after the same 40 steps";
+  }
 }
 
 TEST(CopyPath, TheGatesGradientReachesItsWeightsTheBiasAndThePreviousTokenEmbedding) {
-  torch::manual_seed(1);
-  WorldModel model(copy_options(true));
-  const DynamicsBatch b = shifting_batch(model->options(), 4, 2);
-  model->compute_loss(b).total.backward();
-  auto params = model->named_parameters();
-  for (const char* name : {"copy_gate.weight", "copy_gate.bias", "copy_gate_bias.weight", "previous_token_embedding.weight"}) {
-    ASSERT_TRUE(params.contains(name)) << name;
-    EXPECT_GT(params[name].grad().abs().sum().item<double>(), 0.0) << name;
+  for (Decoding decoding : {Decoding::kParallel, Decoding::kAutoregressive}) {
+    SCOPED_TRACE(mode_name(decoding));
+    torch::manual_seed(1);
+    WorldModel model(copy_options(true, decoding));
+    const DynamicsBatch b = shifting_batch(model->options(), 4, 2);
+    model->compute_loss(b).total.backward();
+    auto params = model->named_parameters();
+    for (const char* name : {"copy_gate.weight", "copy_gate.bias", "copy_gate_bias.weight", "previous_token_embedding.weight"}) {
+      ASSERT_TRUE(params.contains(name)) << name;
+      EXPECT_GT(params[name].grad().abs().sum().item<double>(), 0.0) << name;
+    }
   }
 }
 
@@ -77,14 +85,75 @@ TEST(CopyPath, TheMixtureIsADistributionWithTheGatesMassOnThePreviousToken) {
   const torch::Tensor previous = b.tokens.narrow(1, 0, b.tokens.size(1) - 1).unsqueeze(-1);
   EXPECT_GT(probabilities.gather(-1, previous).min().item<double>(), 0.5);
   EXPECT_LT(probabilities.gather(-1, previous).max().item<double>(), 0.6);
+  // Without a previous token (a window's first frame) the gate is shut: the plain softmax.
+  const torch::Tensor hidden = torch::randn({3, model->options().width});
+  const torch::Tensor none = torch::full({3}, -1, torch::kInt64), places = torch::tensor({0, 1, 3}, torch::kInt64);
+  EXPECT_TRUE(torch::allclose(model->token_scores(hidden, none, places), torch::log_softmax(model->token_logits(hidden), -1), 1e-6, 1e-6));
 }
 
-TEST(CopyPath, NeedsParallelDecodingAndSaysWhichKey) {
-  DynamicsOptions o = copy_options(true);
-  o.decoding = Decoding::kAutoregressive;
-  EXPECT_NE(test::error_of([&] { o.validate(); }).find("copy_gate needs decoding: parallel"), std::string::npos);
-  o.copy_gate = false;
-  EXPECT_NE(test::error_of([&] { o.validate(); }).find("previous_frame_input needs decoding: parallel"), std::string::npos);
+// A model whose softmax is uniform and whose gate is fixed at g: every next-frame token, in
+// either decoding mode, is (1 - g) / V + g [v == the previous frame's token there].
+WorldModel fixed_gate_model(Decoding decoding, double g) {
+  torch::manual_seed(3);
+  WorldModel model(copy_options(true, decoding));
+  model->eval();
+  torch::NoGradGuard no_grad;
+  auto params = model->named_parameters();
+  params["token_head.weight"].zero_();
+  params["copy_gate.weight"].zero_();
+  params["copy_gate.bias"].zero_();
+  params["copy_gate_bias.weight"].fill_(std::log(g / (1 - g)));
+  return model;
+}
+
+TEST(CopyPath, BothDecodingModesGiveTheSameDistributionForTheSameGate) {
+  const double g = 0.9;
+  const DynamicsOptions o = copy_options(true);
+  const int64_t B = 2, L = o.context_steps, K = o.tokens_per_frame, V = o.vocab_size;
+  const DynamicsBatch b = shifting_batch(o, B, 4);
+  const torch::Tensor previous = b.tokens.narrow(1, 0, L - 1);  // [B, L - 1, K]: the frame before frames 2..L
+  const torch::Tensor expected = ((1 - g) / V + g * torch::one_hot(previous, V).to(torch::kFloat32));  // [B, L - 1, K, V]
+  torch::NoGradGuard no_grad;
+
+  const torch::Tensor parallel = fixed_gate_model(Decoding::kParallel, g)->forward_parallel(b.tokens, b.actions).exp();
+  // Token by token: frame s's token j (s >= 1) is predicted at row j - 1 of step s, token 0 at
+  // the action row of step s - 1.
+  const torch::Tensor rows = fixed_gate_model(Decoding::kAutoregressive, g)->forward(b.tokens, b.actions).exp().view({B, L, K + 1, V});
+  const torch::Tensor token_by_token =
+      torch::cat({rows.narrow(1, 0, L - 1).narrow(2, K, 1), rows.narrow(1, 1, L - 1).narrow(2, 0, K - 1)}, 2);  // [B, L - 1, K, V]
+  EXPECT_TRUE(torch::allclose(parallel, expected, 1e-5, 1e-6)) << (parallel - expected).abs().max().item<double>();
+  EXPECT_TRUE(torch::allclose(token_by_token, expected, 1e-5, 1e-6)) << (token_by_token - expected).abs().max().item<double>();
+  // The first frame has no frame before it: its token-by-token predictions are the plain (uniform) softmax.
+  const torch::Tensor first = rows.select(1, 0).narrow(1, 0, K - 1);
+  EXPECT_TRUE(torch::allclose(first, torch::full_like(first, 1.0 / V), 1e-5, 1e-7));
+}
+
+// Greedy token-by-token dreams with the copy path, past a cache rebuild: each frame is the
+// full pass's argmax over the window the cache holds (the rows read the previous frame and
+// the gate mixes it in, in the cache as in the full pass).
+TEST(CopyPath, GreedyTokenByTokenDreamsAreTheFullPassArgmax) {
+  torch::manual_seed(5);
+  DynamicsOptions o = small_dynamics_options();
+  o.previous_frame_input = o.copy_gate = true;
+  WorldModel model(o);
+  model->eval();
+  {
+    // A gate away from 1/2 and varying with the hidden state, so mixing matters to the argmax.
+    torch::NoGradGuard no_grad;
+    model->named_parameters()["copy_gate.weight"].normal_(0.0, 0.5);
+  }
+  const int64_t K = o.tokens_per_frame, P = o.positions_per_step();
+  const int64_t rebuilds = follow_greedy_dream(model, shifting_batch(o, 3, 6), 8, [&](int64_t step, const torch::Tensor& tokens,
+                                                                                      const torch::Tensor& actions, const torch::Tensor& dreamed) {
+    const torch::Tensor predicted = model->forward(tokens, actions).argmax(-1);  // [3, S * P]
+    const int64_t last = tokens.size(1) - 1;
+    // Token 0 of the dreamed frame from the action row before it, token j from row j - 1.
+    EXPECT_TRUE(torch::equal(predicted.select(1, (last - 1) * P + K), dreamed.select(1, 0))) << "step " << step << ", token 0";
+    for (int64_t j = 1; j < K; ++j) {
+      EXPECT_TRUE(torch::equal(predicted.select(1, last * P + j - 1), dreamed.select(1, j))) << "step " << step << ", token " << j;
+    }
+  });
+  EXPECT_EQ(rebuilds, 2);
 }
 
 }  // namespace

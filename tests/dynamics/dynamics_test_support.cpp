@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "dynamics/imagination.h"
+
 namespace wm::dynamics {
 
 DynamicsOptions small_dynamics_options(bool continuous) {
@@ -60,6 +62,30 @@ DynamicsTrainOptions shifting_world_training() {
   t.warmup_steps = 50;
   t.grad_clip = 1.0;
   return t;
+}
+
+int64_t follow_greedy_dream(WorldModel model, const DynamicsBatch& b, int64_t steps, const DreamCheck& check) {
+  const int64_t L = model->options().context_steps, B = b.tokens.size(0);
+  Imagination dream(model, B, {.temperature = 0.0});
+  std::vector<torch::Tensor> frames = {b.tokens.select(1, 0), b.tokens.select(1, 1)}, actions = {b.actions.select(1, 0)};
+  dream.reset(b.tokens.narrow(1, 0, 2), b.actions.narrow(1, 0, 1));
+  torch::NoGradGuard no_grad;
+  int64_t rebuilds = 0;
+  for (int64_t step = 0; step < steps; ++step) {
+    const torch::Tensor action = b.actions.select(1, (step + 1) % L);
+    if (static_cast<int64_t>(frames.size()) >= L) {  // what the dream does before this step
+      frames.erase(frames.begin(), frames.end() - L / 2);
+      actions.erase(actions.begin(), actions.end() - (L / 2 - 1));
+      ++rebuilds;
+    }
+    const ImaginedStep s = dream.step(action);
+    actions.push_back(action);
+    frames.push_back(s.tokens);
+    std::vector<torch::Tensor> window_actions = actions;
+    window_actions.push_back(action);
+    check(step, torch::stack(frames, 1), torch::stack(window_actions, 1), s.tokens);
+  }
+  return rebuilds;
 }
 
 double scalar_named(const core::Scalars& scalars, const std::string& name) {

@@ -1,6 +1,7 @@
 // Small world models and a synthetic action-dependent dynamics for the dynamics tests.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "core/metrics.h"
@@ -25,6 +26,15 @@ DynamicsBatch shifting_batch(const DynamicsOptions& options, int64_t batch, uint
 // default) 300 pass, and 500 leave a margin.
 DynamicsOptions shifting_world_model_options(bool continuous = false);
 DynamicsTrainOptions shifting_world_training();
+
+// Greedy imagination of `steps` steps from the first two frames of `b` (B = b's batch), the
+// actions taken from b in turn, keeping beside it the window its cache holds (renumbered from
+// step 0 after each rebuild). After each step, `check(step, tokens [B, S, K], actions [B, S],
+// dreamed [B, K])`: the window's frames ending with the dreamed one, and its actions ending
+// with the one that led there, repeated as the last step's (which nothing before it reads).
+// -> the number of cache rebuilds.
+using DreamCheck = std::function<void(int64_t step, const torch::Tensor& tokens, const torch::Tensor& actions, const torch::Tensor& dreamed)>;
+int64_t follow_greedy_dream(WorldModel model, const DynamicsBatch& b, int64_t steps, const DreamCheck& check);
 
 // The value logged under `name`; a test failure when there is none.
 double scalar_named(const core::Scalars& scalars, const std::string& name);

@@ -93,31 +93,13 @@ TEST(ParallelDecoding, CachedQueriesMatchTheFullPassAtEveryStep) {
 TEST(ParallelDecoding, GreedyImaginationIsTheFullPassArgmaxAcrossCacheRebuilds) {
   for (bool copy : {false, true}) {
     SCOPED_TRACE(copy ? "with the copy path" : "plain");
-    WorldModel model = parallel_model(false, 5, true, copy);
-    const auto& o = model->options();  // L = 6: rebuilt from the last 3 steps
-    const DynamicsBatch b = shifting_batch(o, 3, 6);
-    Imagination dream(model, 3, {.temperature = 0.0});
-    std::vector<torch::Tensor> frames = {b.tokens.select(1, 0), b.tokens.select(1, 1)}, actions = {b.actions.select(1, 0)};
-    dream.reset(b.tokens.narrow(1, 0, 2), b.actions.narrow(1, 0, 1));
-    torch::NoGradGuard no_grad;
-    int64_t rebuilds = 0;
-    for (int64_t step = 0; step < 10; ++step) {
-      const torch::Tensor action = b.actions.select(1, (step + 1) % o.context_steps);
-      if (static_cast<int64_t>(frames.size()) >= o.context_steps) {  // what the dream does before this step
-        frames.erase(frames.begin(), frames.end() - o.context_steps / 2);
-        actions.erase(actions.begin(), actions.end() - (o.context_steps / 2 - 1));
-        ++rebuilds;
-      }
-      const ImaginedStep s = dream.step(action);
-      actions.push_back(action);
-      // A dummy last step: the full pass takes whole steps; frame S's prediction ignores it.
-      std::vector<torch::Tensor> window = frames, window_actions = actions;
-      window.push_back(torch::zeros_like(frames.back()));
-      window_actions.push_back(action);
-      const torch::Tensor logits = model->forward_parallel(torch::stack(window, 1), torch::stack(window_actions, 1));  // [3, S, K, V]
-      EXPECT_TRUE(torch::equal(s.tokens, logits.select(1, -1).argmax(-1))) << "step " << step;
-      frames.push_back(s.tokens);
-    }
+    WorldModel model = parallel_model(false, 5, true, copy);  // L = 6: rebuilt from the last 3 steps
+    const DynamicsBatch b = shifting_batch(model->options(), 3, 6);
+    const int64_t rebuilds = follow_greedy_dream(model, b, 10, [&](int64_t step, const torch::Tensor& tokens, const torch::Tensor& actions,
+                                                                   const torch::Tensor& dreamed) {
+      const torch::Tensor logits = model->forward_parallel(tokens, actions);  // [3, S - 1, K, V]: the last frame's queries never see it
+      EXPECT_TRUE(torch::equal(dreamed, logits.select(1, -1).argmax(-1))) << "step " << step;
+    });
     EXPECT_EQ(rebuilds, 2);
   }
 }
