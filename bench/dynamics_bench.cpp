@@ -6,6 +6,7 @@
 
 #include "bench/gemm_bench.h"
 #include "bench/reference_runner.h"
+#include "core/device.h"
 #include "core/run_dir.h"
 #include "dynamics/dynamics_trainer.h"
 
@@ -61,6 +62,8 @@ dynamics::DynamicsBatch random_batch(const dynamics::DynamicsOptions& o, int64_t
 }  // namespace
 
 std::vector<BenchRecord> run_dynamics_bench(const DynamicsBenchOptions& options) {
+  const core::Precision precision = options.precision == "bf16" ? core::Precision::kBf16 : core::Precision::kFp32;
+  core::check_precision_supported(c10::Device(c10::kCPU), precision, "wm bench dynamics");
   const int threads = core::configure_threads(options.threads, 1);
   const double ceiling = run_gemm_bench(c10::Device(c10::kCPU), torch::kFloat32, 1024, 0.5).gflops;
   std::vector<ModelSize> sizes;
@@ -70,17 +73,21 @@ std::vector<BenchRecord> run_dynamics_bench(const DynamicsBenchOptions& options)
   std::vector<BenchRecord> records;
   for (const auto& size : sizes) {
     const auto& o = size.options;
-    torch::manual_seed(0);
-    dynamics::DynamicsTrainOptions train;
-    train.batch_size = size.batch;
-    train.warmup_steps = 1;
-    dynamics::DynamicsTrainer trainer(dynamics::WorldModel(o), train, c10::Device(c10::kCPU), core::Precision::kFp32);
     const dynamics::DynamicsBatch batch = random_batch(o, size.batch);
-    trainer.train_step(batch);  // warm-up
-    const auto start = Clock::now();
-    for (int64_t s = 0; s < options.train_steps; ++s) trainer.train_step(batch);
-    const double seconds = seconds_since(start);
-    const double tokens_per_s = static_cast<double>(options.train_steps * size.batch * o.max_positions()) / seconds;
+    // Tokens/s of `train_steps` optimizer steps after one warm-up, at precision `at`.
+    auto tokens_per_s_at = [&](core::Precision at) {
+      torch::manual_seed(0);
+      dynamics::DynamicsTrainOptions train;
+      train.batch_size = size.batch;
+      train.warmup_steps = 1;
+      dynamics::DynamicsTrainer trainer(dynamics::WorldModel(o), train, c10::Device(c10::kCPU), at);
+      trainer.train_step(batch);  // warm-up
+      const auto start = Clock::now();
+      for (int64_t s = 0; s < options.train_steps; ++s) trainer.train_step(batch);
+      return static_cast<double>(options.train_steps * size.batch * o.max_positions()) / seconds_since(start);
+    };
+    const double tokens_per_s = tokens_per_s_at(precision);
+    const double seconds = static_cast<double>(options.train_steps * size.batch * o.max_positions()) / tokens_per_s;
     const double gflops = train_flops(o, size.batch) * static_cast<double>(options.train_steps) / seconds / 1e9;
 
     BenchRecord r;
@@ -90,11 +97,16 @@ std::vector<BenchRecord> run_dynamics_bench(const DynamicsBenchOptions& options)
     r.context = {{"size", size.name}, {"layers", o.layers}, {"width", o.width}, {"heads", o.heads}, {"context_steps", o.context_steps},
                  {"tokens_per_frame", o.tokens_per_frame}, {"positions", o.max_positions()}, {"batch", size.batch},
                  {"threads", threads}, {"device", "cpu"}, {"gflops", gflops}, {"gemm_ceiling_gflops", ceiling},
-                 {"efficiency", gflops / ceiling}};
+                 {"efficiency", gflops / ceiling}, {"precision", core::precision_name(precision)}};
+    if (precision != core::Precision::kFp32) {
+      const double fp32 = tokens_per_s_at(core::Precision::kFp32);
+      r.context["fp32_tokens_per_s"] = fp32;
+      r.context["speedup_over_fp32"] = tokens_per_s / fp32;
+    }
     if (options.reference) {
-      const auto reference = run_python_reference("dynamics_reference.py", "train " + reference_arguments(o, threads) + " --batch " +
-                                                                                std::to_string(size.batch) + " --steps " +
-                                                                                std::to_string(options.train_steps));
+      const auto reference = run_python_reference(
+          "dynamics_reference.py", "train " + reference_arguments(o, threads) + " --batch " + std::to_string(size.batch) + " --steps " +
+                                       std::to_string(options.train_steps) + " --precision " + core::precision_name(precision));
       r.baseline = "pytorch";
       r.baseline_value = reference.at("train_tokens_per_s").get<double>();
     }

@@ -5,6 +5,7 @@
 // (`wm bench imagine` is bench/imagine_bench.h.)
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "bench/bench_record.h"
@@ -16,6 +17,9 @@ struct DynamicsBenchOptions {
   int64_t train_steps = 3;   // timed optimizer steps per size and implementation (after one warm-up)
   bool reference = true;     // also run the PyTorch peer
   bool small_only = false;   // leave out the IRIS-size model (quick runs)
+  // bf16: autocast training (fp32 master weights and AdamW state), against fp32 in the same
+  // run (speedup_over_fp32) and the PyTorch peer autocast the same way.
+  std::string precision = "fp32";  // fp32 | bf16
 };
 
 std::vector<BenchRecord> run_dynamics_bench(const DynamicsBenchOptions& options);

@@ -185,7 +185,7 @@ std::vector<BenchRecord> run_imagine_bench(const ImagineBenchOptions& options) {
   const dynamics::DynamicsOptions& o = size.model;
   const int64_t batch = size.batch, horizon = options.horizon;
   const bool bf16 = options.precision == "bf16";
-  dynamics::check_dream_precision(c10::Device(c10::kCPU), bf16 ? core::Precision::kBf16 : core::Precision::kFp32);
+  core::check_precision_supported(c10::Device(c10::kCPU), bf16 ? core::Precision::kBf16 : core::Precision::kFp32, "wm bench imagine");
   const int threads = core::configure_threads(options.threads, 1);
 
   torch::manual_seed(0);

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "bench/reference_runner.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/run_dir.h"
 #include "tokenizer/group_norm_silu.h"
@@ -46,12 +47,16 @@ nlohmann::json run_reference(const tokenizer::TokenizerOptions& o, const Tokeniz
                                   std::to_string(options.seconds) + " --height " + std::to_string(o.height) + " --width " +
                                   std::to_string(o.width) + " --base " + std::to_string(o.base_channels) + " --mult " +
                                   join(o.channel_mult) + " --res-blocks " + std::to_string(o.res_blocks) + " --vocab " +
-                                  std::to_string(o.vocab_size) + " --code-dim " + std::to_string(o.code_dim));
+                                  std::to_string(o.vocab_size) + " --code-dim " + std::to_string(o.code_dim) + " --precision " +
+                                  options.precision);
 }
 
 }  // namespace
 
 std::vector<BenchRecord> run_tokenizer_bench(const TokenizerBenchOptions& options) {
+  const core::Precision precision = options.precision == "bf16" ? core::Precision::kBf16 : core::Precision::kFp32;
+  const c10::Device cpu(c10::kCPU);
+  core::check_precision_supported(cpu, precision, "wm bench tokenizer");
   const int threads = core::configure_threads(options.threads, 1);
   const auto kernels = tokenizer::group_norm_silu_kernels();
   const std::string norm_kernel = options.norm_kernel != "best" ? options.norm_kernel : (kernels.empty() ? "none" : kernels.front());
@@ -64,31 +69,46 @@ std::vector<BenchRecord> run_tokenizer_bench(const TokenizerBenchOptions& option
   const tokenizer::TokenizerOptions model_options;  // the default: 64x64 -> 8x8 of 1024
   tokenizer::TokenizerTrainOptions train_options;
   train_options.batch_size = options.batch;
-  tokenizer::TokenizerTrainer trainer(tokenizer::VQModel(model_options), train_options, c10::Device(c10::kCPU),
-                                      core::Precision::kFp32);
   const torch::Tensor frames = torch::randint(0, 256, {options.batch, model_options.height, model_options.width, 3}).to(torch::kUInt8);
-
-  const double train = frames_per_second([&] { trainer.train_step(frames); }, options.batch, options.seconds);
-  const double encode = frames_per_second([&] { trainer.model()->encode(frames); }, options.batch, options.seconds);
+  // Training and encoding frames/s at precision `at`, each from the same initial weights.
+  auto measure = [&](core::Precision at) {
+    torch::manual_seed(0);
+    tokenizer::TokenizerTrainer trainer(tokenizer::VQModel(model_options), train_options, cpu, at);
+    const double train = frames_per_second([&] { trainer.train_step(frames); }, options.batch, options.seconds);
+    const double encode = frames_per_second(
+        [&] {
+          core::AutocastGuard autocast(cpu, at);
+          trainer.model()->encode(frames);
+        },
+        options.batch, options.seconds);
+    return std::pair{train, encode};
+  };
+  const auto [train, encode] = measure(precision);
+  std::pair<double, double> fp32{0, 0};
+  if (precision != core::Precision::kFp32) fp32 = measure(core::Precision::kFp32);
 
   nlohmann::json reference;
   if (options.reference) reference = run_reference(model_options, options, threads);
 
   const nlohmann::ordered_json context = {{"batch", options.batch}, {"threads", threads}, {"device", "cpu"},
                                           {"frame", "64x64"}, {"tokens", "8x8"}, {"vocab", model_options.vocab_size},
-                                          {"norm_kernel", norm_kernel}};
+                                          {"norm_kernel", norm_kernel}, {"precision", core::precision_name(precision)}};
   std::vector<BenchRecord> records;
-  for (auto [metric, value, key] : {std::tuple{"train_frames_per_s", train, "train_frames_per_s"},
-                                    std::tuple{"encode_frames_per_s", encode, "encode_frames_per_s"}}) {
+  for (auto [metric, value, fp32_value] : {std::tuple{"train_frames_per_s", train, fp32.first},
+                                           std::tuple{"encode_frames_per_s", encode, fp32.second}}) {
     BenchRecord r;
     r.bench = "tokenizer";
     r.metric = metric;
     r.value = value;
     if (options.reference) {
       r.baseline = "pytorch";
-      r.baseline_value = reference.at(key).get<double>();
+      r.baseline_value = reference.at(metric).get<double>();
     }
     r.context = context;
+    if (precision != core::Precision::kFp32) {
+      r.context["fp32_" + std::string(metric)] = fp32_value;
+      r.context["speedup_over_fp32"] = value / fp32_value;
+    }
     records.push_back(std::move(r));
   }
   return records;

@@ -16,6 +16,9 @@ struct TokenizerBenchOptions {
   double seconds = 5.0;    // per figure and implementation
   bool reference = true;   // also run the PyTorch peer
   std::string norm_kernel = "best";  // fused GroupNorm+SiLU build, or "none"
+  // bf16: autocast training and encoding (fp32 master weights and AdamW state), against fp32
+  // in the same run (speedup_over_fp32) and the PyTorch peer autocast the same way.
+  std::string precision = "fp32";  // fp32 | bf16
 };
 
 std::vector<BenchRecord> run_tokenizer_bench(const TokenizerBenchOptions& options);

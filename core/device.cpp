@@ -1,6 +1,7 @@
 #include "core/device.h"
 
 #include <ATen/autocast_mode.h>
+#include <ATen/cpu/Utils.h>
 #include <torch/cuda.h>
 
 #include <charconv>
@@ -47,6 +48,25 @@ c10::Device resolve_device(const std::string& spec) {
                 " GPU(s) are visible (cuda:0..cuda:" + std::to_string(gpus - 1) + ")");
   }
   return c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+namespace {
+
+bool cpu_has(const char* name) {
+  const auto capabilities = at::cpu::get_cpu_capabilities();
+  const auto it = capabilities.find(name);
+  return it != capabilities.end() && it->second.isBool() && it->second.toBool();
+}
+
+}  // namespace
+
+bool cpu_has_bf16() { return cpu_has("avx512_bf16") || cpu_has("amx_bf16"); }
+bool cpu_has_avx512_bf16() { return cpu_has("avx512_bf16") && cpu_has("avx512_bw") && cpu_has("avx512_vl") && cpu_has("avx512_dq"); }
+
+void check_precision_supported(c10::Device device, Precision precision, const std::string& what) {
+  if (precision != Precision::kBf16 || !device.is_cpu() || cpu_has_bf16()) return;
+  throw Error(what + ": precision bf16 on this CPU, which has neither AVX512-BF16 nor AMX-BF16, would be emulated and slower than fp32; "
+              "set run.precision=fp32 here");
 }
 
 const char* precision_name(Precision precision) {

@@ -21,6 +21,16 @@ int visible_gpu_count();
 
 const char* precision_name(Precision precision);
 
+// Whether this machine's CPU has bf16 arithmetic (AVX512-BF16 or AMX-BF16), and whether it
+// has AVX512-BF16 itself (what the packed attention kernel runs on).
+bool cpu_has_bf16();
+bool cpu_has_avx512_bf16();
+
+// Throws wm::core::Error when bf16 is asked for on a CPU without bf16 arithmetic of its own
+// (it would be emulated, slower than fp32): one line naming `what` and the fix; never a
+// silent slow path.
+void check_precision_supported(c10::Device device, Precision precision, const std::string& what);
+
 // Autocast to bf16 on `device` for the lifetime of the guard when precision is bf16; a
 // no-op for fp32. Clears the autocast cache on exit (LibTorch does not do it for C++).
 class AutocastGuard {

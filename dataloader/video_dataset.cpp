@@ -90,9 +90,12 @@ void VideoDataset::add_source(const std::filesystem::path& source) {
   if (!sidecar_path.empty()) {
     *sidecar = read_action_sidecar(sidecar_path, options_.sidecar, info.frames, info.fps);
   } else {
+    // No sidecar: zeros of the configured columns, or — none configured — no actions at all,
+    // read as discrete action 0 (a [T, 0] float tensor would claim discrete actions and
+    // break every batch).
     const auto dim = static_cast<int64_t>(options_.sidecar.action_columns.size());
-    sidecar->actions = options_.sidecar.continuous ? torch::zeros({info.frames, dim}, torch::kFloat32)
-                                                   : torch::zeros({info.frames}, torch::kInt64);
+    sidecar->actions = options_.sidecar.continuous && dim > 0 ? torch::zeros({info.frames, dim}, torch::kFloat32)
+                                                              : torch::zeros({info.frames}, torch::kInt64);
     sidecar->rewards = torch::zeros({info.frames}, torch::kFloat32);
     sidecar->dones = torch::zeros({info.frames}, torch::kUInt8);
   }

@@ -16,9 +16,14 @@ WindowSampler::WindowSampler(std::shared_ptr<const WindowSource> source, WindowS
   }
 }
 
-// An episode among [first, N), chosen with probability proportional to its length.
+// An episode among [first, N), chosen with probability proportional to its length (or to
+// the weight the source gives it).
 int64_t WindowSampler::pick_episode(int64_t first) {
   const int64_t n = source_->num_episodes();
+  if (const std::vector<double> weights = source_->episode_weights(); !weights.empty()) {
+    std::discrete_distribution<int64_t> pick(weights.begin() + first, weights.end());
+    return first + pick(rng_);
+  }
   int64_t total = 0;
   for (int64_t i = first; i < n; ++i) total += source_->episode_length(i);
   int64_t step = std::uniform_int_distribution<int64_t>(0, total - 1)(rng_);

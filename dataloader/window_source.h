@@ -33,6 +33,9 @@ class WindowSource {
   // Discrete actions: how many the data uses (the largest index + 1), or 0 when a source
   // cannot tell without decoding everything.
   virtual int64_t discrete_action_count() const { return 0; }
+  // How likely each episode is to supply a window, relative to the others (any scale); empty:
+  // in proportion to its length, so every step is equally likely.
+  virtual std::vector<double> episode_weights() const { return {}; }
   // Copies steps [start, start + count) of `episode` into row `row` of `batch`, at window
   // position `offset`.
   virtual void read_steps(int64_t episode, int64_t start, int64_t count, WindowBatch& batch, int64_t row,

@@ -1,30 +1,10 @@
 #include "dynamics/dream_precision.h"
 
-#include <ATen/cpu/Utils.h>
 #include <torch/torch.h>
 
 #include "core/error.h"
 
 namespace wm::dynamics {
-
-namespace {
-
-bool cpu_has(const char* name) {
-  const auto capabilities = at::cpu::get_cpu_capabilities();
-  const auto it = capabilities.find(name);
-  return it != capabilities.end() && it->second.isBool() && it->second.toBool();
-}
-
-}  // namespace
-
-bool cpu_has_bf16() { return cpu_has("avx512_bf16") || cpu_has("amx_bf16"); }
-bool cpu_has_avx512_bf16() { return cpu_has("avx512_bf16") && cpu_has("avx512_bw") && cpu_has("avx512_vl") && cpu_has("avx512_dq"); }
-
-void check_dream_precision(c10::Device device, core::Precision precision) {
-  if (precision != core::Precision::kBf16 || !device.is_cpu() || cpu_has_bf16()) return;
-  throw core::Error("precision bf16: this CPU has neither AVX512-BF16 nor AMX-BF16, so bf16 would be emulated and slower than fp32; "
-                    "use precision fp32 here");
-}
 
 WorldModel dream_model(const WorldModel& model, core::Precision precision) {
   if (precision == core::Precision::kFp32) return model;
@@ -57,8 +37,10 @@ DreamLogits teacher_forced_dream_logits(WorldModel& model, const DynamicsBatch& 
   const torch::Tensor tokens = batch.tokens.to(device), actions = batch.actions.to(device);
   KVCache cache = model->make_cache(B);
   std::vector<torch::Tensor> logits;  // [B, rows, V] per step
-  // Token-by-token: each row's previous-frame token and predicted place (the copy path's inputs).
+  // Token-by-token: each row's previous-frame token (its input), the frame it copies from and
+  // the place it predicts (the copy path).
   const torch::Tensor previous_rows = model->autoregressive_previous(tokens);  // [B, L, K + 1]
+  const torch::Tensor copy_frames = model->autoregressive_copy_frames(tokens);  // [B, L, K + 1, K]
   const torch::Tensor places = model->autoregressive_places().expand({B, K + 1});
   for (int64_t t = 0; t < L; ++t) {
     const torch::Tensor x = model->embed_steps(tokens.narrow(1, t, 1), actions.narrow(1, t, 1), t, previous_rows.narrow(1, t, 1));  // [B, K + 1, C]
@@ -71,7 +53,7 @@ DreamLogits teacher_forced_dream_logits(WorldModel& model, const DynamicsBatch& 
     } else {
       for (int64_t p = 0; p < x.size(1); ++p) {
         const torch::Tensor hidden = model->transform(x.narrow(1, p, 1), &cache);  // [B, 1, C]
-        logits.push_back(model->token_scores(hidden, previous_rows.select(1, t).narrow(1, p, 1), places.narrow(1, p, 1)));
+        logits.push_back(model->token_scores(hidden, copy_frames.select(1, t).narrow(1, p, 1), places.narrow(1, p, 1)));
       }
     }
   }

@@ -12,18 +12,9 @@
 
 namespace wm::dynamics {
 
-// Throws wm::core::Error naming the device when it has no bf16 arithmetic of its own (a CPU
-// without AVX512-BF16 or AMX would emulate it, slower than fp32): never a silent slow path.
-void check_dream_precision(c10::Device device, core::Precision precision);
-
 // `model` itself for fp32; a copy in bf16 (same device, eval mode) for bf16, but for the
 // token head, which computes fp32 logits from the bf16 hidden state.
 WorldModel dream_model(const WorldModel& model, core::Precision precision);
-
-// Whether this machine's CPU has bf16 arithmetic (AVX512-BF16 or AMX-BF16), and whether it
-// has AVX512-BF16 itself (what the packed attention kernel runs on).
-bool cpu_has_bf16();
-bool cpu_has_avx512_bf16();
 
 // Next-token logits of whole windows computed the way imagination computes them, through the
 // KV cache (in the model's dtype and cache layout), fed the true tokens: autoregressive, every

@@ -18,10 +18,19 @@ DynamicsOptions dynamics_options_of(const core::Checkpoint& checkpoint) {
   return core::options_from_text<DynamicsOptions>(checkpoint, "dynamics_options");
 }
 
+void check_grid(const std::filesystem::path& checkpoint, const DynamicsOptions& stored, const DynamicsOptions& data) {
+  if (!stored.reads_previous_frame() || stored.grid_text() == "unknown" || data.grid_text() == "unknown") return;
+  if (stored.grid_height != data.grid_height || stored.grid_width != data.grid_width) {
+    throw core::Error("checkpoint " + checkpoint.string() + " reads the previous frame place by place (the copy path) on " + stored.grid_text() +
+                      " token grids, but the data's grid is " + data.grid_text() + " (train a model for this data)");
+  }
+}
+
 LoadedDynamics load_dynamics(const std::filesystem::path& path, c10::Device device, const DynamicsOptions* expected) {
   const core::Checkpoint checkpoint = core::Checkpoint::load(path);
   const DynamicsOptions options = dynamics_options_of(checkpoint);
   if (expected != nullptr) {
+    check_grid(path, options, *expected);
     auto check = [&](const char* key, int64_t stored, int64_t wanted) {
       if (stored != wanted) {
         throw core::Error("checkpoint " + path.string() + " has dynamics." + key + " = " + std::to_string(stored) + ", the config says " +

@@ -20,14 +20,19 @@ void add_dynamics(core::CheckpointWriter& writer, WorldModel& model);
 // The options a checkpoint's world model was built with.
 DynamicsOptions dynamics_options_of(const core::Checkpoint& checkpoint);
 
+// A model that reads the previous frame place by place (the copy path) only fits data of
+// the grid it was trained on: a wm::core::Error naming both grids when `data`'s differs
+// (nothing to check where either is unknown).
+void check_grid(const std::filesystem::path& checkpoint, const DynamicsOptions& stored, const DynamicsOptions& data);
+
 struct LoadedDynamics {
   WorldModel model{nullptr};
   std::string content_hash;
 };
 
 // Loads a dynamics checkpoint onto `device`, in eval mode. `expected`, when given, must
-// agree on what the data fixes (tokens per frame, vocabulary, action space): a mismatch is
-// a wm::core::Error naming both values.
+// agree on what the data fixes (tokens per frame, vocabulary, action space, and the grid for
+// the copy path): a mismatch is a wm::core::Error naming both values.
 LoadedDynamics load_dynamics(const std::filesystem::path& path, c10::Device device, const DynamicsOptions* expected = nullptr);
 
 }  // namespace wm::dynamics

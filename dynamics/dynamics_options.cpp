@@ -6,6 +6,8 @@ namespace wm::dynamics {
 
 void describe(core::ConfigSchema& schema, DynamicsOptions& d) {
   schema.add("tokens_per_frame", &d.tokens_per_frame, "K: tokens per frame (the tokenizer's grid, 8x8 = 64)");
+  schema.add("grid_height", &d.grid_height, "the token grid's rows (set from the data; 0: unknown)");
+  schema.add("grid_width", &d.grid_width, "the token grid's columns (set from the data; 0: unknown)");
   schema.add("vocab_size", &d.vocab_size, "V: the tokenizer's codebook size");
   schema.add("num_actions", &d.num_actions, "discrete actions: how many (0 for continuous)");
   schema.add("action_dim", &d.action_dim, "continuous actions: the vector length (0 for discrete)");
@@ -24,6 +26,9 @@ void describe(core::ConfigSchema& schema, DynamicsOptions& d) {
   schema.add("copy_gate", &d.copy_gate,
              "predict a mixture of the softmax and \"the previous frame's token here\", weighted by a learned per-place gate: "
              "copying is reachable in tens of steps; either decoding mode");
+  schema.add("copy_radius", &d.copy_radius,
+             "copy_gate: the previous frame's tokens within this many places of the predicted one are copy candidates too "
+             "(1: the 3x3 neighbourhood, for motion); 0: the same place only");
   schema.add_choice("reward_head", &d.reward_head, {{"sign", RewardHead::kSign}, {"twohot", RewardHead::kTwoHot}},
                     "sign: 3 classes (IRIS); twohot: symlog two-hot regression (DreamerV3)");
   schema.add("reward_bins", &d.reward_bins, "two-hot bins");
@@ -31,6 +36,14 @@ void describe(core::ConfigSchema& schema, DynamicsOptions& d) {
 
 void DynamicsOptions::validate() const {
   auto fail = [](const std::string& what) { throw core::Error("dynamics options: " + what); };
+  if (grid_height < 0 || grid_width < 0 || (grid_height > 0 && grid_width > 0 && grid_height * grid_width != tokens_per_frame)) {
+    fail("grid " + grid_text() + " does not hold tokens_per_frame " + std::to_string(tokens_per_frame) + " tokens");
+  }
+  if (copy_radius < 0) fail("copy_radius " + std::to_string(copy_radius) + " is negative");
+  if (copy_radius > 0 && !copy_gate) fail("copy_radius " + std::to_string(copy_radius) + " needs copy_gate: true");
+  if (copy_radius > 0 && grid_text() == "unknown") {
+    fail("copy_radius " + std::to_string(copy_radius) + " needs the token grid (grid_height, grid_width; set from the data)");
+  }
   if (tokens_per_frame < 1) fail("tokens_per_frame " + std::to_string(tokens_per_frame) + " must be positive");
   if (vocab_size < 2) fail("vocab_size " + std::to_string(vocab_size) + " must be at least 2");
   if ((num_actions > 0) == (action_dim > 0)) {
@@ -46,6 +59,11 @@ void DynamicsOptions::validate() const {
   if (rotary && (width / heads) % 2 != 0) fail("rotary needs an even head width, got " + std::to_string(width / heads));
   if (dropout < 0 || dropout >= 1) fail("dropout " + std::to_string(dropout) + " is outside [0, 1)");
   if (reward_head == RewardHead::kTwoHot && reward_bins < 3) fail("reward_bins " + std::to_string(reward_bins) + " must be at least 3");
+}
+
+std::string DynamicsOptions::grid_text() const {
+  if (grid_height <= 0 || grid_width <= 0) return "unknown";
+  return std::to_string(grid_height) + "x" + std::to_string(grid_width);
 }
 
 }  // namespace wm::dynamics

@@ -29,6 +29,10 @@ enum class Decoding {
 struct DynamicsOptions {
   // What the sequence is made of (from the tokenizer and the environment).
   int64_t tokens_per_frame = 64;  // K: 8x8 tokens per frame
+  // The token grid (h x w = K) the data has, row by row; 0: not known (older checkpoints).
+  // The copy path reads the previous frame place by place, so a model trained on one grid
+  // means nothing on another of the same K.
+  int64_t grid_height = 0, grid_width = 0;
   int64_t vocab_size = 1024;      // V: the tokenizer's codebook
   int64_t num_actions = 0;        // discrete actions: the table size (> 0), else 0
   int64_t action_dim = 0;         // continuous actions: the vector length (> 0), else 0
@@ -54,12 +58,19 @@ struct DynamicsOptions {
   // scalar away from the start.
   bool previous_frame_input = false;
   bool copy_gate = false;
+  // copy_gate: the previous frame's tokens within this many rows and columns of the predicted
+  // place are copy candidates too, each with its own gate (0: the same place only; 1: the 3x3
+  // neighbourhood — a scene that scrolls by a place per frame is a copy from a neighbour).
+  int64_t copy_radius = 0;
   // Heads.
   RewardHead reward_head = RewardHead::kSign;
   int64_t reward_bins = 255;      // two-hot bins over symlog(-20)..symlog(20)
 
   bool discrete_actions() const { return num_actions > 0; }
   int64_t key_value_heads() const { return kv_heads > 0 ? kv_heads : heads; }
+  bool reads_previous_frame() const { return previous_frame_input || copy_gate; }
+  int64_t copy_sources() const { return (2 * copy_radius + 1) * (2 * copy_radius + 1); }  // S: copy candidates per prediction
+  std::string grid_text() const;  // "8x16", or "unknown"
   int64_t positions_per_step() const { return tokens_per_frame + 1; }
   int64_t max_positions() const { return context_steps * positions_per_step(); }
   // Throws wm::core::Error naming the value when the options cannot build a model.

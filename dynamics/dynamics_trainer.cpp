@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "core/device.h"
 #include "core/error.h"
 #include "dynamics/dynamics_checkpoint.h"
 
@@ -43,6 +44,7 @@ void DynamicsTrainOptions::validate() const {
 DynamicsTrainer::DynamicsTrainer(WorldModel model, DynamicsTrainOptions options, c10::Device device, core::Precision precision)
     : model_(std::move(model)), options_(options), device_(device), precision_(precision) {
   options_.validate();
+  core::check_precision_supported(device_, precision_, "dynamics training");
   model_->to(device_);
   model_->train();
   optimizer_ = core::make_adamw(model_->decayed_parameters(), model_->other_parameters(), options_);
@@ -123,6 +125,7 @@ void DynamicsTrainer::save(core::CheckpointWriter& writer) {
 void DynamicsTrainer::restore(const core::Checkpoint& checkpoint) {
   const DynamicsOptions stored = dynamics_options_of(checkpoint);
   const DynamicsOptions& mine = model_->options();
+  check_grid(checkpoint.path(), stored, mine);
   if (stored.layers != mine.layers || stored.width != mine.width || stored.heads != mine.heads ||
       stored.context_steps != mine.context_steps || stored.tokens_per_frame != mine.tokens_per_frame ||
       stored.vocab_size != mine.vocab_size || stored.num_actions != mine.num_actions || stored.action_dim != mine.action_dim) {

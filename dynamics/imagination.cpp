@@ -132,8 +132,8 @@ at::Tensor Imagination::next_frame_autoregressive(at::Tensor hidden, const at::T
   const at::Tensor none = torch::full({batch_, 1}, -1, frame.options());
   std::vector<at::Tensor> tokens;
   for (int64_t j = 0; j < K; ++j) {
-    // Token j of frame t + 1; its previous-frame token is frame t's token j.
-    const at::Tensor token = sampler_.sample(model_->token_scores(hidden, frame.select(1, j), torch::full({batch_}, j, frame.options())));  // [B]
+    // Token j of frame t + 1, copying from frame t (its token j, and neighbours with copy_radius).
+    const at::Tensor token = sampler_.sample(model_->token_scores(hidden, frame, torch::full({batch_}, j, frame.options())));  // [B]
     tokens.push_back(token);
     // Its row predicts token j + 1, whose previous is frame t's token j + 1 (none after the last).
     const at::Tensor row_previous = j + 1 < K ? frame.narrow(1, j + 1, 1) : none;  // [B, 1]

@@ -41,7 +41,7 @@ void pack_into(const at::Tensor& k, const at::Tensor& v, int64_t first, at::Tens
 
 bool KVCache::packed_layout_available(int64_t head_dim) {
   const bool whole_vectors = head_dim == 16 || head_dim == 32 || head_dim == 64 || head_dim == 128 || head_dim == 256;
-  return whole_vectors && packed::packed_attention_built() && cpu_has_avx512_bf16();
+  return whole_vectors && packed::packed_attention_built() && core::cpu_has_avx512_bf16();
 }
 
 KVCache::KVCache(int64_t layers, int64_t batch, int64_t heads, int64_t capacity, int64_t head_dim, const at::TensorOptions& options,

@@ -39,8 +39,10 @@ WorldModelImpl::WorldModelImpl(DynamicsOptions options) : options_(std::move(opt
     previous_token_embedding_ = register_module("previous_token_embedding", torch::nn::Embedding(options_.vocab_size, C));
   }
   if (options_.copy_gate) {
-    copy_gate_ = register_module("copy_gate", torch::nn::Linear(C, 1));
-    copy_gate_bias_ = register_module("copy_gate_bias", torch::nn::Embedding(options_.tokens_per_frame, 1));
+    const int64_t sources = options_.copy_sources();
+    copy_gate_ = register_module("copy_gate", torch::nn::Linear(C, sources));
+    copy_gate_bias_ = register_module("copy_gate_bias", torch::nn::Embedding(options_.tokens_per_frame, sources));
+    copy_places_ = make_copy_places();
   }
   embedding_dropout_ = register_module("embedding_dropout", torch::nn::Dropout(options_.dropout));
   if (options_.rotary) rotary_ = std::make_unique<RotaryEmbedding>(C / options_.heads, options_.max_positions());
@@ -65,11 +67,15 @@ void WorldModelImpl::initialize_weights() {
       embedding->weight.normal_(0.0, 0.02);
     }
   }
-  // The copy gate starts even (g = 1/2 everywhere): an unchanged token costs at most 1 bit
-  // from the first step, a changed one about log2(2 V) — the copy baseline's neighbourhood.
+  // The copy gate starts with half the mass on the same place's previous token (S sources:
+  // its bias log S against 0 for the softmax and the S - 1 neighbours, each of which gets
+  // 1 / (2 S)): an unchanged token costs at most 1 bit from the first step, a changed one
+  // about log2(2 S V) — the copy baseline's neighbourhood.
   if (copy_gate_) {
     copy_gate_->weight.zero_();
+    copy_gate_->bias.zero_();
     copy_gate_bias_->weight.zero_();
+    copy_gate_bias_->weight.select(1, 0).fill_(std::log(static_cast<double>(options_.copy_sources())));
   }
   const double residual_std = 0.02 / std::sqrt(2.0 * static_cast<double>(options_.layers));
   for (const auto& block : *blocks_) {
@@ -213,35 +219,83 @@ torch::Tensor WorldModelImpl::token_logits(const torch::Tensor& hidden) {
 torch::Tensor WorldModelImpl::reward_logits(const torch::Tensor& hidden) { return reward_head_->forward(hidden); }
 torch::Tensor WorldModelImpl::done_logits(const torch::Tensor& hidden) { return done_head_->forward(hidden).squeeze(-1); }
 
-torch::Tensor WorldModelImpl::token_scores(const torch::Tensor& hidden, const torch::Tensor& previous, const torch::Tensor& places) {
-  const torch::Tensor logits = token_logits(hidden);  // [..., V]
-  if (!options_.copy_gate) return logits;
-  check_previous(previous, logits.sizes().slice(0, logits.dim() - 1));
-  // log p = log((1 - g) softmax(logits) + g [v == previous]), g = sigmoid(gate): every entry
-  // gets log(1 - g) + log_softmax, and the previous token's also the copy's mass. Where there
-  // is no previous token the gate is shut (g = 0): the plain softmax.
-  const torch::Tensor seen = previous >= 0;
-  const torch::Tensor open_gate = (copy_gate_(hidden).squeeze(-1) + copy_gate_bias_(places).squeeze(-1)).to(logits.scalar_type());  // [...]
-  const torch::Tensor gate = open_gate.masked_fill(seen.logical_not(), -std::numeric_limits<float>::infinity());
-  const torch::Tensor index = previous.clamp_min(0).unsqueeze(-1);
-  torch::Tensor mixed = torch::log_softmax(logits, -1) + torch::log_sigmoid(-gate).unsqueeze(-1);
-  const torch::Tensor with_copy = torch::logaddexp(mixed.gather(-1, index), torch::log_sigmoid(gate).unsqueeze(-1));
-  return mixed.scatter(-1, index, with_copy);
+torch::Tensor WorldModelImpl::make_copy_places() const {
+  const int64_t K = options_.tokens_per_frame, R = options_.copy_radius;
+  // Without a grid only the same place (R = 0; validate() refuses R > 0 without one).
+  const int64_t h = R > 0 ? options_.grid_height : 1, w = R > 0 ? options_.grid_width : K;
+  std::vector<int64_t> table;
+  for (int64_t place = 0; place < K; ++place) {
+    const int64_t row = place / w, column = place % w;
+    table.push_back(place);  // the same place first: the gate's first source
+    for (int64_t dr = -R; dr <= R; ++dr) {
+      for (int64_t dc = -R; dc <= R; ++dc) {
+        if (dr == 0 && dc == 0) continue;
+        const int64_t r = row + dr, c = column + dc;
+        table.push_back(r >= 0 && r < h && c >= 0 && c < w ? r * w + c : -1);
+      }
+    }
+  }
+  return torch::tensor(table, torch::kInt64).view({K, options_.copy_sources()});
 }
 
-void WorldModelImpl::check_previous(const torch::Tensor& previous, c10::IntArrayRef predictions) const {
-  if (!previous.defined() || previous.sizes() != predictions) {
-    throw core::Error("dynamics: the copy gate needs the previous frame's tokens shaped like the predictions " + c10::str(predictions) +
-                      ", got " + (previous.defined() ? shape_text(previous) : "none"));
+torch::Tensor WorldModelImpl::copy_candidates(const torch::Tensor& previous_frame, const torch::Tensor& places) const {
+  const int64_t S = options_.copy_sources();
+  const torch::Tensor table = copy_places_.to(places.device()).index_select(0, places.reshape({-1}));  // [N, S]
+  std::vector<int64_t> shape(places.sizes().begin(), places.sizes().end());
+  shape.push_back(S);
+  const torch::Tensor where = table.view(shape);                                                     // [..., S]
+  const torch::Tensor tokens = previous_frame.to(torch::kInt64).gather(-1, where.clamp_min(0));      // [..., S]
+  return tokens.masked_fill(where < 0, -1);
+}
+
+torch::Tensor WorldModelImpl::token_scores(const torch::Tensor& hidden, const torch::Tensor& previous_frame, const torch::Tensor& places) {
+  const torch::Tensor logits = token_logits(hidden);  // [..., V]
+  if (!options_.copy_gate) return logits;
+  check_previous(previous_frame, logits.sizes().slice(0, logits.dim() - 1));
+  // p = w_0 softmax(logits) + sum_m w_m [v == candidate m], the weights a softmax over
+  // (0, gate_1 .. gate_S): candidate m is the previous frame's token at the m-th place of the
+  // predicted place's neighbourhood (the same place first). A candidate that is not there
+  // (outside the grid, or no previous frame) gets no weight: with none, the plain softmax.
+  const torch::Tensor candidates = copy_candidates(previous_frame, places);  // [..., S]
+  const torch::Tensor gates = (copy_gate_(hidden) + copy_gate_bias_(places)).to(logits.scalar_type()).masked_fill(
+      candidates < 0, -std::numeric_limits<float>::infinity());                                 // [..., S]
+  const torch::Tensor log_weights = torch::log_softmax(torch::cat({torch::zeros_like(gates.narrow(-1, 0, 1)), gates}, -1), -1);  // [..., 1 + S]
+  const torch::Tensor from_softmax = torch::log_softmax(logits, -1) + log_weights.narrow(-1, 0, 1);
+  // The copies' mass per token (candidates naming the same token add up), in log space; log
+  // of an exact 0 would give NaN gradients, so those entries are -inf by a mask instead.
+  const torch::Tensor copy_mass =
+      torch::zeros_like(from_softmax).scatter_add(-1, candidates.clamp_min(0), log_weights.narrow(-1, 1, candidates.size(-1)).exp());
+  const torch::Tensor copy_log = torch::log(copy_mass.clamp_min(std::numeric_limits<float>::min())).masked_fill(copy_mass <= 0,
+                                                                                                                 -std::numeric_limits<float>::infinity());
+  return torch::logaddexp(from_softmax, copy_log);
+}
+
+void WorldModelImpl::check_previous(const torch::Tensor& previous_frame, c10::IntArrayRef predictions) const {
+  std::vector<int64_t> wanted(predictions.begin(), predictions.end());
+  wanted.push_back(options_.tokens_per_frame);
+  if (!previous_frame.defined() || previous_frame.sizes() != c10::IntArrayRef(wanted)) {
+    throw core::Error("dynamics: the copy gate needs each prediction's previous frame " + c10::str(wanted) + ", got " +
+                      (previous_frame.defined() ? shape_text(previous_frame) : "none"));
   }
 }
 
 torch::Tensor WorldModelImpl::forward(const torch::Tensor& tokens, const torch::Tensor& actions) {
   const int64_t B = tokens.size(0), S = tokens.size(1), K = options_.tokens_per_frame;
-  const torch::Tensor rows = autoregressive_previous(tokens);  // [B, S, K + 1]
-  const torch::Tensor hidden = transform(embed_steps(tokens, actions, 0, rows));
+  const torch::Tensor hidden = transform(embed_steps(tokens, actions, 0, autoregressive_previous(tokens)));
+  if (!options_.copy_gate) return token_logits(hidden);
   const torch::Tensor places = autoregressive_places().view({1, 1, K + 1}).expand({B, S, K + 1});
-  return token_scores(hidden, rows.view({B, S * (K + 1)}), places.reshape({B, S * (K + 1)}));
+  return token_scores(hidden, autoregressive_copy_frames(tokens).view({B, S * (K + 1), K}), places.reshape({B, S * (K + 1)}));
+}
+
+torch::Tensor WorldModelImpl::autoregressive_copy_frames(const torch::Tensor& tokens, const torch::Tensor& before) const {
+  const int64_t B = tokens.size(0), S = tokens.size(1), K = options_.tokens_per_frame;
+  const torch::Tensor ids = tokens.to(torch::kInt64);
+  const torch::Tensor none = torch::full({B, 1, K}, -1, ids.options());
+  const torch::Tensor first_before = before.defined() ? before.to(torch::kInt64).view({B, 1, K}) : none;
+  const torch::Tensor frame_before = torch::cat({first_before, ids.narrow(1, 0, S - 1)}, 1);  // [B, S, K]
+  // Rows 0..K-2 copy from the frame before, row K - 1 predicts no frame token, the action row
+  // copies from its own step's frame.
+  return torch::cat({frame_before.unsqueeze(2).expand({B, S, K - 1, K}), none.unsqueeze(2).expand({B, S, 1, K}), ids.unsqueeze(2)}, 2);
 }
 
 torch::Tensor WorldModelImpl::embed_frame_queries(int64_t first_step, int64_t count, const torch::Tensor& previous) {
@@ -258,10 +312,17 @@ torch::Tensor WorldModelImpl::embed_frame_queries(int64_t first_step, int64_t co
 }
 
 torch::Tensor WorldModelImpl::next_frame_logits(const torch::Tensor& query_hidden, const torch::Tensor& previous) {
+  if (!options_.copy_gate) return token_logits(query_hidden);
   const int64_t K = options_.tokens_per_frame;
-  const torch::Tensor places = torch::arange(K, torch::TensorOptions().dtype(torch::kInt64).device(query_hidden.device()));
-  if (options_.copy_gate) check_previous(previous, query_hidden.sizes().slice(0, query_hidden.dim() - 1));
-  return token_scores(query_hidden, previous, options_.copy_gate ? places.expand_as(previous) : places);
+  const auto predictions = query_hidden.sizes().slice(0, query_hidden.dim() - 1);  // [..., K]
+  if (!previous.defined() || previous.sizes() != predictions) {
+    throw core::Error("dynamics: the copy gate needs the previous frame's tokens shaped like the predictions " + c10::str(predictions) +
+                      ", got " + (previous.defined() ? shape_text(previous) : "none"));
+  }
+  std::vector<int64_t> frames(predictions.begin(), predictions.end());
+  frames.push_back(K);
+  const torch::Tensor places = torch::arange(K, torch::TensorOptions().dtype(torch::kInt64).device(query_hidden.device())).expand(predictions);
+  return token_scores(query_hidden, previous.unsqueeze(-2).expand(frames), places);  // each query copies from the whole previous frame
 }
 
 torch::Tensor WorldModelImpl::frame_query_positions(int64_t first_step, int64_t count) const {
@@ -312,8 +373,9 @@ WorldModelImpl::TokenPredictions WorldModelImpl::autoregressive_predictions(cons
   // a dream's first frame does not).
   const torch::Tensor previous_real = torch::cat({torch::zeros_like(mask.narrow(1, 0, 1)), mask.narrow(1, 0, L - 1)}, 1);  // [B, L]
   torch::Tensor rows = autoregressive_previous(batch.tokens);  // [B, L, K + 1]
-  const torch::Tensor frame_rows_read = previous_real.unsqueeze(2).expand({B, L, K});
-  rows = rows.masked_fill(torch::cat({frame_rows_read, torch::ones_like(mask).unsqueeze(2)}, 2).logical_not(), -1);
+  // [B, L, K + 1]: whether each row reads a previous frame (the action row reads its own step's)
+  const torch::Tensor row_reads = torch::cat({previous_real.unsqueeze(2).expand({B, L, K}), torch::ones_like(mask).unsqueeze(2)}, 2);
+  rows = rows.masked_fill(row_reads.logical_not(), -1);
   const torch::Tensor hidden = transform(embed_steps(batch.tokens, batch.actions, 0, rows)).view({B, L, K + 1, C});
 
   // Next-token targets: within a frame (z_t^j -> z_t^(j+1)), and across steps (a_t ->
@@ -333,15 +395,21 @@ WorldModelImpl::TokenPredictions WorldModelImpl::autoregressive_predictions(cons
   const torch::Tensor shifted = torch::cat({batch.tokens.narrow(1, 0, 1), batch.tokens.narrow(1, 0, L - 1)}, 1);  // [B, L, K]
   const torch::Tensor within_previous = shifted.narrow(2, 1, K - 1).reshape({-1});
   const torch::Tensor across_previous = batch.tokens.narrow(1, 0, L - 1).select(2, 0).reshape({-1});
-  // What each prediction read (-1 where its previous step is not real) and the place it predicts.
-  const torch::Tensor read = torch::cat({rows.narrow(2, 0, K - 1).reshape({-1}), rows.narrow(1, 0, L - 1).select(2, K).reshape({-1})});
-  const torch::Tensor places = autoregressive_places();
-  const torch::Tensor row_places = torch::cat({places.narrow(0, 0, K - 1).repeat({B * L}), places[K].expand({B * (L - 1)})});
   TokenPredictions p;
   p.next_frame = torch::cat({within_next_frame, across_next_frame}).masked_select(token_mask);
   p.previous = torch::cat({within_previous, across_previous}).index({token_mask});
-  p.logits = token_scores(torch::cat({within_hidden, across_hidden}).index({token_mask}), read.index({token_mask}),
-                          row_places.index({token_mask}));  // [N, V]
+  const torch::Tensor predicting = torch::cat({within_hidden, across_hidden}).index({token_mask});
+  if (options_.copy_gate) {
+    // The frame each prediction copies from (all -1 where its previous step is not real) and
+    // the place it predicts.
+    const torch::Tensor frames = autoregressive_copy_frames(batch.tokens).masked_fill(row_reads.logical_not().unsqueeze(3), -1);  // [B, L, K + 1, K]
+    const torch::Tensor copied = torch::cat({frames.narrow(2, 0, K - 1).reshape({-1, K}), frames.narrow(1, 0, L - 1).select(2, K).reshape({-1, K})});
+    const torch::Tensor places = autoregressive_places();
+    const torch::Tensor row_places = torch::cat({places.narrow(0, 0, K - 1).repeat({B * L}), places[K].expand({B * (L - 1)})});
+    p.logits = token_scores(predicting, copied.index({token_mask}), row_places.index({token_mask}));  // [N, V]
+  } else {
+    p.logits = token_logits(predicting);  // [N, V]
+  }
   p.targets = torch::cat({within_target, across_target}).index({token_mask});
   p.action_hidden = hidden.select(2, K);
   return p;

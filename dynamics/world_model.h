@@ -72,6 +72,10 @@ class WorldModelImpl : public torch::nn::Module {
   torch::Tensor autoregressive_previous(const torch::Tensor& tokens, const torch::Tensor& before = {}) const;
   // The frame place each of a step's K + 1 rows predicts (row K - 1's is unused): int64 [K + 1].
   torch::Tensor autoregressive_places() const;
+  // The frame each of a step's K + 1 rows copies from (copy_gate, token-by-token): rows
+  // 0..K-2 the frame before (`before` for the first step; none: -1), row K - 1 none, the
+  // action row its own step's frame. tokens [B, S, K] -> int64 [B, S, K + 1, K].
+  torch::Tensor autoregressive_copy_frames(const torch::Tensor& tokens, const torch::Tensor& before = {}) const;
 
   // The transformer on embeddings [B, T, C] -> hidden states [B, T, C] (final LayerNorm
   // applied). With a cache, x holds the T positions after the cached ones.
@@ -90,11 +94,13 @@ class WorldModelImpl : public torch::nn::Module {
   // dream_model).
   torch::Tensor token_logits(const torch::Tensor& hidden);
   // The scores a token is sampled and trained from: token_logits, or with copy_gate the
-  // mixture (1 - g) softmax(logits) + g [v == previous] as log-probabilities (valid logits:
-  // softmax gives the mixture back), g from the hidden state and the predicted place's bias.
-  // hidden [..., C]; previous int64 [...] (-1: no previous token, the plain softmax); places
-  // int64 [...] (0..K-1) -> [..., V].
-  torch::Tensor token_scores(const torch::Tensor& hidden, const torch::Tensor& previous, const torch::Tensor& places);
+  // mixture w_0 softmax(logits) + sum_m w_m [v == candidate m] as log-probabilities (valid
+  // logits: softmax gives the mixture back). The candidates are the previous frame's tokens
+  // at the predicted place and, with copy_radius, its neighbours; the weights come from the
+  // hidden state and the place's biases. hidden [..., C]; previous_frame int64 [..., K] (the
+  // frame each prediction copies from; -1 entries: none, all -1 gives the plain softmax);
+  // places int64 [...] (0..K-1, the predicted place) -> [..., V].
+  torch::Tensor token_scores(const torch::Tensor& hidden, const torch::Tensor& previous_frame, const torch::Tensor& places);
   torch::nn::Linear& token_head() { return token_head_; }
   torch::Tensor reward_logits(const torch::Tensor& hidden);  // [..., C] -> [..., R]
   torch::Tensor done_logits(const torch::Tensor& hidden);    // [..., C] -> [...]
@@ -157,8 +163,13 @@ class WorldModelImpl : public torch::nn::Module {
   torch::Tensor previous_token_embedding(const torch::Tensor& previous);
   // Token-by-token decoding with previous_frame_input: the step rows carry the previous frame.
   bool steps_read_previous() const;
-  // The copy gate needs a previous token for each prediction (-1 allowed): a clear error otherwise.
-  void check_previous(const torch::Tensor& previous, c10::IntArrayRef predictions) const;
+  // The copy gate needs a previous frame for each prediction (-1 entries allowed): a clear error otherwise.
+  void check_previous(const torch::Tensor& previous_frame, c10::IntArrayRef predictions) const;
+  // Where each place's copy candidates sit in the previous frame: int64 [K, S], the place
+  // itself first, then its neighbours within copy_radius row by row (-1: outside the grid).
+  torch::Tensor make_copy_places() const;
+  // The candidates' tokens: previous_frame [..., K], places [...] -> int64 [..., S], -1 where none.
+  torch::Tensor copy_candidates(const torch::Tensor& previous_frame, const torch::Tensor& places) const;
   // The token predictions a loss is computed from, whichever the decoding mode.
   struct TokenPredictions {
     torch::Tensor logits;          // [N, V]: one row per predicted token whose step is real
@@ -177,8 +188,9 @@ class WorldModelImpl : public torch::nn::Module {
   torch::nn::Embedding action_table_{nullptr};  // discrete actions
   torch::nn::Embedding frame_queries_{nullptr};  // parallel decoding: K query embeddings
   torch::nn::Embedding previous_token_embedding_{nullptr};  // previous_frame_input: [V, C]
-  torch::nn::Linear copy_gate_{nullptr};                    // copy_gate: hidden -> gate logit
-  torch::nn::Embedding copy_gate_bias_{nullptr};            // copy_gate: one gate bias per place, [K, 1]
+  torch::nn::Linear copy_gate_{nullptr};                    // copy_gate: hidden -> S gate logits
+  torch::nn::Embedding copy_gate_bias_{nullptr};            // copy_gate: gate biases per place and source, [K, S]
+  torch::Tensor copy_places_;                               // copy_gate: make_copy_places(), on the CPU
   torch::nn::Linear action_projection_{nullptr};  // continuous actions
   torch::nn::Dropout embedding_dropout_{nullptr};
   torch::nn::ModuleList blocks_{nullptr};

@@ -14,8 +14,8 @@ namespace wm::policy {
 dynamics::WorldModel dreaming_model(const dynamics::WorldModel& model, PolicyTrainOptions::DreamPrecision wanted, c10::Device device) {
   using P = PolicyTrainOptions::DreamPrecision;
   core::Precision precision = core::Precision::kFp32;
-  if (wanted == P::kBf16 || (wanted == P::kAuto && (device.is_cuda() || dynamics::cpu_has_bf16()))) precision = core::Precision::kBf16;
-  dynamics::check_dream_precision(device, precision);
+  if (wanted == P::kBf16 || (wanted == P::kAuto && (device.is_cuda() || core::cpu_has_bf16()))) precision = core::Precision::kBf16;
+  core::check_precision_supported(device, precision, "the policy's dreams");
   return dynamics::dream_model(model, precision);
 }
 

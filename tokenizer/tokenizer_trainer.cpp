@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "core/device.h"
 #include "core/error.h"
 #include "tokenizer/tokenizer_checkpoint.h"
 
@@ -39,6 +40,7 @@ void TokenizerTrainOptions::validate() const {
 TokenizerTrainer::TokenizerTrainer(VQModel model, TokenizerTrainOptions options, c10::Device device, core::Precision precision)
     : model_(std::move(model)), options_(options), device_(device), precision_(precision) {
   options_.validate();
+  core::check_precision_supported(device_, precision_, "tokenizer training");
   model_->to(device_);
   model_->train();
   // Weight decay on the conv and linear weights; none on biases, norms or the codebook.

@@ -116,6 +116,10 @@ void add_bench_command(CLI::App& app) {
   tok_cmd->add_option("--norm-kernel", tok->options.norm_kernel,
                       "fused GroupNorm+SiLU build: best (default), avx512, avx2, or none (the unfused ATen ops)")
       ->capture_default_str();
+  tok_cmd->add_option("--precision", tok->options.precision,
+                      "fp32, or bf16: autocast training and encoding against fp32 in the same run and the PyTorch peer autocast alike")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   tok_cmd->callback([tok] {
     for (const auto& record : bench::run_tokenizer_bench(tok->options)) bench::print_record(record, tok->json);
   });
@@ -158,6 +162,10 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::Range(int64_t{1}, int64_t{1000}));
   dyn_cmd->add_flag("!--no-reference", dyn->options.reference, "leave out the PyTorch peer");
   dyn_cmd->add_flag("--small-only", dyn->options.small_only, "leave out the IRIS-size model");
+  dyn_cmd->add_option("--precision", dyn->options.precision,
+                      "fp32, or bf16: autocast training against fp32 in the same run and the PyTorch peer autocast alike")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   dyn_cmd->callback([dyn] {
     for (const auto& record : bench::run_dynamics_bench(dyn->options)) bench::print_record(record, dyn->json);
   });

@@ -1,5 +1,6 @@
-// wm tokens dump|info|decode: datasets -> token shards (dataloader/token_dump.h), their
-// statistics and integrity, and shards back to video through the tokenizer.
+// wm tokens dump|import|info|decode: datasets -> token shards (dataloader/token_dump.h), token
+// arrays made elsewhere -> token shards (dataloader/token_import.h), their statistics and
+// integrity, and shards back to video through the tokenizer.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -16,6 +17,7 @@
 #include "core/npy.h"
 #include "core/run_dir.h"
 #include "dataloader/token_dump.h"
+#include "dataloader/token_import.h"
 #include "tokenizer/tokenizer_checkpoint.h"
 #include "tools/checkpoint_paths.h"
 #include "tools/commands.h"
@@ -83,6 +85,46 @@ void run_dump(const DumpArgs& args) {
   if (!r.failures.empty()) {
     throw core::Error(std::to_string(r.failures.size()) + " of " + std::to_string(r.sources) + " source(s) failed (the others were written): " +
                       r.failures.front() + (r.failures.size() > 1 ? " (and more in the log above)" : ""));
+  }
+}
+
+struct ImportArgs {
+  std::vector<std::string> inputs;
+  std::string out, grid;
+  int64_t vocab = 1024;
+  double fps = 0;
+  bool force = false;
+};
+
+// "8x16" -> {8, 16}.
+std::pair<int64_t, int64_t> parse_grid(const std::string& text) {
+  const auto x = text.find('x');
+  try {
+    size_t used_h = 0, used_w = 0;
+    if (x != std::string::npos) {
+      const int64_t h = std::stoll(text.substr(0, x), &used_h), w = std::stoll(text.substr(x + 1), &used_w);
+      if (used_h == x && used_w == text.size() - x - 1 && h > 0 && w > 0) return {h, w};
+    }
+  } catch (const std::exception&) {
+  }
+  throw core::Error("wm tokens import: --grid " + text + " is not HEIGHTxWIDTH with positive numbers (e.g. 8x16)");
+}
+
+void run_import(const ImportArgs& args) {
+  core::init_logging({}, {}, /*rank=*/0);
+  dataloader::TokenImportOptions options;
+  std::tie(options.grid_height, options.grid_width) = parse_grid(args.grid);
+  options.vocab_size = args.vocab;
+  options.fps = args.fps;
+  options.force = args.force;
+  const std::vector<std::filesystem::path> inputs(args.inputs.begin(), args.inputs.end());
+  const dataloader::TokenImportResult r = dataloader::import_tokens(inputs, args.out, options);
+  spdlog::info("imported {} file(s), {} frames ({}x{} tokens of {}); {} already done; {} skipped; {} now lists {} shards, {} frames", r.written,
+               r.frames, options.grid_height, options.grid_width, options.vocab_size, r.already_done, r.failures.size(),
+               (std::filesystem::path(args.out) / "manifest.json").string(), r.manifest.shards.size(), r.manifest.frames());
+  if (!r.failures.empty()) {
+    throw core::Error(std::to_string(r.failures.size()) + " input(s) skipped (the others were imported): " + r.failures.front() +
+                      (r.failures.size() > 1 ? " (and more in the log above)" : ""));
   }
 }
 
@@ -191,6 +233,17 @@ void add_tokens_command(CLI::App& app) {
   dump_cmd->add_option("--decode-threads", dump->decode_threads, "sources decoded at once")->capture_default_str()->check(CLI::Range(1, 256));
   dump_cmd->add_flag("--force", dump->force, "redo sources already dumped with this tokenizer");
   dump_cmd->callback([dump] { run_dump(*dump); });
+
+  auto import = std::make_shared<ImportArgs>();
+  CLI::App* import_cmd = tokens->add_subcommand("import", "Token arrays made elsewhere (.npy, [T, h*w] or [T, h, w]) into token shards");
+  import_cmd->add_option("inputs", import->inputs, ".npy token files or folders of them (sidecars X.actions.npy, X.rewards.npy, X.dones.npy)")
+      ->required();
+  import_cmd->add_option("--out,-o", import->out, "output folder (one shard folder per file, plus manifest.json)")->required();
+  import_cmd->add_option("--grid", import->grid, "the tokens' grid, HEIGHTxWIDTH (commaVQ: 8x16)")->required();
+  import_cmd->add_option("--vocab", import->vocab, "vocabulary size: ids are 0..vocab-1")->capture_default_str();
+  import_cmd->add_option("--fps", import->fps, "frame rate recorded in each shard (0: unknown)")->check(CLI::Range(0.0, 1000.0));
+  import_cmd->add_flag("--force", import->force, "re-import files imported before");
+  import_cmd->callback([import] { run_import(*import); });
 
   auto info = std::make_shared<InfoArgs>();
   CLI::App* info_cmd = tokens->add_subcommand("info", "Counts, code usage and entropy, and an integrity check of every shard");

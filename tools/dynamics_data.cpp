@@ -55,6 +55,8 @@ void DynamicsData::open(WmConfig& config, c10::Device device, bool tokenize_once
     auto shards = std::make_shared<dataloader::TokenShardSource>(path_);
     const auto& t = shards->manifest().tokenizer;
     o.tokens_per_frame = t.grid_height * t.grid_width;
+    o.grid_height = t.grid_height;
+    o.grid_width = t.grid_width;
     o.vocab_size = t.vocab_size;
     shards_tokenizer_hash_ = t.hash;
     source = shards;
@@ -70,13 +72,15 @@ void DynamicsData::open(WmConfig& config, c10::Device device, bool tokenize_once
     source = dataloader::open_source(path_, config.dataset.video);
     if (tokenize_once) source = std::make_shared<TokenizedSource>(source, tokenizer_);
     o.tokens_per_frame = tokenizer_->options().tokens_per_frame();
+    o.grid_height = tokenizer_->options().grid_height();
+    o.grid_width = tokenizer_->options().grid_width();
     o.vocab_size = tokenizer_->options().vocab_size;
   }
   fit_actions(o, *source);
   vocab_size_ = o.vocab_size;
   using Split = dataloader::SplitSource;
-  train_part_ = std::make_shared<Split>(source, config.data.holdout_fraction, Split::Part::kTrain);
-  holdout_part_ = std::make_shared<Split>(source, config.data.holdout_fraction, Split::Part::kHoldout);
+  train_part_ = std::make_shared<Split>(source, config.data, Split::Part::kTrain);
+  holdout_part_ = std::make_shared<Split>(source, config.data, Split::Part::kHoldout);
 }
 
 dataloader::WindowSamplerOptions DynamicsData::sampling(int64_t batch, int64_t window) const {

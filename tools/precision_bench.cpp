@@ -18,7 +18,7 @@ std::vector<bench::BenchRecord> run_precision_bench(const std::filesystem::path&
     throw core::Error(run_dir.string() + " is not a run folder: it has no config.yaml");
   }
   const c10::Device cpu(c10::kCPU);
-  dynamics::check_dream_precision(cpu, core::Precision::kBf16);
+  core::check_precision_supported(cpu, core::Precision::kBf16, "wm bench precision");
   const std::filesystem::path checkpoint = resolve_checkpoint(run_dir.string(), "dynamics");
   WmConfig config = load_wm_config(config_file, {}).config;
   const DynamicsData data(config, run_dir, cpu);

@@ -100,6 +100,8 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
 
   tokenizer::TokenizerTrainer tokenizer(tokenizer::VQModel(config.tokenizer), config.tokenizer_train, device, config.run.precision);
   config.dynamics.tokens_per_frame = config.tokenizer.tokens_per_frame();
+  config.dynamics.grid_height = config.tokenizer.grid_height();
+  config.dynamics.grid_width = config.tokenizer.grid_width();
   config.dynamics.vocab_size = config.tokenizer.vocab_size;
   config.dynamics.num_actions = actions.is_discrete() ? actions.n : 0;
   config.dynamics.action_dim = actions.is_discrete() ? 0 : actions.dim;
@@ -127,11 +129,7 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
       .step = [&] { return tokenizer.step(); },
       .train_step = [&] { return tokenizer.train_step(frames_of(batches->next())); },
       .evaluate =
-          [&] {
-            if (!frames->holdout_frames().defined()) return core::Scalars{};
-            const auto [psnr, usage] = tokenizer.evaluate(frames->holdout_frames());
-            return core::Scalars{{"tokenizer/holdout_psnr_db", psnr}, {"tokenizer/holdout_code_usage", usage}};
-          },
+          [&] { return evaluate_tokenizer(tokenizer, *frames); },
       .save = [&](core::CheckpointWriter& writer) { tokenizer.save(writer); },
       .restore = [&](const core::Checkpoint& checkpoint) { tokenizer.restore(checkpoint); }};
   core::TrainPhase dynamics_phase{.name = "dynamics",
@@ -258,7 +256,10 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
       tokenizer.model()->train();
       const core::PhaseReport report = core::run_phase(run, tokenizer_phase, (e - loop.tokenizer_start + 1) * loop.tokenizer_steps);
       batches.reset();
-      if (const auto psnr = core::find_scalar(report.evaluation, "tokenizer/holdout_psnr_db")) summary += fmt::format(" tokenizer {:.1f} dB", *psnr);
+      if (const auto psnr = core::find_scalar(report.evaluation, "tokenizer/holdout_psnr_db")) {
+        summary += fmt::format(" tokenizer {:.1f} dB (mean frame {:.1f})", *psnr,
+                               core::find_scalar(report.evaluation, "tokenizer/holdout_mean_frame_psnr_db").value_or(0));
+      }
       mark("tokenizer");
     }
     tokenizer.model()->eval();

@@ -23,7 +23,6 @@ void train_tokenizer(const std::string& config_file, const std::vector<std::stri
   // Data: the training part and the held-out tail of every episode.
   const TokenizerData data(config, run.dir().root());
   dataloader::PrefetchingSampler batches(dataloader::WindowSampler(data.train_part(), data.sampling(options.batch_size)), /*depth=*/3);
-  const torch::Tensor& holdout_frames = data.holdout_frames();
 
   tokenizer::TokenizerTrainer trainer(tokenizer::VQModel(config.tokenizer), options, device, config.run.precision);
   int64_t frames_seen = 0;
@@ -42,18 +41,19 @@ void train_tokenizer(const std::string& config_file, const std::vector<std::stri
                          .evaluate = {},
                          .save = [&](core::CheckpointWriter& writer) { trainer.save(writer); },
                          .restore = [&](const core::Checkpoint& checkpoint) { trainer.restore(checkpoint); }};
-  if (holdout_frames.defined()) {
+  if (data.holdout_frames().defined()) {
     phase.evaluate = [&] {
-      const auto [psnr, usage] = trainer.evaluate(holdout_frames);
-      spdlog::info("step {}: held-out PSNR {:.2f} dB, codes used {:.1f}%", trainer.step(), psnr, 100 * usage);
-      return core::Scalars{{"tokenizer/holdout_psnr_db", psnr}, {"tokenizer/holdout_code_usage", usage}};
+      std::string line;
+      core::Scalars scalars = evaluate_tokenizer(trainer, data, &line);
+      spdlog::info("step {}: {}", trainer.step(), line);
+      return scalars;
     };
   }
   if (resume) core::resume_phase(run, phase);
 
   spdlog::info("training the tokenizer ({}x{} -> {}x{} tokens of {}) on {} ({} episodes, {} held out) on {}",
                config.tokenizer.height, config.tokenizer.width, config.tokenizer.grid_height(), config.tokenizer.grid_width(),
-               config.tokenizer.vocab_size, data.path().string(), data.train_part()->num_episodes(), data.holdout_part()->num_episodes(),
+               config.tokenizer.vocab_size, data.describe_sources(), data.train_part()->num_episodes(), data.holdout_episodes(),
                device.str());
   core::run_phase(run, phase, options.steps);
   spdlog::info("done at step {} after {:.0f} s", trainer.step(), run.elapsed_s());

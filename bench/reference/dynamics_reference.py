@@ -338,7 +338,9 @@ def main():
         dones = torch.zeros(o.batch, o.context)
 
         def step():
-            loss = model.loss(tokens, actions, rewards, dones)
+            # bf16: autocast the forward pass, fp32 weights and AdamW state (as wm's run.precision=bf16)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=o.precision == "bf16"):
+                loss = model.loss(tokens, actions, rewards, dones)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)

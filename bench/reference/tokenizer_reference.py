@@ -164,6 +164,7 @@ def main():
     p.add_argument("--res-blocks", type=int, default=1)
     p.add_argument("--vocab", type=int, default=1024)
     p.add_argument("--code-dim", type=int, default=32)
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     o = p.parse_args()
     o.mult = [int(m) for m in o.mult.split(",")]
     torch.set_num_threads(o.threads)
@@ -175,9 +176,12 @@ def main():
                                   lr=1e-3, betas=(0.9, 0.99))
     frames = torch.randint(0, 256, (o.batch, o.height, o.width, 3), dtype=torch.uint8)
 
+    bf16 = o.precision == "bf16"  # autocast the forward pass, fp32 weights and AdamW state (as wm's run.precision=bf16)
+
     def train_step():
         model.train()
-        loss = model.loss(frames)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = model.loss(frames)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -185,7 +189,8 @@ def main():
 
     def encode():
         model.eval()
-        model.encode(frames)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            model.encode(frames)
 
     print(json.dumps({"train_frames_per_s": measure(train_step, o.batch, o.seconds),
                       "encode_frames_per_s": measure(encode, o.batch, o.seconds),

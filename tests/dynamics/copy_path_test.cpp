@@ -1,10 +1,15 @@
 // The copy path (dynamics.previous_frame_input, dynamics.copy_gate), in both decoding modes:
 // a world where frames never change is the copy baseline's from the first tens of steps, where
 // the plain model is still far from it; the gate's gradient reaches its weights; with the same
-// gate both modes give the same distribution; token-by-token dreams are the full pass's.
+// gate both modes give the same distribution; token-by-token dreams are the full pass's; with
+// copy_radius the neighbours are candidates, and a scrolling world is learned in tens of steps.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <iostream>
+
+#include "core/checkpoint.h"
+#include "dynamics/dynamics_checkpoint.h"
 #include "dynamics/dynamics_test_support.h"
 #include "dynamics/dynamics_trainer.h"
 #include "dynamics/token_baselines.h"
@@ -87,24 +92,28 @@ TEST(CopyPath, TheMixtureIsADistributionWithTheGatesMassOnThePreviousToken) {
   EXPECT_LT(probabilities.gather(-1, previous).max().item<double>(), 0.6);
   // Without a previous token (a window's first frame) the gate is shut: the plain softmax.
   const torch::Tensor hidden = torch::randn({3, model->options().width});
-  const torch::Tensor none = torch::full({3}, -1, torch::kInt64), places = torch::tensor({0, 1, 3}, torch::kInt64);
+  const torch::Tensor none = torch::full({3, model->options().tokens_per_frame}, -1, torch::kInt64), places = torch::tensor({0, 1, 3}, torch::kInt64);
   EXPECT_TRUE(torch::allclose(model->token_scores(hidden, none, places), torch::log_softmax(model->token_logits(hidden), -1), 1e-6, 1e-6));
 }
 
-// A model whose softmax is uniform and whose gate is fixed at g: every next-frame token, in
-// either decoding mode, is (1 - g) / V + g [v == the previous frame's token there].
-WorldModel fixed_gate_model(Decoding decoding, double g) {
+// A model of `o` in eval mode whose softmax is uniform and whose every copy gate is `gate`,
+// whatever the hidden state.
+WorldModel fixed_gate_model(const DynamicsOptions& o, double gate) {
   torch::manual_seed(3);
-  WorldModel model(copy_options(true, decoding));
+  WorldModel model(o);
   model->eval();
   torch::NoGradGuard no_grad;
   auto params = model->named_parameters();
   params["token_head.weight"].zero_();
   params["copy_gate.weight"].zero_();
   params["copy_gate.bias"].zero_();
-  params["copy_gate_bias.weight"].fill_(std::log(g / (1 - g)));
+  params["copy_gate_bias.weight"].fill_(gate);
   return model;
 }
+
+// Uniform softmax, the same-place gate fixed at g: every next-frame token, in either decoding
+// mode, is (1 - g) / V + g [v == the previous frame's token there].
+WorldModel fixed_gate_model(Decoding decoding, double g) { return fixed_gate_model(copy_options(true, decoding), std::log(g / (1 - g))); }
 
 TEST(CopyPath, BothDecodingModesGiveTheSameDistributionForTheSameGate) {
   const double g = 0.9;
@@ -132,9 +141,13 @@ TEST(CopyPath, BothDecodingModesGiveTheSameDistributionForTheSameGate) {
 // full pass's argmax over the window the cache holds (the rows read the previous frame and
 // the gate mixes it in, in the cache as in the full pass).
 TEST(CopyPath, GreedyTokenByTokenDreamsAreTheFullPassArgmax) {
+  for (int64_t radius : {0, 1}) {
+  SCOPED_TRACE("copy_radius " + std::to_string(radius));
   torch::manual_seed(5);
   DynamicsOptions o = small_dynamics_options();
   o.previous_frame_input = o.copy_gate = true;
+  o.grid_height = o.grid_width = 2;
+  o.copy_radius = radius;
   WorldModel model(o);
   model->eval();
   {
@@ -154,6 +167,101 @@ TEST(CopyPath, GreedyTokenByTokenDreamsAreTheFullPassArgmax) {
     }
   });
   EXPECT_EQ(rebuilds, 2);
+  }
+}
+
+// With copy_radius 1 on a 2x2 grid, place 0's candidates are the previous frame's places 0
+// (itself), 1 (right), 2 (below) and 3 (diagonal); the five places outside the grid get no
+// weight. Equal gates and a uniform softmax: each of the 4 candidates and the softmax 1/5,
+// and candidates naming the same token add up — in both decoding modes.
+TEST(CopyPath, NeighbourCandidatesShareTheMassAndTheGridsBorderHasNone) {
+  const int64_t V = 64;
+  for (Decoding decoding : {Decoding::kParallel, Decoding::kAutoregressive}) {
+    SCOPED_TRACE(mode_name(decoding));
+    DynamicsOptions o = copy_options(true, decoding);
+    o.grid_height = o.grid_width = 2;
+    o.copy_radius = 1;
+    WorldModel model = fixed_gate_model(o, 0.0);
+    torch::NoGradGuard no_grad;
+    const torch::Tensor previous = torch::tensor({{5, 5, 7, 9}}, torch::kInt64);  // [1, K]: places 0 and 1 hold the same token
+    const torch::Tensor scores = model->token_scores(torch::zeros({1, o.width}), previous, torch::zeros({1}, torch::kInt64)).exp()[0];
+    EXPECT_NEAR(scores[5].item<double>(), 1.0 / (5 * V) + 2.0 / 5, 1e-6);
+    EXPECT_NEAR(scores[7].item<double>(), 1.0 / (5 * V) + 1.0 / 5, 1e-6);
+    EXPECT_NEAR(scores[9].item<double>(), 1.0 / (5 * V) + 1.0 / 5, 1e-6);
+    EXPECT_NEAR(scores[0].item<double>(), 1.0 / (5 * V), 1e-7);
+    EXPECT_NEAR(scores.sum().item<double>(), 1.0, 1e-5);
+    // Place 3 (bottom right) sees 0, 1, 2 and itself: 9 is its own token.
+    const torch::Tensor corner = model->token_scores(torch::zeros({1, o.width}), previous, torch::full({1}, 3, torch::kInt64)).exp()[0];
+    EXPECT_NEAR(corner[9].item<double>(), 1.0 / (5 * V) + 1.0 / 5, 1e-6);
+    EXPECT_NEAR(corner[5].item<double>(), 1.0 / (5 * V) + 2.0 / 5, 1e-6);
+  }
+  DynamicsOptions no_grid = copy_options(true);
+  no_grid.copy_radius = 1;
+  EXPECT_NE(test::error_of([&] { no_grid.validate(); }).find("copy_radius 1 needs the token grid"), std::string::npos);
+  no_grid.copy_gate = false;
+  EXPECT_NE(test::error_of([&] { no_grid.validate(); }).find("copy_radius 1 needs copy_gate: true"), std::string::npos);
+}
+
+// A world that scrolls: every frame is the previous one moved a place left or right (the
+// action says which). Same-place copying is right only by chance; copying from a neighbour
+// is right everywhere but at the two ends, where the grid wraps. After the same 60 steps the
+// neighbour copy path is far ahead.
+double scrolling_world_bits(int64_t radius, Decoding decoding) {
+  torch::manual_seed(0);
+  DynamicsOptions o = copy_options(true, decoding);
+  o.tokens_per_frame = 8;
+  o.grid_height = 1;
+  o.grid_width = 8;
+  o.copy_radius = radius;
+  DynamicsTrainOptions t = shifting_world_training();
+  t.warmup_steps = 5;
+  DynamicsTrainer trainer(WorldModel(o), t, c10::Device(c10::kCPU), core::Precision::kFp32);
+  for (int64_t step = 0; step < 60; ++step) trainer.train_step(shifting_batch(o, t.batch_size, 100 + step));
+  return scalar_named(trainer.evaluate({shifting_batch(o, 64, 1)}), "dynamics/holdout_next_frame_bits");
+}
+
+TEST(CopyPath, NeighboursAsCandidatesLearnAScrollingWorldInTensOfSteps) {
+  for (Decoding decoding : {Decoding::kParallel, Decoding::kAutoregressive}) {
+    SCOPED_TRACE(mode_name(decoding));
+    const double neighbours = scrolling_world_bits(1, decoding), same_place = scrolling_world_bits(0, decoding);
+    std::cout << mode_name(decoding) << ": " << neighbours << " bits/token with neighbours, " << same_place << " with the same place only\n";
+    EXPECT_LT(neighbours, same_place - 1.0);
+  }
+}
+
+// The copy path reads the previous frame place by place: a checkpoint trained on 2x2 grids
+// refuses data of 4x1 grids (same K) in one line naming both, when loaded and when resumed;
+// a plain model does not care.
+TEST(CopyPath, ACheckpointOfAnotherGridIsOneLineNamingBothGrids) {
+  test::TempDir dir;
+  for (bool copy : {true, false}) {
+    DynamicsOptions o = copy_options(copy);
+    o.grid_height = 2;
+    o.grid_width = 2;
+    WorldModel model(o);
+    core::CheckpointWriter writer;
+    add_dynamics(writer, model);
+    writer.save(dir / "d.ckpt");
+    DynamicsOptions data = o;
+    data.grid_height = 4;
+    data.grid_width = 1;
+    const std::string loading = test::error_of([&] { load_dynamics(dir / "d.ckpt", c10::Device(c10::kCPU), &data); });
+    DynamicsTrainer trainer(WorldModel(data), shifting_world_training(), c10::Device(c10::kCPU), core::Precision::kFp32);
+    const std::string resuming = test::error_of([&] { trainer.restore(core::Checkpoint::load(dir / "d.ckpt")); });
+    if (copy) {
+      for (const std::string& error : {loading, resuming}) {
+        EXPECT_NE(error.find("d.ckpt reads the previous frame place by place (the copy path) on 2x2 token grids, but the data's grid is 4x1"),
+                  std::string::npos)
+            << error;
+      }
+    } else {
+      EXPECT_EQ(loading, "");
+    }
+  }
+  DynamicsOptions wrong = copy_options(true);
+  wrong.grid_height = 3;
+  wrong.grid_width = 3;
+  EXPECT_NE(test::error_of([&] { wrong.validate(); }).find("grid 3x3 does not hold tokens_per_frame 4 tokens"), std::string::npos);
 }
 
 }  // namespace

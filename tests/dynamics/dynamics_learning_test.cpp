@@ -7,6 +7,7 @@
 
 #include <iostream>
 
+#include "core/device.h"
 #include "dynamics/dream_precision.h"
 #include "dynamics/dynamics_test_support.h"
 #include "dynamics/dynamics_trainer.h"
@@ -18,7 +19,7 @@ namespace {
 // bf16 imagination (bf16 weights and activations; the packed bf16 cache where the CPU has
 // the kernel) against fp32 on the trained model: the same most likely token almost always.
 void bf16_agrees_with_fp32(WorldModel model) {
-  if (!cpu_has_bf16()) {  // the learning checks above still count; this one cannot run here
+  if (!core::cpu_has_bf16()) {  // the learning checks above still count; this one cannot run here
     std::cout << "bf16 against fp32: not checked, this CPU has no bf16 arithmetic\n";
     return;
   }
@@ -32,14 +33,15 @@ void bf16_agrees_with_fp32(WorldModel model) {
   std::cout << "bf16 against fp32: top-1 agreement " << a.top1_agreement << ", KL " << a.kl_nats << " nats/token over " << a.rows << " rows\n";
 }
 
-WorldModel learns_the_shifting_world(bool continuous, Decoding decoding = Decoding::kAutoregressive, bool copy = false) {
+WorldModel learns_the_shifting_world(bool continuous, Decoding decoding = Decoding::kAutoregressive, bool copy = false,
+                                     core::Precision precision = core::Precision::kFp32) {
   torch::manual_seed(0);
   DynamicsOptions o = shifting_world_model_options(continuous);
   o.decoding = decoding;
   o.previous_frame_input = copy;
   o.copy_gate = copy;
   const DynamicsTrainOptions t = shifting_world_training();
-  DynamicsTrainer trainer(WorldModel(o), t, c10::Device(c10::kCPU), core::Precision::kFp32);
+  DynamicsTrainer trainer(WorldModel(o), t, c10::Device(c10::kCPU), precision);
   for (int64_t step = 0; step < t.steps; ++step) trainer.train_step(shifting_batch(o, t.batch_size, 100 + step, /*padded=*/step % 3));
 
   // Fresh windows the model never saw.
@@ -62,6 +64,15 @@ TEST(DynamicsLearning, ContinuousActionsReachNinetyNinePercentNextFrameAccuracy)
 TEST(DynamicsLearning, ParallelDecodingReachesNinetyNinePercentNextFrameAccuracy) {
   WorldModel model = learns_the_shifting_world(false, Decoding::kParallel);
   bf16_agrees_with_fp32(model);
+}
+
+// bf16 autocast training (fp32 master weights and AdamW state) reaches the fp32 model's
+// accuracy on the same world and budget.
+TEST(DynamicsLearning, Bf16TrainingReachesTheFp32Accuracy) {
+  if (!core::cpu_has_bf16()) {
+    GTEST_SKIP() << "this CPU has no bf16 arithmetic: bf16 training is refused here";
+  }
+  learns_the_shifting_world(false, Decoding::kParallel, /*copy=*/false, core::Precision::kBf16);
 }
 
 // With the copy path the shifting world is learned as well, in both decoding modes, and

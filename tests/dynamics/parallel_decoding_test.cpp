@@ -14,7 +14,8 @@
 namespace wm::dynamics {
 namespace {
 
-// `copy`: the previous frame as the queries' input and the copy gate on their output.
+// `copy`: the previous frame as the queries' input and the copy gate on their output, with
+// the neighbours of a 2x2 grid as candidates.
 WorldModel parallel_model(bool continuous = false, uint64_t seed = 0, bool rotary = true, bool copy = false) {
   torch::manual_seed(seed);
   DynamicsOptions options = small_dynamics_options(continuous);
@@ -22,6 +23,10 @@ WorldModel parallel_model(bool continuous = false, uint64_t seed = 0, bool rotar
   options.rotary = rotary;
   options.previous_frame_input = copy;
   options.copy_gate = copy;
+  if (copy) {  // the 2x2 grid's neighbours as copy candidates too
+    options.grid_height = options.grid_width = 2;
+    options.copy_radius = 1;
+  }
   WorldModel model(options);
   model->eval();
   return model;

@@ -18,10 +18,11 @@ namespace wm::test {
 nlohmann::json last_with(const std::filesystem::path& metrics, const std::string& key);
 
 class TinyDrivingRun : public ::testing::Test {
- protected:
+ public:
   // A one-layer world model of width 32 over 4 steps, trained and logged every few steps.
   static const std::string kTinyModel;
 
+ protected:
   void SetUp() override;
   // `wm train dynamics` on the collected frames through tok.ckpt, for `steps` steps.
   void train_tiny_dynamics(int steps);

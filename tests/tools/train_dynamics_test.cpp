@@ -67,7 +67,7 @@ TEST_F(TrainDynamics, BenchPrecisionComparesBf16WithFp32OnTheRunsHeldOutWindows)
   yaml.replace(at, 16, "context_steps: 9");
   test::write_text(config, yaml);
   const auto bench = test::run_command(test::wm_binary() + " bench precision --run " + (dir_ / "d").string() + " --batches 2 --batch 3 --json");
-  if (!dynamics::cpu_has_bf16()) {
+  if (!core::cpu_has_bf16()) {
     EXPECT_NE(bench.exit_code, 0);
     EXPECT_NE(bench.err.find("bf16"), std::string::npos) << bench.err;
     return;

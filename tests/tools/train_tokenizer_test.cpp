@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "core/checkpoint.h"
+#include "dataloader/video_test_support.h"
 #include "test_support.h"
 
 namespace wm {
@@ -49,6 +50,42 @@ TEST(TrainTokenizer, TrainsEvaluatesCheckpointsAndResumes) {
   EXPECT_NE(resumed.err.find("resumed from"), std::string::npos) << resumed.err;
   const auto checkpoint = core::Checkpoint::load(dir / "t" / "checkpoints" / "tokenizer_000000015.ckpt");
   EXPECT_EQ(checkpoint.counter("tokenizer_step"), 15);
+}
+
+// Driving-game episodes and a video at once, the video weighted 3:1: held-out PSNR per
+// source, each beside the PSNR of predicting its held-out frames as their mean frame.
+TEST(TrainTokenizer, TrainsOnSeveralSourcesWithPerSourcePsnrAndTheMeanFrameBaseline) {
+  test::TempDir dir;
+  const std::string run = " run.out_dir=" + dir.path().string() + " run.name=t";
+  ASSERT_EQ(test::run_command(test::wm_binary() + " collect --config configs/demo.yaml --steps 60 --policy expert" + run +
+                              " env.height=32 env.width=32 env.max_steps=30 env.num_envs=1")
+                .exit_code,
+            0);
+  test::write_video(dir / "clip.mp4", test::synthetic_frames(30, 32, 32), {.quality = 0});
+  const std::string sources = " 'data.paths=[" + (dir / "t" / "episodes").string() + "," + (dir / "clip.mp4").string() +
+                              "]' 'data.weights=[1,3]' dataset.height=32 dataset.width=32";
+  const auto r = test::run_command(test::wm_binary() + " train tokenizer --config configs/demo.yaml" + run + kSmallModel + sources +
+                                   " tokenizer_train.steps=5");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("clip.mp4 (weight 3)"), std::string::npos) << r.err;
+  nlohmann::json evaluation;
+  for (const auto& m : read_jsonl(dir / "t" / "metrics.jsonl")) {
+    if (m.contains("tokenizer/holdout_psnr_db")) evaluation = m;
+  }
+  ASSERT_FALSE(evaluation.is_null());
+  for (const char* key : {"tokenizer/holdout_psnr_db", "tokenizer/holdout_mean_frame_psnr_db", "tokenizer/holdout_psnr_db/episodes",
+                          "tokenizer/holdout_mean_frame_psnr_db/episodes", "tokenizer/holdout_psnr_db/clip.mp4",
+                          "tokenizer/holdout_mean_frame_psnr_db/clip.mp4"}) {
+    ASSERT_TRUE(evaluation.contains(key)) << key << " in " << evaluation.dump();
+    EXPECT_GT(evaluation[key].get<double>(), 0.0) << key;
+  }
+  EXPECT_NE(r.err.find("clip.mp4 "), std::string::npos);
+  EXPECT_NE(r.err.find("(mean frame "), std::string::npos) << r.err;
+
+  const auto bad = test::run_command(test::wm_binary() + " train tokenizer --config configs/demo.yaml" + run + kSmallModel + sources +
+                                     " 'data.weights=[1]'");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("data.weights has 1 entries for 2 data.paths"), std::string::npos) << bad.err;
 }
 
 TEST(TrainTokenizer, FramesOfAnotherSizeAreAOneLineError) {
