@@ -118,7 +118,7 @@ class Quantizer(nn.Module):
         if self.training:
             with torch.no_grad():
                 counts = torch.bincount(tokens, minlength=self.vocab).to(flat.dtype)
-                sums = torch.zeros(self.vocab, d).index_add_(0, tokens, flat.detach())
+                sums = torch.zeros(self.vocab, d, dtype=flat.dtype).index_add_(0, tokens, flat.detach())
                 self.ema_count.mul_(self.decay).add_(counts, alpha=1 - self.decay)
                 self.ema_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
                 self.codebook.copy_(F.normalize(self.ema_sum / self.ema_count.clamp_min(1e-5)[:, None], dim=-1))

@@ -35,13 +35,19 @@ dynamics::DynamicsBatch signal_batch(const dynamics::DynamicsOptions& o, int64_t
   return b;
 }
 
-// The world model of the signal world, learnt once for every test here from random play.
+// The world model of the signal world, learnt once for every test here from random play,
+// with the copy path on.
 class PolicyLearning : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     torch::manual_seed(0);
     options_ = dynamics::small_dynamics_options();
     options_.vocab_size = 256;  // the tokenizer's
+    // The policy learns in the dream of a world model with the copy path on (the previous
+    // frame in each prediction's input, its 3x3 neighbourhood as copy candidates).
+    options_.previous_frame_input = options_.copy_gate = true;
+    options_.grid_height = options_.grid_width = 2;
+    options_.copy_radius = 1;
     dynamics::DynamicsTrainOptions wt = dynamics::shifting_world_training();
     wt.steps = 200;
     dynamics::DynamicsTrainer world_trainer(dynamics::WorldModel(options_), wt, c10::Device(c10::kCPU), core::Precision::kFp32);

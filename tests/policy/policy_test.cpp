@@ -95,9 +95,14 @@ TEST(ActionDistribution, SquashedGaussianActionsStayInTheirBoundsAndGreedyIsTheS
 }
 
 TEST(ImaginedRollout, ShapesMasksAndGradientsReachThePolicyOnly) {
+  for (bool copy : {false, true}) {
+  SCOPED_TRACE(copy ? "a world model with the copy path (3x3 neighbours)" : "a plain world model");
   torch::manual_seed(1);
   dynamics::DynamicsOptions wo = dynamics::small_dynamics_options();
   wo.vocab_size = 256;
+  wo.previous_frame_input = wo.copy_gate = copy;
+  wo.grid_height = wo.grid_width = 2;
+  wo.copy_radius = copy ? 1 : 0;
   dynamics::WorldModel world(wo);
   world->eval();
   tokenizer::VQModel tok(tokenizer::small_options(8, 8));  // 2 x 2 tokens of 256
@@ -130,6 +135,7 @@ TEST(ImaginedRollout, ShapesMasksAndGradientsReachThePolicyOnly) {
   (r.log_probs.sum() + r.values.sum()).backward();
   for (const auto& p : policy->parameters()) EXPECT_TRUE(p.grad().defined());
   for (const auto& p : world->parameters()) EXPECT_FALSE(p.grad().defined());
+  }
 }
 
 TEST(ActionDistribution, EvaluatingDrawnActionsGivesTheLogProbabilitiesTheyWereDrawnWith) {
