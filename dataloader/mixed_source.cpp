@@ -36,7 +36,13 @@ MixedSource::MixedSource(std::vector<Part> parts) : parts_(std::move(parts)) {
     frames_only_ = frames_only_ || p.source->action_dim() != first.source->action_dim();
   }
   for (size_t p = 0; p < parts_.size(); ++p) {
-    for (int64_t e = 0; e < parts_[p].source->num_episodes(); ++e) episodes_.push_back({p, e});
+    int64_t steps = 0;
+    for (int64_t e = 0; e < parts_[p].source->num_episodes(); ++e) {
+      episodes_.push_back({p, e});
+      steps += parts_[p].source->episode_length(e);
+    }
+    // A weighted source with nothing in it would hand its share to the others unannounced.
+    if (steps == 0) throw core::Error("source " + parts_[p].name + " has no steps to sample (after the held-out split)");
   }
 }
 

@@ -4,6 +4,8 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <map>
+#include <optional>
 
 #include "core/error.h"
 #include "core/file_io.h"
@@ -210,10 +212,37 @@ TokenImportResult import_tokens(const std::vector<std::filesystem::path>& inputs
   TokenImportResult result;
   const std::vector<TokenFile> files = find_token_files(inputs, result.failures);
   result.files = static_cast<int64_t>(files.size());
+  // One action kind per folder (the trainer reads them as one space): 0 discrete, A continuous
+  // values; fixed by the first shard with actions, already there or imported now.
+  std::optional<int64_t> action_width;
+  std::string action_width_from;
+  for (const auto& entry : std::filesystem::directory_iterator(out)) {
+    const auto meta = read_shard_meta(entry.path());
+    if (!entry.is_directory() || !meta || !meta->has_actions || meta->tokenizer_hash != identity.hash) continue;
+    const auto shape = core::read_npy_header(entry.path() / "actions.npy").shape;
+    action_width = shape.size() == 2 ? shape[1] : 0;
+    action_width_from = meta->source;
+    break;
+  }
+  std::map<std::string, std::string> names_taken;  // shard name -> the file that took it in this run
+  auto skip = [&](const std::string& reason) {
+    result.failures.push_back(reason);
+    spdlog::warn("skipped {}", reason);
+  };
   for (const TokenFile& f : files) {
     const std::string name = shard_name(f.input, f.path);
     const auto meta = read_shard_meta(out / name);
-    if (!options.force && meta && meta->tokenizer_hash == identity.hash && meta->source == f.path.string()) {
+    // Two files of one name (a/seg.npy and b/seg.npy) would overwrite each other's shard.
+    if (const auto taken = names_taken.find(name); taken != names_taken.end()) {
+      skip(f.path.string() + ": its shard name " + name + " is taken by " + taken->second + " (import them into separate folders)");
+      continue;
+    }
+    if (meta && meta->source != f.path.string()) {
+      skip(f.path.string() + ": its shard name " + name + " is taken by " + meta->source + ", imported before (import it into another folder)");
+      continue;
+    }
+    names_taken[name] = f.path.string();
+    if (!options.force && meta && meta->tokenizer_hash == identity.hash) {
       ++result.already_done;
       continue;
     }
@@ -221,9 +250,19 @@ TokenImportResult import_tokens(const std::vector<std::filesystem::path>& inputs
     try {
       shard = load_shard(f, options, identity);
     } catch (const std::exception& e) {
-      result.failures.push_back(e.what());
-      spdlog::warn("skipped {}", e.what());
+      skip(e.what());
       continue;
+    }
+    if (shard.actions.defined()) {
+      const int64_t width = shard.actions.dim() == 2 ? shard.actions.size(1) : 0;
+      if (action_width && *action_width != width) {
+        auto kind = [](int64_t w) { return w == 0 ? std::string("discrete actions") : std::to_string(w) + "-value continuous actions"; };
+        skip(f.path.string() + ": " + kind(width) + ", but " + action_width_from + " has " + kind(*action_width) +
+             " (one action space per folder)");
+        continue;
+      }
+      action_width = width;
+      action_width_from = f.path.string();
     }
     write_token_shard(out, shard);  // a failure to write (a full disk) stops the run
     ++result.written;

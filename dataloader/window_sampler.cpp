@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <numeric>
 
 #include "core/error.h"
 
@@ -21,6 +22,10 @@ WindowSampler::WindowSampler(std::shared_ptr<const WindowSource> source, WindowS
 int64_t WindowSampler::pick_episode(int64_t first) {
   const int64_t n = source_->num_episodes();
   if (const std::vector<double> weights = source_->episode_weights(); !weights.empty()) {
+    if (static_cast<int64_t>(weights.size()) != n || std::accumulate(weights.begin() + first, weights.end(), 0.0) <= 0) {
+      throw core::Error("window sampler: the source weighs " + std::to_string(weights.size()) + " of " + std::to_string(n) +
+                        " episodes, or none above 0");
+    }
     std::discrete_distribution<int64_t> pick(weights.begin() + first, weights.end());
     return first + pick(rng_);
   }

@@ -95,8 +95,13 @@ TokenizerData::TokenizerData(const WmConfig& config, const std::filesystem::path
   const std::vector<std::string> names = source_names(paths_);
   for (size_t i = 0; i < paths_.size(); ++i) {
     auto source = open_frames(paths_[i], config);
-    auto train = std::make_shared<Split>(source, data, Split::Part::kTrain);
-    auto holdout = std::make_shared<Split>(source, data, Split::Part::kHoldout);
+    std::shared_ptr<Split> train, holdout;
+    try {
+      train = std::make_shared<Split>(source, data, Split::Part::kTrain);
+      holdout = std::make_shared<Split>(source, data, Split::Part::kHoldout);
+    } catch (const core::Error& e) {
+      throw core::Error(paths_[i].string() + ": " + e.what());
+    }
     const std::string name = paths_.size() > 1 ? names[i] : "";
     train_parts.push_back({name.empty() ? paths_[i].string() : name, train, weights_[i]});
     holdout_episodes_ += holdout->num_episodes();

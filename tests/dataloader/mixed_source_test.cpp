@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "dataloader/data_source.h"
 #include "dataloader/episode_store.h"
 #include "dataloader/mixed_source.h"
 #include "dataloader/window_sampler.h"
@@ -62,6 +63,11 @@ TEST(MixedSource, FramesOfAnotherSizeOrAMixOfWeightedAndUnweightedIsALineNamingT
             std::string::npos);
   auto c = flat_store(dir / "c", 1, 5, 3, false);
   EXPECT_NE(test::error_of([&] { MixedSource({{"a", a, 1.0}, {"c", c, 0.0}}); }).find("source c: weight 0.000000 must be a finite number > 0"),
+            std::string::npos);
+  DataOptions gap_eats_all;  // the held-out gap leaves c's one 5-step episode no training steps
+  gap_eats_all.holdout_gap_steps = 10;
+  auto empty = std::make_shared<SplitSource>(c, gap_eats_all, SplitSource::Part::kTrain);
+  EXPECT_NE(test::error_of([&] { MixedSource({{"a", a, 1.0}, {"empty", empty, 1.0}}); }).find("source empty has no steps to sample"),
             std::string::npos);
   const auto same_kind = MixedSource({{"a", a, 0.0}, {"c", c, 0.0}});
   EXPECT_FALSE(same_kind.frames_only());

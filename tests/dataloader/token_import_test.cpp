@@ -73,14 +73,17 @@ TEST(TokenImport, SidecarsBringActionsRewardsAndEpisodeEnds) {
   core::write_npy(dir / "seg.actions.npy", torch::rand({10, 2}));  // continuous: steering, gas
   core::write_npy(dir / "seg.rewards.npy", torch::arange(10, torch::kFloat32));
   core::write_npy(dir / "other.npy", random_tokens(6, 3));
-  core::write_npy(dir / "other.dones.npy", torch::tensor({0, 0, 0, 0, 0, 1}, torch::kUInt8));  // no actions: zeros
-  const TokenImportResult r = import_tokens({dir / "seg.npy", dir / "other.npy"}, dir / "out", comma_like());
+  core::write_npy(dir / "other.dones.npy", torch::tensor({0, 0, 0, 0, 0, 1}, torch::kUInt8));  // no actions: discrete zeros
+  const TokenImportResult r = import_tokens({dir / "seg.npy"}, dir / "out", comma_like());
   ASSERT_TRUE(r.failures.empty()) << r.failures.front();
+  // Discrete zeros beside continuous actions would be two action spaces: another folder.
+  const TokenImportResult other = import_tokens({dir / "other.npy"}, dir / "out_other", comma_like());
+  ASSERT_TRUE(other.failures.empty()) << other.failures.front();
   EXPECT_TRUE(torch::equal(core::read_npy(dir / "out" / "seg.npy" / "actions.npy"), core::read_npy(dir / "seg.actions.npy")));
   EXPECT_TRUE(torch::equal(core::read_npy(dir / "out" / "seg.npy" / "rewards.npy"), torch::arange(10, torch::kFloat32)));
   EXPECT_EQ(core::read_npy(dir / "out" / "seg.npy" / "dones.npy").sum().item<int64_t>(), 0);
-  EXPECT_TRUE(torch::equal(core::read_npy(dir / "out" / "other.npy" / "actions.npy"), torch::zeros({6}, torch::kInt64)));
-  EXPECT_EQ(core::read_npy(dir / "out" / "other.npy" / "dones.npy")[5].item<int64_t>(), 1);
+  EXPECT_TRUE(torch::equal(core::read_npy(dir / "out_other" / "other.npy" / "actions.npy"), torch::zeros({6}, torch::kInt64)));
+  EXPECT_EQ(core::read_npy(dir / "out_other" / "other.npy" / "dones.npy")[5].item<int64_t>(), 1);
 }
 
 TEST(TokenImport, EveryBadValueIsALineNamingTheFileAndTheOthersAreStillImported) {
@@ -128,6 +131,30 @@ TEST(TokenImport, EveryBadValueIsALineNamingTheFileAndTheOthersAreStillImported)
     const std::string line = failure_naming(r, file);
     EXPECT_NE(line.find(reason), std::string::npos) << file << ": " << line;
   }
+}
+
+// Two files of one name would overwrite each other's shard, and two action spaces in one
+// folder would make a dump the trainer cannot read: the later file is skipped, named.
+TEST(TokenImport, ASecondFileOfTheSameNameOrAnotherActionSpaceIsSkippedNamingBoth) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "a");
+  std::filesystem::create_directories(dir / "b");
+  core::write_npy(dir / "a" / "seg.npy", random_tokens(4, 13));
+  core::write_npy(dir / "a" / "seg.actions.npy", torch::zeros({4, 2}));
+  core::write_npy(dir / "b" / "seg.npy", random_tokens(4, 14));
+  core::write_npy(dir / "c.npy", random_tokens(4, 15));
+  core::write_npy(dir / "c.actions.npy", torch::zeros({4}, torch::kInt64));
+  const TokenImportResult r = import_tokens({dir / "a" / "seg.npy", dir / "b" / "seg.npy", dir / "c.npy"}, dir / "out", comma_like());
+  EXPECT_EQ(r.written, 1);
+  EXPECT_NE(failure_naming(r, "b/seg.npy").find("its shard name seg.npy is taken by " + (dir / "a" / "seg.npy").string()), std::string::npos)
+      << failure_naming(r, "b/seg.npy");
+  EXPECT_NE(failure_naming(r, "c.npy").find("discrete actions, but " + (dir / "a" / "seg.npy").string() + " has 2-value continuous actions"),
+            std::string::npos)
+      << failure_naming(r, "c.npy");
+  // A later run meets the shard on disk the same way.
+  const TokenImportResult later = import_tokens({dir / "b" / "seg.npy"}, dir / "out", comma_like());
+  EXPECT_EQ(later.written, 0);
+  EXPECT_NE(failure_naming(later, "b/seg.npy").find("imported before"), std::string::npos);
 }
 
 TEST(TokenImport, ARerunSkipsWhatIsDoneAndAnotherGridOrATokenizersDumpIsRefused) {
