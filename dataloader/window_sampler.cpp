@@ -19,9 +19,9 @@ WindowSampler::WindowSampler(std::shared_ptr<const WindowSource> source, WindowS
 
 // An episode among [first, N), chosen with probability proportional to its length (or to
 // the weight the source gives it).
-int64_t WindowSampler::pick_episode(int64_t first) {
+int64_t WindowSampler::pick_episode(int64_t first, const std::vector<double>& weights) {
   const int64_t n = source_->num_episodes();
-  if (const std::vector<double> weights = source_->episode_weights(); !weights.empty()) {
+  if (!weights.empty()) {
     if (static_cast<int64_t>(weights.size()) != n || std::accumulate(weights.begin() + first, weights.end(), 0.0) <= 0) {
       throw core::Error("window sampler: the source weighs " + std::to_string(weights.size()) + " of " + std::to_string(n) +
                         " episodes, or none above 0");
@@ -61,11 +61,12 @@ WindowBatch WindowSampler::sample() {
   const int64_t recent_first =
       n - std::max<int64_t>(1, static_cast<int64_t>(std::ceil(options_.recent_fraction * static_cast<double>(n))));
   std::uniform_real_distribution<double> unit(0.0, 1.0);
+  const std::vector<double> weights = source_->episode_weights();
   origins_.clear();
   for (int64_t row = 0; row < options_.batch; ++row) {
     const bool recent = options_.weighting == WindowSamplerOptions::Weighting::kRecent &&
                         unit(rng_) < options_.recent_probability;
-    const int64_t episode = pick_episode(recent ? recent_first : 0);
+    const int64_t episode = pick_episode(recent ? recent_first : 0, weights);
     const int64_t length = source_->episode_length(episode);
     // The window covers steps [last - l + 1, last]; positions before step 0 stay padding.
     const int64_t earliest = options_.pad_before_start ? 0 : std::min(l - 1, length - 1);

@@ -47,7 +47,8 @@ class WindowSampler {
   const std::vector<Origin>& last_origins() const { return origins_; }
 
  private:
-  int64_t pick_episode(int64_t first);
+  // `weights`: the source's episode_weights(), fetched once per batch (empty: by length).
+  int64_t pick_episode(int64_t first, const std::vector<double>& weights);
   WindowBatch allocate() const;
 
   std::shared_ptr<const WindowSource> source_;
