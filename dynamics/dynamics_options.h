@@ -44,7 +44,11 @@ struct DynamicsOptions {
   // the KV cache shrinks by that factor. 0: as many as `heads` (plain multi-head attention).
   int64_t kv_heads = 0;
   int64_t context_steps = 20;     // L: the model sees L * (K + 1) positions (1300 at K = 64)
-  double dropout = 0.1;
+  double dropout = 0.1;            // on embeddings and residuals
+  // On the attention probabilities. Off by default: any value above 0 takes the attention off
+  // the fused kernel onto one that materialises [B, heads, T, T] and draws a mask for it (on
+  // 2 CPU cores that doubled the driving model's training step, BENCHMARKS.md).
+  double attention_dropout = 0.0;
   // Rotary position embedding in attention, on top of the learned position-in-step and step
   // embeddings: "the same place in the previous frame" becomes one relative offset.
   bool rotary = true;

@@ -8,12 +8,12 @@
 namespace wm::dynamics {
 
 CausalSelfAttentionImpl::CausalSelfAttentionImpl(int64_t width, int64_t heads, int64_t kv_heads, double dropout,
-                                                 const RotaryEmbedding* rotary)
+                                                 double attention_dropout, const RotaryEmbedding* rotary)
     : qkv(register_module("qkv", torch::nn::Linear(width, width + 2 * kv_heads * (width / heads)))),
       proj(register_module("proj", torch::nn::Linear(width, width))),
       heads_(heads),
       kv_heads_(kv_heads),
-      dropout_(dropout),
+      attention_dropout_(attention_dropout),
       rotary_(rotary),
       residual_dropout_(register_module("residual_dropout", torch::nn::Dropout(dropout))) {}
 
@@ -34,14 +34,14 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, KeysValue
   // [B, T, 3C] -> q, k, v [B, heads, T, head_dim]; q and k rotated when rotary.
   const auto [q, k, v] = attention_heads(qkv(x), heads_, kv_heads_, rotary_, /*first=*/0);
   if (made != nullptr) *made = {k, v};
-  const double dropout = is_training() ? dropout_ : 0.0;
+  const double dropout = is_training() ? attention_dropout_ : 0.0;
   return project_out(at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, dropout, /*is_causal=*/true, /*scale=*/std::nullopt,
                                                       /*enable_gqa=*/kv_heads_ != heads_));
 }
 
 torch::Tensor CausalSelfAttentionImpl::attend(const torch::Tensor& x, const torch::Tensor& positions, const KeysValues& context,
                                               const std::vector<int64_t>& visible_keys) {
-  const double dropout = is_training() ? dropout_ : 0.0;
+  const double dropout = is_training() ? attention_dropout_ : 0.0;
   const torch::Tensor q = project_queries(x, positions);  // [B, heads, N, head_dim]
   const int64_t groups = static_cast<int64_t>(visible_keys.size()), rows = q.size(2) / groups;
   std::vector<torch::Tensor> parts;
@@ -70,10 +70,11 @@ torch::Tensor CausalSelfAttentionImpl::forward_cached(const torch::Tensor& x, co
   return project_out(cached_attention(q, cache, layer, /*keys=*/first + R, /*causal_rows=*/std::max<int64_t>(0, R - output_from)));
 }
 
-TransformerBlockImpl::TransformerBlockImpl(int64_t width, int64_t heads, int64_t kv_heads, double dropout, const RotaryEmbedding* rotary)
+TransformerBlockImpl::TransformerBlockImpl(int64_t width, int64_t heads, int64_t kv_heads, double dropout, double attention_dropout,
+                                           const RotaryEmbedding* rotary)
     : fc(register_module("fc", torch::nn::Linear(width, 4 * width))),
       fc_proj(register_module("fc_proj", torch::nn::Linear(4 * width, width))),
-      attention(register_module("attention", CausalSelfAttention(width, heads, kv_heads, dropout, rotary))),
+      attention(register_module("attention", CausalSelfAttention(width, heads, kv_heads, dropout, attention_dropout, rotary))),
       ln1_(register_module("ln1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})))),
       ln2_(register_module("ln2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})))),
       dropout_(register_module("dropout", torch::nn::Dropout(dropout))) {}

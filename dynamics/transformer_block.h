@@ -42,7 +42,9 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   // `rotary`, when given, rotates queries and keys by their positions (not owned; shared by
   // the blocks of a model).
   // kv_heads divides heads (grouped-query attention; = heads: plain multi-head).
-  CausalSelfAttentionImpl(int64_t width, int64_t heads, int64_t kv_heads, double dropout, const RotaryEmbedding* rotary = nullptr);
+  // `dropout` on the output projection, `attention_dropout` on the attention probabilities.
+  CausalSelfAttentionImpl(int64_t width, int64_t heads, int64_t kv_heads, double dropout, double attention_dropout,
+                          const RotaryEmbedding* rotary = nullptr);
   // Full sequence: x [B, T, C] -> [B, T, C], causal. `made`, when given, receives the keys and
   // values of x's positions (for frame queries that read them).
   torch::Tensor forward(const torch::Tensor& x, KeysValues* made = nullptr);
@@ -63,7 +65,7 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   torch::Tensor project_out(const torch::Tensor& y);  // [B, heads, T, head_dim] -> [B, T, C]
 
   int64_t heads_, kv_heads_;
-  double dropout_;
+  double attention_dropout_;
   const RotaryEmbedding* rotary_;
   torch::nn::Dropout residual_dropout_{nullptr};
 };
@@ -71,7 +73,8 @@ TORCH_MODULE(CausalSelfAttention);
 
 class TransformerBlockImpl : public torch::nn::Module {
  public:
-  TransformerBlockImpl(int64_t width, int64_t heads, int64_t kv_heads, double dropout, const RotaryEmbedding* rotary = nullptr);
+  TransformerBlockImpl(int64_t width, int64_t heads, int64_t kv_heads, double dropout, double attention_dropout,
+                       const RotaryEmbedding* rotary = nullptr);
   torch::Tensor forward(const torch::Tensor& x, KeysValues* made = nullptr);  // [B, T, C]
   // Frame queries through the block: attention over `context` only (see attend), then the MLP.
   torch::Tensor forward_queries(const torch::Tensor& x, const torch::Tensor& positions, const KeysValues& context,

@@ -47,7 +47,8 @@ WorldModelImpl::WorldModelImpl(DynamicsOptions options) : options_(std::move(opt
   embedding_dropout_ = register_module("embedding_dropout", torch::nn::Dropout(options_.dropout));
   if (options_.rotary) rotary_ = std::make_unique<RotaryEmbedding>(C / options_.heads, options_.max_positions());
   blocks_ = register_module("blocks", torch::nn::ModuleList());
-  for (int64_t l = 0; l < options_.layers; ++l) blocks_->push_back(TransformerBlock(C, options_.heads, options_.key_value_heads(), options_.dropout, rotary_.get()));
+  for (int64_t l = 0; l < options_.layers; ++l) blocks_->push_back(TransformerBlock(C, options_.heads, options_.key_value_heads(), options_.dropout,
+                                                     options_.attention_dropout, rotary_.get()));
   final_norm_ = register_module("final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({C})));
   token_head_ = register_module("token_head", torch::nn::Linear(torch::nn::LinearOptions(C, options_.vocab_size).bias(false)));
   reward_head_ = register_module("reward_head", mlp_head(C, reward_encoding_.classes()));

@@ -38,6 +38,7 @@ void train_dynamics(const std::string& config_file, const std::vector<std::strin
   if (!holdout.empty()) baselines = data.fit_baselines(std::max<int64_t>(16, train_options.eval_batches), train_options.batch_size);
 
   dynamics::DynamicsTrainer trainer(dynamics::WorldModel(config.dynamics), train_options, device, config.run.precision);
+  std::optional<std::pair<int64_t, double>> best;  // (step, held-out next-frame bits/token) of the best evaluation
   core::TrainPhase phase{.name = "dynamics",
                          .options = &train_options,
                          .step = [&] { return trainer.step(); },
@@ -49,6 +50,7 @@ void train_dynamics(const std::string& config_file, const std::vector<std::strin
     phase.evaluate = [&] {
       core::Scalars scalars = trainer.evaluate(holdout);
       auto figure = [&](const std::string& name) { return core::find_scalar(scalars, "dynamics/holdout_" + name).value_or(0); };
+      if (!best || figure("next_frame_bits") < best->second) best = {trainer.step(), figure("next_frame_bits")};
       spdlog::info("step {}: held-out next-frame {:.3f} bits/token, accuracy {:.1f}%; on the {:.1f}% of tokens that changed {:.3f} bits, "
                    "{:.1f}%; on the unchanged {:.3f} bits, {:.1f}%",
                    trainer.step(), figure("next_frame_bits"), 100 * figure("next_frame_accuracy"), 100 * figure("next_frame_changed_share"),
@@ -67,9 +69,11 @@ void train_dynamics(const std::string& config_file, const std::vector<std::strin
                o.layers, o.width, o.heads, o.context_steps, o.positions_per_step(), static_cast<double>(parameters) / 1e6,
                o.discrete_actions() ? std::to_string(o.num_actions) + " discrete actions" : std::to_string(o.action_dim) + "-d actions",
                data.path().string(), data.train_part()->num_episodes(), data.holdout_part()->num_episodes(), device.str());
-  core::run_phase(run, phase, train_options.steps);
+  // The baselines first, so the figures to beat are in the log before the first evaluation.
+  std::optional<dynamics::TokenBaselines> baseline_figures;
   if (baselines) {
     const dynamics::TokenBaselines b = baselines->evaluate(holdout);
+    baseline_figures = b;
     run.write_metrics(trainer.step(), {{"dynamics/holdout_unigram_bits", b.unigram_bits},
                                        {"dynamics/holdout_copy_bits", b.copy_bits},
                                        {"dynamics/holdout_copy_accuracy", b.copy_accuracy},
@@ -82,6 +86,11 @@ void train_dynamics(const std::string& config_file, const std::vector<std::strin
                  "unigram {:.3f}, copy {:.3f} bits (accuracy 100%)",
                  b.unigram_bits, b.copy_bits, 100 * b.copy_accuracy, b.unigram_changed_bits, b.copy_changed_bits, b.unigram_unchanged_bits,
                  b.copy_unchanged_bits);
+  }
+  core::run_phase(run, phase, train_options.steps);
+  if (best && baseline_figures) {
+    spdlog::info("best held-out next-frame {:.3f} bits/token at step {} (last {}); copy the previous frame {:.3f}, unigram {:.3f}",
+                 best->second, best->first, trainer.step(), baseline_figures->copy_bits, baseline_figures->unigram_bits);
   }
   spdlog::info("done at step {} after {:.0f} s", trainer.step(), run.elapsed_s());
 }

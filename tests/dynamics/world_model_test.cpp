@@ -128,6 +128,30 @@ TEST(Imagination, TopKSamplesOnlyAmongTheKMostLikely) {
   EXPECT_TRUE(torch::equal(greedy.step(b.actions.select(1, 0)).tokens, top1.step(b.actions.select(1, 0)).tokens));
 }
 
+// dynamics.attention_dropout acts on the attention probabilities alone: with both dropouts
+// at 0 a training-mode pass is deterministic; attention dropout alone makes two passes differ,
+// and in eval mode it is off again. Out-of-range values are refused naming the key.
+TEST(WorldModel, AttentionDropoutIsItsOwnKnob) {
+  torch::manual_seed(5);
+  DynamicsOptions options = small_dynamics_options(false);
+  const DynamicsBatch b = shifting_batch(options, 2, 1);
+  auto two_passes_equal = [&](WorldModel& model) {
+    torch::NoGradGuard no_grad;
+    return torch::equal(model->forward(b.tokens, b.actions), model->forward(b.tokens, b.actions));
+  };
+  WorldModel plain(options);
+  plain->train();
+  EXPECT_TRUE(two_passes_equal(plain));
+  options.attention_dropout = 0.5;
+  WorldModel dropping(options);
+  dropping->train();
+  EXPECT_FALSE(two_passes_equal(dropping));
+  dropping->eval();
+  EXPECT_TRUE(two_passes_equal(dropping));
+  options.attention_dropout = 1.0;
+  EXPECT_NE(test::error_of([&] { options.validate(); }).find("attention_dropout 1.000000 is outside [0, 1)"), std::string::npos);
+}
+
 // A model left in training mode (dropout 0.5 here) dreams without dropout, the same dream as
 // in eval mode, and is handed back in training mode.
 TEST(Imagination, DreamsInEvalModeAndGivesTheModelsModeBack) {
