@@ -287,12 +287,23 @@ std::filesystem::path CheckpointDir::save(const CheckpointWriter& writer, const 
   file_name << kind << "_" << std::setw(9) << std::setfill('0') << step << ".ckpt";
   const std::filesystem::path path = dir_ / file_name.str();
   writer.save(path);
-  const auto all = list(kind);
-  for (size_t i = static_cast<size_t>(keep_last_); i < all.size(); ++i) {
+  const auto found = protected_.find(kind);
+  int64_t kept = 0;
+  for (const auto& older : list(kind)) {
+    if (found != protected_.end() && older == found->second) continue;
+    if (++kept <= keep_last_) continue;
     std::error_code ec;
-    std::filesystem::remove(all[i], ec);
+    std::filesystem::remove(older, ec);
   }
   return path;
+}
+
+void CheckpointDir::protect(const std::string& kind, std::filesystem::path path) {
+  if (path.empty()) {
+    protected_.erase(kind);
+  } else {
+    protected_[kind] = std::move(path);
+  }
 }
 
 std::vector<std::filesystem::path> CheckpointDir::list(const std::string& kind) const {

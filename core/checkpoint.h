@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -88,6 +89,9 @@ class CheckpointDir {
 
   std::filesystem::path save(const CheckpointWriter& writer, const std::string& kind,
                              int64_t step) const;
+  // A checkpoint that keep_last never removes and does not count (early stopping's best);
+  // an empty path for `kind` lifts the protection.
+  void protect(const std::string& kind, std::filesystem::path path);
   // Paths of `kind`, newest (highest step) first.
   std::vector<std::filesystem::path> list(const std::string& kind) const;
   // The newest checkpoint of `kind` that passes its checks; broken ones are skipped with a
@@ -97,6 +101,7 @@ class CheckpointDir {
  private:
   std::filesystem::path dir_;
   int64_t keep_last_;
+  std::map<std::string, std::filesystem::path> protected_;  // kind -> its protected checkpoint
 };
 
 }  // namespace wm::core

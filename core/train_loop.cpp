@@ -41,39 +41,84 @@ bool resume_phase(RunContext& run, const TrainPhase& phase) {
   return true;
 }
 
-void save_phase(RunContext& run, const TrainPhase& phase) {
-  if (!run.writes()) return;
+std::filesystem::path save_phase(RunContext& run, const TrainPhase& phase) {
+  if (!run.writes()) return {};
   CheckpointWriter writer;
   phase.save(writer);
   writer.set_config_yaml(run.config_yaml());
   writer.capture_rng_states();
-  run.checkpoints().save(writer, phase.name, phase.step());
+  return run.checkpoints().save(writer, phase.name, phase.step());
 }
+
+namespace {
+
+// Early stopping's end: the trainer back at the best evaluation's checkpoint, the phase's
+// later checkpoints renamed out of the way.
+void end_on_best(RunContext& run, const TrainPhase& phase, const RunContext::BestEvaluation& best) {
+  const int64_t stopped_at = phase.step();
+  const Checkpoint checkpoint = Checkpoint::load(best.checkpoint);
+  phase.restore(checkpoint);
+  checkpoint.restore_rng_states();
+  int64_t moved = 0;
+  if (run.writes()) {
+    for (const auto& path : run.checkpoints().list(phase.name)) {  // newest first
+      if (path == best.checkpoint) break;
+      std::filesystem::rename(path, std::filesystem::path(path.string() + ".after_best"));
+      ++moved;
+    }
+  }
+  spdlog::info("{}: ends on step {}'s checkpoint, its best held-out {} {:.4f} (stopped at step {}; {} later checkpoint(s) renamed *.after_best)",
+               phase.name, best.step, phase.best_metric, best.value, stopped_at, moved);
+}
+
+}  // namespace
 
 PhaseReport run_phase(RunContext& run, const TrainPhase& phase, int64_t until_step) {
   const TrainingOptions& options = *phase.options;
+  const bool early_stopping = options.early_stop_evals > 0;
+  if (early_stopping && (!phase.evaluate || phase.best_metric.empty())) {
+    throw Error(phase.name + "_train.early_stop_evals = " + std::to_string(options.early_stop_evals) +
+                " needs held-out evaluations, and the " + phase.name + " phase has none here");
+  }
+  RunContext::BestEvaluation& best = run.best_evaluation(phase.name);
+  if (best.stopped) return PhaseReport{.evaluation = best.figures};  // stopped early before: over
   const int64_t first = phase.step();
   const auto start = std::chrono::steady_clock::now();
   auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   PhaseReport report;
+  int64_t evaluated_at = -1, saved_at = -1;
   auto evaluate = [&] {
     report.evaluation = phase.evaluate();
     if (!report.evaluation.empty()) run.write_metrics(phase.step(), report.evaluation);
+    evaluated_at = phase.step();
+    if (!early_stopping) return;
+    const std::optional<double> value = find_scalar(report.evaluation, phase.best_metric);
+    if (!value) throw Error(phase.name + ": early stopping watches " + phase.best_metric + ", which the evaluation did not report");
+    if (best.step < 0 || (phase.best_is_highest ? *value > best.value : *value < best.value)) {
+      best.step = phase.step();
+      best.value = *value;
+      best.figures = report.evaluation;
+      best.evaluations_since = 0;
+      if (saved_at != phase.step()) best.checkpoint = save_phase(run, phase);
+      saved_at = phase.step();
+      run.protect_checkpoint(phase.name, best.checkpoint);
+    } else if (++best.evaluations_since >= options.early_stop_evals) {
+      best.stopped = true;
+      spdlog::info("{}: stopping early at step {}: {} evaluations without beating step {}'s {} {:.4f}", phase.name, phase.step(),
+                   best.evaluations_since, best.step, phase.best_metric, best.value);
+    }
   };
-  int64_t evaluated_at = -1, saved_at = -1;
+  auto out_of_time = [&] { return options.time_budget_s > 0 && seconds() >= options.time_budget_s; };
   {
     std::unique_ptr<ProgressBar> progress;
     if (run.writes()) progress = std::make_unique<ProgressBar>(phase.name, until_step - first, "step");
-    while (phase.step() < until_step && (options.time_budget_s <= 0 || seconds() < options.time_budget_s)) {
+    while (phase.step() < until_step && !out_of_time() && !best.stopped) {
       Scalars scalars = phase.train_step();
       if (progress) progress->advance();
       const int64_t step = phase.step();
       if (step % run.log().every_steps == 0) run.write_metrics(step, std::move(scalars));
-      if (phase.evaluate && step % options.eval_every == 0) {
-        evaluate();
-        evaluated_at = step;
-      }
-      if (step % run.checkpoint_options().every_steps == 0) {
+      if (phase.evaluate && step % options.eval_every == 0) evaluate();
+      if (step % run.checkpoint_options().every_steps == 0 && saved_at != step) {
         save_phase(run, phase);
         saved_at = step;
       }
@@ -83,6 +128,11 @@ PhaseReport run_phase(RunContext& run, const TrainPhase& phase, int64_t until_st
   if (saved_at != phase.step()) save_phase(run, phase);
   report.steps = phase.step() - first;
   report.seconds = seconds();
+  const bool phase_over = best.stopped || phase.step() >= options.steps || out_of_time();
+  if (early_stopping && phase_over && best.step >= 0 && best.step != phase.step() && !best.checkpoint.empty()) {
+    end_on_best(run, phase, best);
+    report.evaluation = best.figures;
+  }
   return report;
 }
 

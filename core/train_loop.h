@@ -12,7 +12,9 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -45,6 +47,20 @@ class RunContext {
   // Writes a metrics line on rank 0 (with time_s added); nothing elsewhere.
   void write_metrics(int64_t step, Scalars scalars);
 
+  // Early stopping's record of a phase's best evaluation, kept across run_phase calls (wm
+  // train all runs a phase in slices) for the life of this context: a resumed run starts a
+  // new record.
+  struct BestEvaluation {
+    int64_t step = -1;                  // -1: no evaluation yet
+    double value = 0;                   // its TrainPhase::best_metric
+    Scalars figures;                    // everything it logged
+    std::filesystem::path checkpoint;   // saved at that step, protected from keep_last
+    int64_t evaluations_since = 0;      // evaluations since, none better
+    bool stopped = false;               // early_stop_evals ran out: the phase is over
+  };
+  BestEvaluation& best_evaluation(const std::string& phase) { return best_[phase]; }
+  void protect_checkpoint(const std::string& kind, std::filesystem::path path) { checkpoints_.protect(kind, std::move(path)); }
+
  private:
   RunDir dir_;
   LogOptions log_;
@@ -53,6 +69,7 @@ class RunContext {
   std::string config_yaml_;
   int rank_;
   std::unique_ptr<MetricsWriter> metrics_;
+  std::map<std::string, BestEvaluation> best_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
@@ -63,6 +80,8 @@ struct TrainPhase {
   std::function<int64_t()> step;                    // optimizer steps done so far
   std::function<Scalars()> train_step;              // one optimizer step on the next batch -> figures to log
   std::function<Scalars()> evaluate;                // held-out figures (it logs its own line); none: not set, or {}
+  std::string best_metric;                          // the figure of `evaluate` early stopping watches; "": none
+  bool best_is_highest = false;                     // whether more of best_metric is better (PSNR) or less (bits/token)
   std::function<void(CheckpointWriter&)> save;      // model, optimizer, counters
   std::function<void(const Checkpoint&)> restore;   // their inverse; throws wm::core::Error on a mismatch
 };
@@ -81,9 +100,17 @@ struct PhaseReport {
 // call runs out: metrics every log.every_steps, evaluation every eval_every, a checkpoint
 // every checkpoint.every_steps; at the end an evaluation and a checkpoint unless this step
 // already had them.
+// With early_stop_evals (needs `evaluate` and `best_metric`): an evaluation that beats the
+// best is checkpointed at once, and that checkpoint is kept whatever keep_last says; after
+// early_stop_evals evaluations in a row without a better one the phase stops. When it stops
+// so, or reaches its last step or the time budget, it ends on the best: the trainer is
+// restored from that checkpoint, later checkpoints of the phase are renamed *.ckpt.after_best
+// (kept, but no longer what loading or --resume finds), and the report carries the best
+// evaluation. A small dataset is memorised within a few hundred steps; the held-out figure
+// is then best long before the schedule ends.
 PhaseReport run_phase(RunContext& run, const TrainPhase& phase, int64_t until_step);
 
-// A checkpoint of the phase at its current step (rank 0; nothing elsewhere).
-void save_phase(RunContext& run, const TrainPhase& phase);
+// A checkpoint of the phase at its current step (rank 0; elsewhere nothing, and an empty path).
+std::filesystem::path save_phase(RunContext& run, const TrainPhase& phase);
 
 }  // namespace wm::core

@@ -32,6 +32,7 @@ void TrainingOptions::validate(const std::string& section) const {
   if (!std::isfinite(weight_decay) || weight_decay < 0) fail("weight_decay", real(weight_decay), "a finite number, 0 or more");
   if (!std::isfinite(grad_clip) || grad_clip <= 0) fail("grad_clip", real(grad_clip), "a finite number above 0");
   if (eval_every < 1) fail("eval_every", std::to_string(eval_every), "1 or more");
+  if (early_stop_evals < 0) fail("early_stop_evals", std::to_string(early_stop_evals), "0 (never) or more");
   if (!std::isfinite(time_budget_s) || time_budget_s < 0) fail("time_budget_s", real(time_budget_s), "a finite number of seconds, 0 (no budget) or more");
 }
 
@@ -45,6 +46,9 @@ void describe_training(ConfigSchema& schema, TrainingOptions& t, const std::stri
   schema.add("grad_clip", &t.grad_clip, "gradient-norm clip (the policy: joint, or per tower with clip_towers_apart)");
   schema.add("eval_every", &t.eval_every, "steps between held-out evaluations");
   schema.add("time_budget_s", &t.time_budget_s, "stop after this many seconds (0: run all steps)");
+  schema.add("early_stop_evals", &t.early_stop_evals,
+             "stop once this many held-out evaluations in a row have not beaten the best (0: never); the phase ends on the best "
+             "evaluation's checkpoint, later checkpoints moved aside as *.ckpt.after_best");
 }
 
 std::unique_ptr<torch::optim::AdamW> make_adamw(std::vector<torch::Tensor> decayed, std::vector<torch::Tensor> other,

@@ -1,4 +1,4 @@
-// The optimizer setup every wm trainer shares (tokenizer, dynamics, policy): the nine
+// The optimizer setup every wm trainer shares (tokenizer, dynamics, policy): the ten
 // options of a training run, one AdamW with decay and no-decay groups, and the warm-up +
 // cosine learning rate applied to every group before a step.
 #pragma once
@@ -24,6 +24,9 @@ struct TrainingOptions {
   double grad_clip = 1.0;      // global gradient-norm clip
   int64_t eval_every = 500;    // steps between held-out evaluations
   double time_budget_s = 0;    // stop after this long (0: run all steps)
+  // Early stopping: stop once this many evaluations in a row have not beaten the best held-out
+  // figure (0: never); the phase then ends on the best evaluation's checkpoint (run_phase).
+  int64_t early_stop_evals = 0;
 
   // The learning rate at optimizer step `step` (0-based): warm-up, cosine to lr * min_lr_ratio
   // at `steps`, flat after.
@@ -32,7 +35,7 @@ struct TrainingOptions {
   void validate(const std::string& section) const;
 };
 
-// The nine keys in a trainer's config section; `batch_unit` says what batch_size counts.
+// The ten keys in a trainer's config section; `batch_unit` says what batch_size counts.
 void describe_training(ConfigSchema& schema, TrainingOptions& options, const std::string& batch_unit);
 
 // AdamW over two groups: `decayed` with options.weight_decay, `other` without.

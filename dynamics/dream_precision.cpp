@@ -42,6 +42,9 @@ DreamLogits teacher_forced_dream_logits(WorldModel& model, const DynamicsBatch& 
   const torch::Tensor previous_rows = model->autoregressive_previous(tokens);  // [B, L, K + 1]
   const torch::Tensor copy_frames = model->autoregressive_copy_frames(tokens);  // [B, L, K + 1, K]
   const torch::Tensor places = model->autoregressive_places().expand({B, K + 1});
+  // With copy_history, each prediction's older tokens at its place (undefined without).
+  const torch::Tensor row_history = parallel ? torch::Tensor() : model->autoregressive_copy_history(tokens);  // [B, L, K + 1, H]
+  const torch::Tensor frame_history = parallel ? model->place_history(tokens, 2) : torch::Tensor();           // [B, L, K, H]
   for (int64_t t = 0; t < L; ++t) {
     const torch::Tensor x = model->embed_steps(tokens.narrow(1, t, 1), actions.narrow(1, t, 1), t, previous_rows.narrow(1, t, 1));  // [B, K + 1, C]
     if (parallel) {
@@ -49,11 +52,13 @@ DreamLogits teacher_forced_dream_logits(WorldModel& model, const DynamicsBatch& 
       const torch::Tensor previous = tokens.select(1, t);  // [B, K]: frame t, before the predicted t + 1
       const torch::Tensor queries = model->embed_frame_queries(t + 1, 1, previous.unsqueeze(1)).expand({B, -1, -1});
       logits.push_back(model->next_frame_logits(
-          model->transform_cached(x, queries, model->frame_query_positions(t + 1, 1), cache, /*last_layer_output_from=*/K + 1), previous));
+          model->transform_cached(x, queries, model->frame_query_positions(t + 1, 1), cache, /*last_layer_output_from=*/K + 1), previous,
+          frame_history.defined() ? frame_history.select(1, t + 1) : frame_history));
     } else {
       for (int64_t p = 0; p < x.size(1); ++p) {
         const torch::Tensor hidden = model->transform(x.narrow(1, p, 1), &cache);  // [B, 1, C]
-        logits.push_back(model->token_scores(hidden, copy_frames.select(1, t).narrow(1, p, 1), places.narrow(1, p, 1)));
+        logits.push_back(model->token_scores(hidden, copy_frames.select(1, t).narrow(1, p, 1), places.narrow(1, p, 1),
+                                             row_history.defined() ? row_history.select(1, t).narrow(1, p, 1) : row_history));
       }
     }
   }

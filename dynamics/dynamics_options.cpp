@@ -31,6 +31,9 @@ void describe(core::ConfigSchema& schema, DynamicsOptions& d) {
   schema.add("copy_radius", &d.copy_radius,
              "copy_gate: the previous frame's tokens within this many places of the predicted one are copy candidates too "
              "(1: the 3x3 neighbourhood, for motion); 0: the same place only");
+  schema.add("copy_history", &d.copy_history,
+             "copy_gate: the tokens at the predicted place in this many frames before the previous one are copy candidates too "
+             "(real footage flickers between a few codes); 0: the previous frame only");
   schema.add_choice("reward_head", &d.reward_head, {{"sign", RewardHead::kSign}, {"twohot", RewardHead::kTwoHot}},
                     "sign: 3 classes (IRIS); twohot: symlog two-hot regression (DreamerV3)");
   schema.add("reward_bins", &d.reward_bins, "two-hot bins");
@@ -45,6 +48,12 @@ void DynamicsOptions::validate() const {
   if (copy_radius > 0 && !copy_gate) fail("copy_radius " + std::to_string(copy_radius) + " needs copy_gate: true");
   if (copy_radius > 0 && grid_text() == "unknown") {
     fail("copy_radius " + std::to_string(copy_radius) + " needs the token grid (grid_height, grid_width; set from the data)");
+  }
+  if (copy_history < 0) fail("copy_history " + std::to_string(copy_history) + " is negative");
+  if (copy_history > 0 && !copy_gate) fail("copy_history " + std::to_string(copy_history) + " needs copy_gate: true");
+  if (copy_history > 0 && copy_history > context_steps - 2) {
+    fail("copy_history " + std::to_string(copy_history) + " exceeds context_steps - 2 = " + std::to_string(context_steps - 2) +
+         " (the frames a window holds before a prediction's previous one)");
   }
   if (tokens_per_frame < 1) fail("tokens_per_frame " + std::to_string(tokens_per_frame) + " must be positive");
   if (vocab_size < 2) fail("vocab_size " + std::to_string(vocab_size) + " must be at least 2");

@@ -127,13 +127,29 @@ ImaginedStep Imagination::step(const at::Tensor& actions) {
   return usable_in_autograd(out);
 }
 
+at::Tensor Imagination::history_before_previous() const {
+  const int64_t H = model_->options().copy_history, K = model_->options().tokens_per_frame;
+  if (H == 0) return {};
+  // frames_ ends with frame t; frames t - 1 .. t - H, none before what the window holds
+  // (after a rebuild, as in a training window that starts there).
+  std::vector<at::Tensor> older;
+  const int64_t newest = static_cast<int64_t>(frames_.size()) - 2;
+  for (int64_t h = 0; h < H; ++h) {
+    older.push_back(newest - h >= 0 ? frames_[newest - h].to(torch::kInt64) : torch::full({batch_, K}, -1, frames_.back().options().dtype(torch::kInt64)));
+  }
+  return torch::stack(older, -1);  // [B, K, H]
+}
+
 at::Tensor Imagination::next_frame_autoregressive(at::Tensor hidden, const at::Tensor& frame, int64_t t) {
   const int64_t K = model_->options().tokens_per_frame;
   const at::Tensor none = torch::full({batch_, 1}, -1, frame.options());
+  const at::Tensor history = history_before_previous();  // [B, K, H] or undefined
   std::vector<at::Tensor> tokens;
   for (int64_t j = 0; j < K; ++j) {
-    // Token j of frame t + 1, copying from frame t (its token j, and neighbours with copy_radius).
-    const at::Tensor token = sampler_.sample(model_->token_scores(hidden, frame, torch::full({batch_}, j, frame.options())));  // [B]
+    // Token j of frame t + 1, copying from frame t (its token j, and neighbours with
+    // copy_radius) and, with copy_history, from the frames before at place j.
+    const at::Tensor token = sampler_.sample(model_->token_scores(hidden, frame, torch::full({batch_}, j, frame.options()),
+                                                                  history.defined() ? history.select(1, j) : history));  // [B]
     tokens.push_back(token);
     // Its row predicts token j + 1, whose previous is frame t's token j + 1 (none after the last).
     const at::Tensor row_previous = j + 1 < K ? frame.narrow(1, j + 1, 1) : none;  // [B, 1]
@@ -158,7 +174,7 @@ at::Tensor Imagination::step_parallel(const at::Tensor& actions, int64_t t, Imag
   const at::Tensor hidden = model_->transform_cached(x, queries, model_->frame_query_positions(t + 1, 1), cache_,
                                                      /*last_layer_output_from=*/K);
   read_step_outcome(hidden.select(1, 0), out);
-  return sampler_.sample(model_->next_frame_logits(hidden.narrow(1, 1, K), previous));  // [B, K]
+  return sampler_.sample(model_->next_frame_logits(hidden.narrow(1, 1, K), previous, history_before_previous()));  // [B, K]
 }
 
 }  // namespace wm::dynamics

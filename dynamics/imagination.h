@@ -70,6 +70,9 @@ class Imagination {
   // Samples frame t + 1 token by token from the hidden state at a_t; `frame` [B, K] is frame t
   // (the copy path's previous frame). -> [B, K]
   at::Tensor next_frame_autoregressive(at::Tensor hidden, const at::Tensor& frame, int64_t t);
+  // copy_history: the H frames before frame t (the newest of frames_), each place's tokens:
+  // int64 [B, K, H], -1 before the window; undefined when copy_history is 0.
+  at::Tensor history_before_previous() const;
   // Reads step t's outcome into `out` and returns frame t + 1 [B, K].
   at::Tensor step_parallel(const at::Tensor& actions, int64_t t, ImaginedStep& out);
 

@@ -69,9 +69,9 @@ void WorldModelImpl::initialize_weights() {
     }
   }
   // The copy gate starts with half the mass on the same place's previous token (S sources:
-  // its bias log S against 0 for the softmax and the S - 1 neighbours, each of which gets
-  // 1 / (2 S)): an unchanged token costs at most 1 bit from the first step, a changed one
-  // about log2(2 S V) — the copy baseline's neighbourhood.
+  // its bias log S against 0 for the softmax and the S - 1 neighbours and older frames, each
+  // of which gets 1 / (2 S)): an unchanged token costs at most 1 bit from the first step, a
+  // changed one about log2(2 S V) — the copy baseline's neighbourhood.
   if (copy_gate_) {
     copy_gate_->weight.zero_();
     copy_gate_->bias.zero_();
@@ -236,11 +236,11 @@ torch::Tensor WorldModelImpl::make_copy_places() const {
       }
     }
   }
-  return torch::tensor(table, torch::kInt64).view({K, options_.copy_sources()});
+  return torch::tensor(table, torch::kInt64).view({K, options_.neighbourhood_sources()});
 }
 
 torch::Tensor WorldModelImpl::copy_candidates(const torch::Tensor& previous_frame, const torch::Tensor& places) const {
-  const int64_t S = options_.copy_sources();
+  const int64_t S = options_.neighbourhood_sources();
   const torch::Tensor table = copy_places_.to(places.device()).index_select(0, places.reshape({-1}));  // [N, S]
   std::vector<int64_t> shape(places.sizes().begin(), places.sizes().end());
   shape.push_back(S);
@@ -249,15 +249,27 @@ torch::Tensor WorldModelImpl::copy_candidates(const torch::Tensor& previous_fram
   return tokens.masked_fill(where < 0, -1);
 }
 
-torch::Tensor WorldModelImpl::token_scores(const torch::Tensor& hidden, const torch::Tensor& previous_frame, const torch::Tensor& places) {
+torch::Tensor WorldModelImpl::token_scores(const torch::Tensor& hidden, const torch::Tensor& previous_frame, const torch::Tensor& places,
+                                          const torch::Tensor& history) {
   const torch::Tensor logits = token_logits(hidden);  // [..., V]
   if (!options_.copy_gate) return logits;
-  check_previous(previous_frame, logits.sizes().slice(0, logits.dim() - 1));
+  const auto predictions = logits.sizes().slice(0, logits.dim() - 1);
+  check_previous(previous_frame, predictions);
   // p = w_0 softmax(logits) + sum_m w_m [v == candidate m], the weights a softmax over
   // (0, gate_1 .. gate_S): candidate m is the previous frame's token at the m-th place of the
-  // predicted place's neighbourhood (the same place first). A candidate that is not there
-  // (outside the grid, or no previous frame) gets no weight: with none, the plain softmax.
-  const torch::Tensor candidates = copy_candidates(previous_frame, places);  // [..., S]
+  // predicted place's neighbourhood (the same place first), then with copy_history the
+  // predicted place's tokens in the frames before. A candidate that is not there (outside the
+  // grid, or no such frame) gets no weight: with none, the plain softmax.
+  torch::Tensor candidates = copy_candidates(previous_frame, places);  // [..., S]
+  if (options_.copy_history > 0) {
+    std::vector<int64_t> wanted(predictions.begin(), predictions.end());
+    wanted.push_back(options_.copy_history);
+    if (!history.defined() || history.sizes() != c10::IntArrayRef(wanted)) {
+      throw core::Error("dynamics: copy_history needs each prediction's earlier tokens at its place " + c10::str(c10::IntArrayRef(wanted)) + ", got " +
+                        (history.defined() ? shape_text(history) : "none"));
+    }
+    candidates = torch::cat({candidates, history.to(torch::kInt64)}, -1);
+  }
   const torch::Tensor gates = (copy_gate_(hidden) + copy_gate_bias_(places)).to(logits.scalar_type()).masked_fill(
       candidates < 0, -std::numeric_limits<float>::infinity());                                 // [..., S]
   const torch::Tensor log_weights = torch::log_softmax(torch::cat({torch::zeros_like(gates.narrow(-1, 0, 1)), gates}, -1), -1);  // [..., 1 + S]
@@ -275,7 +287,7 @@ void WorldModelImpl::check_previous(const torch::Tensor& previous_frame, c10::In
   std::vector<int64_t> wanted(predictions.begin(), predictions.end());
   wanted.push_back(options_.tokens_per_frame);
   if (!previous_frame.defined() || previous_frame.sizes() != c10::IntArrayRef(wanted)) {
-    throw core::Error("dynamics: the copy gate needs each prediction's previous frame " + c10::str(wanted) + ", got " +
+    throw core::Error("dynamics: the copy gate needs each prediction's previous frame " + c10::str(c10::IntArrayRef(wanted)) + ", got " +
                       (previous_frame.defined() ? shape_text(previous_frame) : "none"));
   }
 }
@@ -285,7 +297,9 @@ torch::Tensor WorldModelImpl::forward(const torch::Tensor& tokens, const torch::
   const torch::Tensor hidden = transform(embed_steps(tokens, actions, 0, autoregressive_previous(tokens)));
   if (!options_.copy_gate) return token_logits(hidden);
   const torch::Tensor places = autoregressive_places().view({1, 1, K + 1}).expand({B, S, K + 1});
-  return token_scores(hidden, autoregressive_copy_frames(tokens).view({B, S * (K + 1), K}), places.reshape({B, S * (K + 1)}));
+  const torch::Tensor history = autoregressive_copy_history(tokens);  // [B, S, K + 1, H] or undefined
+  return token_scores(hidden, autoregressive_copy_frames(tokens).view({B, S * (K + 1), K}), places.reshape({B, S * (K + 1)}),
+                      history.defined() ? history.view({B, S * (K + 1), -1}) : history);
 }
 
 torch::Tensor WorldModelImpl::autoregressive_copy_frames(const torch::Tensor& tokens, const torch::Tensor& before) const {
@@ -297,6 +311,27 @@ torch::Tensor WorldModelImpl::autoregressive_copy_frames(const torch::Tensor& to
   // Rows 0..K-2 copy from the frame before, row K - 1 predicts no frame token, the action row
   // copies from its own step's frame.
   return torch::cat({frame_before.unsqueeze(2).expand({B, S, K - 1, K}), none.unsqueeze(2).expand({B, S, 1, K}), ids.unsqueeze(2)}, 2);
+}
+
+torch::Tensor WorldModelImpl::place_history(const torch::Tensor& tokens, int64_t back) const {
+  const int64_t H = options_.copy_history;
+  if (H == 0) return {};
+  const int64_t B = tokens.size(0), S = tokens.size(1), K = tokens.size(2);
+  // Padded with back + H - 1 frames of -1 in front, step s - back - h sits at s + H - 1 - h.
+  const torch::Tensor ids = tokens.to(torch::kInt64);
+  const torch::Tensor padded = torch::cat({torch::full({B, back + H - 1, K}, -1, ids.options()), ids}, 1);  // [B, S + back + H - 1, K]
+  std::vector<torch::Tensor> frames;
+  for (int64_t h = 0; h < H; ++h) frames.push_back(padded.narrow(1, H - 1 - h, S));
+  return torch::stack(frames, -1);  // [B, S, K, H]
+}
+
+torch::Tensor WorldModelImpl::autoregressive_copy_history(const torch::Tensor& tokens) const {
+  const int64_t H = options_.copy_history;
+  if (H == 0) return {};
+  const int64_t B = tokens.size(0), S = tokens.size(1), K = options_.tokens_per_frame;
+  const torch::Tensor frame_rows = place_history(tokens, 2).narrow(2, 1, K - 1);  // [B, S, K - 1, H]: places 1..K-1 of frame s
+  const torch::Tensor action_row = place_history(tokens, 1).narrow(2, 0, 1);      // [B, S, 1, H]: place 0 of frame s + 1
+  return torch::cat({frame_rows, torch::full({B, S, 1, H}, -1, frame_rows.options()), action_row}, 2);
 }
 
 torch::Tensor WorldModelImpl::embed_frame_queries(int64_t first_step, int64_t count, const torch::Tensor& previous) {
@@ -312,7 +347,7 @@ torch::Tensor WorldModelImpl::embed_frame_queries(int64_t first_step, int64_t co
   return queries + previous_token_embedding(previous).view({previous.size(0), count * K, C});
 }
 
-torch::Tensor WorldModelImpl::next_frame_logits(const torch::Tensor& query_hidden, const torch::Tensor& previous) {
+torch::Tensor WorldModelImpl::next_frame_logits(const torch::Tensor& query_hidden, const torch::Tensor& previous, const torch::Tensor& history) {
   if (!options_.copy_gate) return token_logits(query_hidden);
   const int64_t K = options_.tokens_per_frame;
   const auto predictions = query_hidden.sizes().slice(0, query_hidden.dim() - 1);  // [..., K]
@@ -323,7 +358,7 @@ torch::Tensor WorldModelImpl::next_frame_logits(const torch::Tensor& query_hidde
   std::vector<int64_t> frames(predictions.begin(), predictions.end());
   frames.push_back(K);
   const torch::Tensor places = torch::arange(K, torch::TensorOptions().dtype(torch::kInt64).device(query_hidden.device())).expand(predictions);
-  return token_scores(query_hidden, previous.unsqueeze(-2).expand(frames), places);  // each query copies from the whole previous frame
+  return token_scores(query_hidden, previous.unsqueeze(-2).expand(frames), places, history);  // each query copies from the whole previous frame
 }
 
 torch::Tensor WorldModelImpl::frame_query_positions(int64_t first_step, int64_t count) const {
@@ -363,7 +398,8 @@ torch::Tensor WorldModelImpl::forward_parallel(const torch::Tensor& tokens, cons
   const torch::Tensor previous = tokens.narrow(1, 0, S - 1);  // [B, S - 1, K]: the frame before each predicted one
   const StreamHidden hidden =
       transform_with_queries(embed_steps(tokens, actions, 0), embed_frame_queries(1, S - 1, previous), frame_query_positions(1, S - 1));
-  return next_frame_logits(hidden.queries.view({B, S - 1, K, options_.width}), previous);
+  const torch::Tensor history = options_.copy_history > 0 ? place_history(tokens, 2).narrow(1, 1, S - 1) : torch::Tensor();  // [B, S - 1, K, H]
+  return next_frame_logits(hidden.queries.view({B, S - 1, K, options_.width}), previous, history);
 }
 
 WorldModelImpl::TokenPredictions WorldModelImpl::autoregressive_predictions(const DynamicsBatch& batch) {
@@ -407,7 +443,14 @@ WorldModelImpl::TokenPredictions WorldModelImpl::autoregressive_predictions(cons
     const torch::Tensor copied = torch::cat({frames.narrow(2, 0, K - 1).reshape({-1, K}), frames.narrow(1, 0, L - 1).select(2, K).reshape({-1, K})});
     const torch::Tensor places = autoregressive_places();
     const torch::Tensor row_places = torch::cat({places.narrow(0, 0, K - 1).repeat({B * L}), places[K].expand({B * (L - 1)})});
-    p.logits = token_scores(predicting, copied.index({token_mask}), row_places.index({token_mask}));  // [N, V]
+    // Older frames at each place, none from padding steps.
+    torch::Tensor history = autoregressive_copy_history(batch.tokens.masked_fill(mask.logical_not().unsqueeze(2), -1));  // [B, L, K + 1, H]
+    if (history.defined()) {
+      history = torch::cat({history.narrow(2, 0, K - 1).reshape({-1, options_.copy_history}),
+                            history.narrow(1, 0, L - 1).select(2, K).reshape({-1, options_.copy_history})})
+                    .index({token_mask});
+    }
+    p.logits = token_scores(predicting, copied.index({token_mask}), row_places.index({token_mask}), history);  // [N, V]
   } else {
     p.logits = token_logits(predicting);  // [N, V]
   }
@@ -429,7 +472,9 @@ WorldModelImpl::TokenPredictions WorldModelImpl::parallel_predictions(const Dyna
   const StreamHidden hidden = transform_with_queries(embed_steps(batch.tokens, batch.actions, 0), embed_frame_queries(1, L - 1, previous),
                                                      frame_query_positions(1, L - 1));
   TokenPredictions p;
-  p.logits = next_frame_logits(hidden.queries.view({B, L - 1, K, C}), previous).reshape({-1, options_.vocab_size}).index({target_real});  // [N, V]
+  const torch::Tensor real_tokens = batch.tokens.masked_fill(mask.logical_not().unsqueeze(2), -1);
+  const torch::Tensor history = options_.copy_history > 0 ? place_history(real_tokens, 2).narrow(1, 1, L - 1) : torch::Tensor();  // [B, L - 1, K, H]
+  p.logits = next_frame_logits(hidden.queries.view({B, L - 1, K, C}), previous, history).reshape({-1, options_.vocab_size}).index({target_real});  // [N, V]
   p.targets = batch.tokens.narrow(1, 1, L - 1).reshape({-1}).index({target_real});
   p.next_frame = previous_real.reshape({-1}).masked_select(target_real);
   p.previous = batch.tokens.narrow(1, 0, L - 1).reshape({-1}).index({target_real});

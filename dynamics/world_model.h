@@ -76,6 +76,16 @@ class WorldModelImpl : public torch::nn::Module {
   // 0..K-2 the frame before (`before` for the first step; none: -1), row K - 1 none, the
   // action row its own step's frame. tokens [B, S, K] -> int64 [B, S, K + 1, K].
   torch::Tensor autoregressive_copy_frames(const torch::Tensor& tokens, const torch::Tensor& before = {}) const;
+  // copy_history: each place's tokens in the H = copy_history frames before frame s - back:
+  // tokens [B, S, K] (-1: none) -> int64 [B, S, K, H], entry [b, s, k, h] = tokens[b, s -
+  // back - h, k], -1 before the window. Undefined when copy_history is 0. A prediction of frame
+  // s copies its previous frame s - 1 and these, back = 2.
+  torch::Tensor place_history(const torch::Tensor& tokens, int64_t back) const;
+  // The history candidates of a step's K + 1 rows (token-by-token): rows 0..K-2 predict frame
+  // s's place j + 1 (history from frame s - 2 back), row K - 1 none, the action row frame s +
+  // 1's place 0 (from frame s - 1 back). tokens [B, S, K] -> int64 [B, S, K + 1, H];
+  // undefined when copy_history is 0.
+  torch::Tensor autoregressive_copy_history(const torch::Tensor& tokens) const;
 
   // The transformer on embeddings [B, T, C] -> hidden states [B, T, C] (final LayerNorm
   // applied). With a cache, x holds the T positions after the cached ones.
@@ -99,8 +109,11 @@ class WorldModelImpl : public torch::nn::Module {
   // at the predicted place and, with copy_radius, its neighbours; the weights come from the
   // hidden state and the place's biases. hidden [..., C]; previous_frame int64 [..., K] (the
   // frame each prediction copies from; -1 entries: none, all -1 gives the plain softmax);
-  // places int64 [...] (0..K-1, the predicted place) -> [..., V].
-  torch::Tensor token_scores(const torch::Tensor& hidden, const torch::Tensor& previous_frame, const torch::Tensor& places);
+  // places int64 [...] (0..K-1, the predicted place); with copy_history, `history` int64
+  // [..., H]: the predicted place's tokens in the H frames before the previous one, newest
+  // first (-1: none), candidates after the neighbourhood -> [..., V].
+  torch::Tensor token_scores(const torch::Tensor& hidden, const torch::Tensor& previous_frame, const torch::Tensor& places,
+                             const torch::Tensor& history = {});
   torch::nn::Linear& token_head() { return token_head_; }
   torch::Tensor reward_logits(const torch::Tensor& hidden);  // [..., C] -> [..., R]
   torch::Tensor done_logits(const torch::Tensor& hidden);    // [..., C] -> [...]
@@ -117,8 +130,9 @@ class WorldModelImpl : public torch::nn::Module {
   // [B, count * K, C].
   torch::Tensor embed_frame_queries(int64_t first_step, int64_t count, const torch::Tensor& previous = {});
   // The next frame's token scores (token_scores) from the frame queries' hidden states
-  // [..., K, C], with `previous` [..., K] the frame before (needed with copy_gate) -> [..., K, V].
-  torch::Tensor next_frame_logits(const torch::Tensor& query_hidden, const torch::Tensor& previous = {});
+  // [..., K, C], with `previous` [..., K] the frame before (needed with copy_gate) and, with
+  // copy_history, `history` [..., K, H] (place_history with back = 2) -> [..., K, V].
+  torch::Tensor next_frame_logits(const torch::Tensor& query_hidden, const torch::Tensor& previous = {}, const torch::Tensor& history = {});
   torch::Tensor frame_query_positions(int64_t first_step, int64_t count) const;
   // Whole steps [B, T, C] and frame queries [B, N, C] at `query_positions` (whole frames of K
   // queries, as embed_frame_queries makes them) in one pass: the steps attend causally among

@@ -130,6 +130,8 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
       .train_step = [&] { return tokenizer.train_step(frames_of(batches->next())); },
       .evaluate =
           [&] { return evaluate_tokenizer(tokenizer, *frames); },
+      .best_metric = "tokenizer/holdout_psnr_db",
+      .best_is_highest = true,
       .save = [&](core::CheckpointWriter& writer) { tokenizer.save(writer); },
       .restore = [&](const core::Checkpoint& checkpoint) { tokenizer.restore(checkpoint); }};
   core::TrainPhase dynamics_phase{.name = "dynamics",
@@ -137,6 +139,7 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
                                   .step = [&] { return dynamics.step(); },
                                   .train_step = [&] { return dynamics.train_step(windows->to_batch(batches->next())); },
                                   .evaluate = [&] { return holdout.empty() ? core::Scalars{} : dynamics.evaluate(holdout); },
+                                  .best_metric = "dynamics/holdout_next_frame_bits",
                                   .save = [&](core::CheckpointWriter& writer) { dynamics.save(writer); },
                                   .restore = [&](const core::Checkpoint& checkpoint) { dynamics.restore(checkpoint); }};
   core::TrainPhase policy_phase{.name = "policy",

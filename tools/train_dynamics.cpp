@@ -39,11 +39,13 @@ void train_dynamics(const std::string& config_file, const std::vector<std::strin
 
   dynamics::DynamicsTrainer trainer(dynamics::WorldModel(config.dynamics), train_options, device, config.run.precision);
   std::optional<std::pair<int64_t, double>> best;  // (step, held-out next-frame bits/token) of the best evaluation
+  int64_t last_evaluated = 0;
   core::TrainPhase phase{.name = "dynamics",
                          .options = &train_options,
                          .step = [&] { return trainer.step(); },
                          .train_step = [&] { return trainer.train_step(data.to_batch(batches.next())); },
                          .evaluate = {},
+                         .best_metric = "dynamics/holdout_next_frame_bits",
                          .save = [&](core::CheckpointWriter& writer) { trainer.save(writer); },
                          .restore = [&](const core::Checkpoint& checkpoint) { trainer.restore(checkpoint); }};
   if (!holdout.empty()) {
@@ -51,6 +53,7 @@ void train_dynamics(const std::string& config_file, const std::vector<std::strin
       core::Scalars scalars = trainer.evaluate(holdout);
       auto figure = [&](const std::string& name) { return core::find_scalar(scalars, "dynamics/holdout_" + name).value_or(0); };
       if (!best || figure("next_frame_bits") < best->second) best = {trainer.step(), figure("next_frame_bits")};
+      last_evaluated = trainer.step();
       spdlog::info("step {}: held-out next-frame {:.3f} bits/token, accuracy {:.1f}%; on the {:.1f}% of tokens that changed {:.3f} bits, "
                    "{:.1f}%; on the unchanged {:.3f} bits, {:.1f}%",
                    trainer.step(), figure("next_frame_bits"), 100 * figure("next_frame_accuracy"), 100 * figure("next_frame_changed_share"),
@@ -89,8 +92,9 @@ void train_dynamics(const std::string& config_file, const std::vector<std::strin
   }
   core::run_phase(run, phase, train_options.steps);
   if (best && baseline_figures) {
-    spdlog::info("best held-out next-frame {:.3f} bits/token at step {} (last {}); copy the previous frame {:.3f}, unigram {:.3f}",
-                 best->second, best->first, trainer.step(), baseline_figures->copy_bits, baseline_figures->unigram_bits);
+    spdlog::info("best held-out next-frame {:.3f} bits/token at step {} (last evaluation: step {}); the run's model is step {}'s; "
+                 "copy the previous frame {:.3f}, unigram {:.3f}",
+                 best->second, best->first, last_evaluated, trainer.step(), baseline_figures->copy_bits, baseline_figures->unigram_bits);
   }
   spdlog::info("done at step {} after {:.0f} s", trainer.step(), run.elapsed_s());
 }

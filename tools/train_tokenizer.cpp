@@ -39,6 +39,8 @@ void train_tokenizer(const std::string& config_file, const std::vector<std::stri
                                return scalars;
                              },
                          .evaluate = {},
+                         .best_metric = "tokenizer/holdout_psnr_db",
+                         .best_is_highest = true,
                          .save = [&](core::CheckpointWriter& writer) { trainer.save(writer); },
                          .restore = [&](const core::Checkpoint& checkpoint) { trainer.restore(checkpoint); }};
   if (data.holdout_frames().defined()) {

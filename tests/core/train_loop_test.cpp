@@ -123,7 +123,7 @@ std::vector<nlohmann::json> metrics_lines(const std::filesystem::path& run) {
 
 class TrainLoop : public ::testing::Test {
  protected:
-  RunContext context(int rank = 0, int64_t log_every = 3, int64_t checkpoint_every = 5) {
+  RunContext context(int rank = 0, int64_t log_every = 3, int64_t checkpoint_every = 5, int64_t keep_last = 10) {
     RunOptions run;
     run.out_dir = dir_.path().string();
     run.name = "r";
@@ -132,7 +132,7 @@ class TrainLoop : public ::testing::Test {
     log.tensorboard = false;
     CheckpointOptions checkpoint;
     checkpoint.every_steps = checkpoint_every;
-    checkpoint.keep_last = 10;
+    checkpoint.keep_last = keep_last;
     return RunContext(run, log, checkpoint, "model: toy\n", rank);
   }
   test::TempDir dir_;
@@ -205,6 +205,72 @@ TEST_F(TrainLoop, RanksOtherThanZeroWriteNeitherMetricsNorCheckpoints) {
   EXPECT_EQ(toy.step, 10);
   EXPECT_FALSE(std::filesystem::exists(run.dir().root() / "metrics.jsonl"));
   EXPECT_TRUE(run.checkpoints().list("toy").empty());
+}
+
+// A toy phase whose held-out figure follows `curve`, one value per evaluation (then the last
+// one again): early stopping watches it, lower is better.
+TrainPhase scripted_phase(ToyPhase& toy, std::vector<double> curve) {
+  TrainPhase phase = toy.phase();
+  phase.best_metric = "toy/holdout";
+  phase.evaluate = [&toy, curve] {
+    const size_t i = static_cast<size_t>(toy.evaluations++);
+    return Scalars{{"toy/holdout", curve[std::min(i, curve.size() - 1)]}, {"toy/weight", toy.weight.item<double>()}};
+  };
+  return phase;
+}
+
+// Evaluations at 5, 10, ...: the figure is best at step 20 (the 4th), then worse. With
+// early_stop_evals 2 the phase stops at step 30 and ends on step 20's checkpoint — kept although
+// keep_last 2 would have removed it — with the trainer restored there and the later
+// checkpoints renamed, not deleted.
+TEST_F(TrainLoop, EarlyStoppingEndsOnTheBestEvaluationsCheckpoint) {
+  RunContext run = context(0, 3, /*checkpoint_every=*/5, /*keep_last=*/2);
+  TrainingOptions o = toy_options();
+  o.steps = 100, o.eval_every = 5, o.early_stop_evals = 2;
+  ToyPhase toy(o);
+  const PhaseReport report = run_phase(run, scripted_phase(toy, {4, 3, 2, 1, 1.5, 1.2, 0.5}), 100);
+  EXPECT_EQ(report.steps, 30);
+  EXPECT_EQ(toy.step, 20) << "the trainer is back at the best evaluation";
+  EXPECT_EQ(find_scalar(report.evaluation, "toy/holdout"), 1.0);
+  const auto kept = run.checkpoints().list("toy");
+  ASSERT_FALSE(kept.empty());
+  EXPECT_EQ(kept.front().filename(), "toy_000000020.ckpt") << "the newest checkpoint is the best";
+  EXPECT_EQ(Checkpoint::load(kept.front()).counter("toy_step"), 20);
+  for (const char* later : {"toy_000000025.ckpt.after_best", "toy_000000030.ckpt.after_best"}) {
+    EXPECT_TRUE(std::filesystem::exists(run.dir().checkpoints() / later)) << later;
+  }
+  // A later call (wm train all's next slice) takes no step: the phase is over.
+  EXPECT_EQ(run_phase(run, scripted_phase(toy, {0.1}), 100).steps, 0);
+}
+
+// A figure that keeps improving never stops the phase, and it ends where it is.
+TEST_F(TrainLoop, EarlyStoppingLeavesAnImprovingPhaseAlone) {
+  RunContext run = context(0, 3, 5, 2);
+  TrainingOptions o = toy_options();
+  o.steps = 30, o.eval_every = 5, o.early_stop_evals = 1;
+  ToyPhase toy(o);
+  const PhaseReport report = run_phase(run, scripted_phase(toy, {6, 5, 4, 3, 2, 1}), 30);
+  EXPECT_EQ(report.steps, 30);
+  EXPECT_EQ(toy.step, 30);
+  EXPECT_EQ(run.checkpoints().list("toy").front().filename(), "toy_000000030.ckpt");
+  // The best (step 30) besides keep_last = 2 others.
+  EXPECT_EQ(run.checkpoints().list("toy").size(), 3u);
+}
+
+// Early stopping without held-out evaluations is refused naming the key; a negative count
+// names its range.
+TEST_F(TrainLoop, EarlyStoppingWithoutEvaluationsIsRefusedNamingTheKey) {
+  RunContext run = context();
+  TrainingOptions o = toy_options();
+  o.early_stop_evals = 3;
+  ToyPhase toy(o);
+  TrainPhase phase = toy.phase();
+  phase.evaluate = {};
+  EXPECT_NE(test::error_of([&] { run_phase(run, phase, 10); }).find("toy_train.early_stop_evals = 3 needs held-out evaluations"),
+            std::string::npos);
+  EXPECT_EQ(toy.step, 0);
+  o.early_stop_evals = -1;
+  EXPECT_NE(test::error_of([&] { o.validate("dynamics_train"); }).find("dynamics_train.early_stop_evals = -1"), std::string::npos);
 }
 
 TEST_F(TrainLoop, ZeroCadencesAreRefusedNamingTheKey) {

@@ -2,10 +2,12 @@
 // a world where frames never change is the copy baseline's from the first tens of steps, where
 // the plain model is still far from it; the gate's gradient reaches its weights; with the same
 // gate both modes give the same distribution; token-by-token dreams are the full pass's; with
-// copy_radius the neighbours are candidates, and a scrolling world is learned in tens of steps.
+// copy_radius the neighbours are candidates, and a scrolling world is learned in tens of steps;
+// with copy_history the same place in older frames is, and a flickering world is.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <functional>
 #include <iostream>
 
 #include "core/checkpoint.h"
@@ -141,13 +143,15 @@ TEST(CopyPath, BothDecodingModesGiveTheSameDistributionForTheSameGate) {
 // full pass's argmax over the window the cache holds (the rows read the previous frame and
 // the gate mixes it in, in the cache as in the full pass).
 TEST(CopyPath, GreedyTokenByTokenDreamsAreTheFullPassArgmax) {
-  for (int64_t radius : {0, 1}) {
-  SCOPED_TRACE("copy_radius " + std::to_string(radius));
+  for (int64_t radius : {0, 1})
+  for (int64_t history : {0, 2}) {
+  SCOPED_TRACE("copy_radius " + std::to_string(radius) + ", copy_history " + std::to_string(history));
   torch::manual_seed(5);
   DynamicsOptions o = small_dynamics_options();
   o.previous_frame_input = o.copy_gate = true;
   o.grid_height = o.grid_width = 2;
   o.copy_radius = radius;
+  o.copy_history = history;
   WorldModel model(o);
   model->eval();
   {
@@ -206,18 +210,24 @@ TEST(CopyPath, NeighbourCandidatesShareTheMassAndTheGridsBorderHasNone) {
 // action says which). Same-place copying is right only by chance; copying from a neighbour
 // is right everywhere but at the two ends, where the grid wraps. After the same 60 steps the
 // neighbour copy path is far ahead.
-double scrolling_world_bits(int64_t radius, Decoding decoding) {
+// A model of `o` trained `steps` steps on batches of `world` -> its held-out next-frame bits/token.
+using World = std::function<DynamicsBatch(const DynamicsOptions&, int64_t batch, uint64_t seed)>;
+double bits_after_training(const DynamicsOptions& o, const World& world, int64_t steps) {
   torch::manual_seed(0);
+  DynamicsTrainOptions t = shifting_world_training();
+  t.warmup_steps = 5;
+  DynamicsTrainer trainer(WorldModel(o), t, c10::Device(c10::kCPU), core::Precision::kFp32);
+  for (int64_t step = 0; step < steps; ++step) trainer.train_step(world(o, t.batch_size, 100 + step));
+  return scalar_named(trainer.evaluate({world(o, 64, 1)}), "dynamics/holdout_next_frame_bits");
+}
+
+double scrolling_world_bits(int64_t radius, Decoding decoding) {
   DynamicsOptions o = copy_options(true, decoding);
   o.tokens_per_frame = 8;
   o.grid_height = 1;
   o.grid_width = 8;
   o.copy_radius = radius;
-  DynamicsTrainOptions t = shifting_world_training();
-  t.warmup_steps = 5;
-  DynamicsTrainer trainer(WorldModel(o), t, c10::Device(c10::kCPU), core::Precision::kFp32);
-  for (int64_t step = 0; step < 60; ++step) trainer.train_step(shifting_batch(o, t.batch_size, 100 + step));
-  return scalar_named(trainer.evaluate({shifting_batch(o, 64, 1)}), "dynamics/holdout_next_frame_bits");
+  return bits_after_training(o, [](const DynamicsOptions& w, int64_t batch, uint64_t seed) { return shifting_batch(w, batch, seed); }, 60);
 }
 
 TEST(CopyPath, NeighboursAsCandidatesLearnAScrollingWorldInTensOfSteps) {
@@ -262,6 +272,82 @@ TEST(CopyPath, ACheckpointOfAnotherGridIsOneLineNamingBothGrids) {
   wrong.grid_height = 3;
   wrong.grid_width = 3;
   EXPECT_NE(test::error_of([&] { wrong.validate(); }).find("grid 3x3 does not hold tokens_per_frame 4 tokens"), std::string::npos);
+}
+
+// With copy_history 2, frame s's token at a place has as candidates frame s - 1's token there
+// and frames s - 2 and s - 3's, those that the window holds. Equal gates and a uniform
+// softmax: each present candidate and the softmax share the mass equally — the same in both
+// decoding modes, the window's first frames with fewer candidates.
+TEST(CopyPath, OlderFramesAtThePlaceAreCandidatesWhereTheWindowHoldsThem) {
+  const int64_t H = 2;
+  DynamicsOptions o = copy_options(true);
+  o.copy_history = H;
+  const int64_t B = 2, L = o.context_steps, K = o.tokens_per_frame, V = o.vocab_size;
+  const DynamicsBatch b = shifting_batch(o, B, 8);
+  // [B, L - 1, K, V]: the expected distribution of frames 1..L-1.
+  std::vector<torch::Tensor> frames;
+  for (int64_t s = 1; s < L; ++s) {
+    const int64_t present = 1 + std::min(H, s - 1);  // the previous frame and the older ones in the window
+    torch::Tensor mass = torch::full({B, K, V}, 1.0 / ((present + 1) * V));
+    for (int64_t back = 1; back <= present; ++back) mass += torch::one_hot(b.tokens.select(1, s - back), V).to(torch::kFloat32) / (present + 1);
+    frames.push_back(mass);
+  }
+  const torch::Tensor expected = torch::stack(frames, 1);
+  torch::NoGradGuard no_grad;
+  o.decoding = Decoding::kParallel;
+  const torch::Tensor parallel = fixed_gate_model(o, 0.0)->forward_parallel(b.tokens, b.actions).exp();
+  o.decoding = Decoding::kAutoregressive;
+  const torch::Tensor rows = fixed_gate_model(o, 0.0)->forward(b.tokens, b.actions).exp().view({B, L, K + 1, V});
+  const torch::Tensor token_by_token =
+      torch::cat({rows.narrow(1, 0, L - 1).narrow(2, K, 1), rows.narrow(1, 1, L - 1).narrow(2, 0, K - 1)}, 2);  // [B, L - 1, K, V]
+  EXPECT_TRUE(torch::allclose(parallel, expected, 1e-5, 1e-6)) << (parallel - expected).abs().max().item<double>();
+  EXPECT_TRUE(torch::allclose(token_by_token, expected, 1e-5, 1e-6)) << (token_by_token - expected).abs().max().item<double>();
+
+  DynamicsOptions bad = copy_options(true);
+  bad.copy_history = L - 1;
+  EXPECT_NE(test::error_of([&] { bad.validate(); }).find("copy_history 5 exceeds context_steps - 2 = 4"), std::string::npos);
+  bad.copy_history = -1;
+  EXPECT_NE(test::error_of([&] { bad.validate(); }).find("copy_history -1 is negative"), std::string::npos);
+  bad = copy_options(false);
+  bad.copy_history = 1;
+  EXPECT_NE(test::error_of([&] { bad.validate(); }).find("copy_history 1 needs copy_gate: true"), std::string::npos);
+  // Scores asked for without the older tokens: one line naming the shape wanted.
+  o.decoding = Decoding::kParallel;
+  WorldModel model(o);
+  const std::string missing = test::error_of([&] { model->next_frame_logits(torch::zeros({1, K, o.width}), b.tokens.select(1, 0).narrow(0, 0, 1)); });
+  EXPECT_NE(missing.find("copy_history needs each prediction's earlier tokens at its place [1, 4, 2], got none"), std::string::npos) << "[" << missing << "]";
+}
+
+// A world that flickers: every window alternates between two random frames, A B A B ...
+// From frame 2 on, copying the previous frame is always wrong; copying the frame before it
+// is always right.
+DynamicsBatch flickering_batch(const DynamicsOptions& o, int64_t batch, uint64_t seed) {
+  DynamicsBatch b = shifting_batch(o, batch, seed);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const torch::Tensor pair = torch::randint(0, o.vocab_size, {batch, 2, o.tokens_per_frame}, gen, torch::kInt64);
+  for (int64_t s = 0; s < o.context_steps; ++s) b.tokens.select(1, s).copy_(pair.select(1, s % 2));
+  return b;
+}
+
+double flickering_world_bits(int64_t history, Decoding decoding) {
+  DynamicsOptions o = copy_options(true, decoding);
+  o.copy_history = history;
+  return bits_after_training(o, flickering_batch, 40);
+}
+
+TEST(CopyPath, OlderFramesAsCandidatesLearnAFlickeringWorldInTensOfSteps) {
+  for (Decoding decoding : {Decoding::kParallel, Decoding::kAutoregressive}) {
+    SCOPED_TRACE(mode_name(decoding));
+    const double older = flickering_world_bits(1, decoding), previous_only = flickering_world_bits(0, decoding);
+    std::cout << mode_name(decoding) << ": " << older << " bits/token with the frame before the previous, " << previous_only
+              << " with the previous frame only\n";
+    // Frame 1 of each window has no frame before the previous one: a fresh random frame,
+    // log2 V bits a token whatever the model; frames 2..L-1 are copies of the frame before.
+    const DynamicsOptions o = copy_options(true, decoding);
+    const double floor = std::log2(static_cast<double>(o.vocab_size)) / static_cast<double>(o.context_steps - 1);
+    EXPECT_LT(older, floor + 0.15);
+    EXPECT_LT(older, previous_only - 1.0);
+  }
 }
 
 }  // namespace

@@ -15,7 +15,7 @@ namespace wm::dynamics {
 namespace {
 
 // `copy`: the previous frame as the queries' input and the copy gate on their output, with
-// the neighbours of a 2x2 grid as candidates.
+// the neighbours of a 2x2 grid and the two frames before as candidates.
 WorldModel parallel_model(bool continuous = false, uint64_t seed = 0, bool rotary = true, bool copy = false) {
   torch::manual_seed(seed);
   DynamicsOptions options = small_dynamics_options(continuous);
@@ -26,6 +26,7 @@ WorldModel parallel_model(bool continuous = false, uint64_t seed = 0, bool rotar
   if (copy) {  // the 2x2 grid's neighbours as copy candidates too
     options.grid_height = options.grid_width = 2;
     options.copy_radius = 1;
+    options.copy_history = 2;  // and the same place in the two frames before the previous one
   }
   WorldModel model(options);
   model->eval();
@@ -83,8 +84,9 @@ TEST(ParallelDecoding, CachedQueriesMatchTheFullPassAtEveryStep) {
       model->transform(model->embed_steps(b.tokens.narrow(1, t, 1), b.actions.narrow(1, t, 1), t), &cache);
       const torch::Tensor previous = b.tokens.select(1, t);  // [3, K]
       const torch::Tensor queries = model->embed_frame_queries(t + 1, 1, previous.unsqueeze(1)).expand({3, -1, -1});
+      const torch::Tensor history = copy ? model->place_history(b.tokens, 2).select(1, t + 1) : torch::Tensor();  // [3, K, H]
       const torch::Tensor logits =
-          model->next_frame_logits(model->transform_queries(queries, model->frame_query_positions(t + 1, 1), cache), previous);
+          model->next_frame_logits(model->transform_queries(queries, model->frame_query_positions(t + 1, 1), cache), previous, history);
       EXPECT_EQ(cache.length(), (t + 1) * o.positions_per_step());
       EXPECT_TRUE(torch::allclose(logits, full.select(1, t), 1e-4, 1e-4))
           << "continuous " << continuous << ", rotary " << rotary << ", copy " << copy << ", frame " << t + 1 << ", max difference "
