@@ -91,4 +91,11 @@ AutocastGuard::~AutocastGuard() {
   at::autocast::set_autocast_dtype(device_type_, previous_dtype_);
 }
 
+AutocastOff::AutocastOff(c10::Device device)
+    : device_type_(device.type()), was_enabled_(at::autocast::is_autocast_enabled(device_type_)) {
+  at::autocast::set_autocast_enabled(device_type_, false);
+}
+
+AutocastOff::~AutocastOff() { at::autocast::set_autocast_enabled(device_type_, was_enabled_); }
+
 }  // namespace wm::core

@@ -47,4 +47,18 @@ class AutocastGuard {
   c10::ScalarType previous_dtype_ = c10::ScalarType::BFloat16;
 };
 
+// Autocast off for `device`'s type in this scope (work that must stay fp32 inside an
+// autocast region), the previous state given back after.
+class AutocastOff {
+ public:
+  explicit AutocastOff(c10::Device device);
+  AutocastOff(const AutocastOff&) = delete;
+  AutocastOff& operator=(const AutocastOff&) = delete;
+  ~AutocastOff();
+
+ private:
+  c10::DeviceType device_type_;
+  bool was_enabled_;
+};
+
 }  // namespace wm::core

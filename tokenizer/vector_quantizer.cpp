@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "core/device.h"
+
 namespace wm::tokenizer {
 
 namespace {
@@ -21,7 +23,11 @@ VectorQuantizerImpl::VectorQuantizerImpl(int64_t vocab_size, int64_t code_dim, d
 
 QuantizerOutput VectorQuantizerImpl::forward(const torch::Tensor& z) {
   const auto b = z.size(0), d = z.size(1), h = z.size(2), w = z.size(3);
-  const torch::Tensor flat = unit_rows(z.permute({0, 2, 3, 1}).reshape({-1, d}));  // [N, D]
+  // In fp32 whatever the encoder's precision (bf16 autocast): the codebook and its EMA
+  // statistics are fp32 buffers, a count above 256 is not an integer in bf16, and rounded
+  // similarities swap near-equal codes. z's gradient goes back in its own dtype.
+  core::AutocastOff fp32(z.device());
+  const torch::Tensor flat = unit_rows(z.to(torch::kFloat32).permute({0, 2, 3, 1}).reshape({-1, d}));  // [N, D]
   // Unit vectors: the nearest code is the one of highest cosine similarity.
   const torch::Tensor tokens = torch::matmul(flat.detach(), codebook_.t()).argmax(1);  // [N]
   const torch::Tensor codes = codebook_.index_select(0, tokens);                      // [N, D]
@@ -46,8 +52,10 @@ QuantizerOutput VectorQuantizerImpl::forward(const torch::Tensor& z) {
 
 torch::Tensor VectorQuantizerImpl::nearest_codes(const torch::Tensor& z) const {
   const auto b = z.size(0), d = z.size(1), h = z.size(2), w = z.size(3);
-  // Normalizing z does not change which code has the largest dot product: skip it.
-  const torch::Tensor flat = z.permute({0, 2, 3, 1}).reshape({-1, d});
+  // Normalizing z does not change which code has the largest dot product: skip it. fp32, as
+  // in forward.
+  core::AutocastOff fp32(z.device());
+  const torch::Tensor flat = z.to(torch::kFloat32).permute({0, 2, 3, 1}).reshape({-1, d});
   return torch::matmul(flat, codebook_.t()).argmax(1).reshape({b, h, w});
 }
 

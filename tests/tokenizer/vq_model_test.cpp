@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include "core/checkpoint.h"
+#include "core/device.h"
 #include "test_support.h"
 #include "tokenizer/tokenizer_test_support.h"
 #include "tokenizer/vq_model.h"
@@ -73,6 +74,32 @@ TEST(VectorQuantizer, DeadCodesAreRestartedNearTheData) {
   const torch::Tensor direction = torch::ones({8}) / std::sqrt(8.0);
   EXPECT_GT(torch::matmul(vq->codebook(), direction).min().item<double>(), 0.9);
   EXPECT_EQ(vq->recent_counts().sum().item<double>(), 0.0);
+}
+
+// Under bf16 autocast (wm train ... run.precision=bf16) the encoder's output is bf16. The
+// quantizer keeps its codebook and statistics fp32: 601 vectors on one code count 601 (bf16
+// would round it to 600), and the dead codes restart from that batch without a dtype clash.
+TEST(VectorQuantizer, UnderBf16AutocastTheStatisticsStayFp32AndDeadCodesRestart) {
+  torch::manual_seed(4);
+  const double decay = 0.5;
+  VectorQuantizer vq(/*vocab_size=*/8, /*code_dim=*/4, decay);
+  vq->train();
+  const torch::Tensor z = torch::randn({1, 4, 1, 1}).expand({1, 4, 1, 601}).to(torch::kBFloat16);  // one direction, 601 times
+  QuantizerOutput out;
+  {
+    core::AutocastGuard autocast(c10::Device(c10::kCPU), core::Precision::kBf16);
+    out = vq->forward(z);
+  }
+  const int64_t code = out.tokens.flatten()[0].item<int64_t>();
+  EXPECT_TRUE(torch::all(out.tokens == code).item<bool>());
+  EXPECT_EQ(vq->codebook().scalar_type(), torch::kFloat32);
+  const torch::Tensor counts = vq->named_buffers()["ema_count"];
+  EXPECT_EQ(counts.scalar_type(), torch::kFloat32);
+  EXPECT_DOUBLE_EQ(counts[code].item<double>(), decay * 1 + (1 - decay) * 601);
+  double usage = 0;
+  EXPECT_EQ(vq->restart_dead_codes(&usage), 7);  // every code but the one used
+  EXPECT_DOUBLE_EQ(usage, 1.0 / 8);
+  EXPECT_EQ(vq->codebook().scalar_type(), torch::kFloat32);
 }
 
 TEST(VQModel, CheckpointRoundTripGivesIdenticalTokens) {
