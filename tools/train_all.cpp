@@ -83,6 +83,15 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
   config.dynamics_train.steps = span(loop.dynamics_steps, loop.dynamics_start);
   config.policy_train.steps = span(loop.policy_steps, loop.policy_start);
   config.tokenizer_train.time_budget_s = config.dynamics_train.time_budget_s = config.policy_train.time_budget_s = 0;
+  // Early stopping would end a phase for good on one epoch's data, while the store grows.
+  for (const auto& [section, options] : {std::pair<const char*, const core::TrainingOptions*>{"tokenizer_train", &config.tokenizer_train},
+                                         {"dynamics_train", &config.dynamics_train}, {"policy_train", &config.policy_train}}) {
+    if (options->early_stop_evals > 0) {
+      throw core::Error(std::string(section) + ".early_stop_evals = " + std::to_string(options->early_stop_evals) +
+                        ": wm train all decides when its phases stop (their data grows every epoch); early stopping is for wm train "
+                        "tokenizer and wm train dynamics");
+    }
+  }
 
   core::RunContext run = open_training_run(config, loaded.yaml);
   const c10::Device device = core::resolve_device(config.run.device);

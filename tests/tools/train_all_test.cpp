@@ -33,6 +33,18 @@ std::string shell_words(const std::vector<std::string>& args) {
   return command;
 }
 
+// Early stopping belongs to one-phase runs: the loop refuses it in one line naming the key,
+// before it collects or writes anything.
+TEST(TrainAll, EarlyStoppingIsRefusedNamingTheKey) {
+  test::TempDir dir;
+  std::vector<std::string> args = tiny_loop(dir.path());
+  args.push_back("dynamics_train.early_stop_evals=3");
+  const auto r = test::run_command(shell_words(args));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("dynamics_train.early_stop_evals = 3: wm train all decides when its phases stop"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "loop" / "episodes"));
+}
+
 TEST(TrainAll, RunsItsEpochsResumesAfterAKillAndEndsWithTheTable) {
   test::TempDir dir;
   const auto run = dir / "loop";
