@@ -298,13 +298,7 @@ std::filesystem::path CheckpointDir::save(const CheckpointWriter& writer, const 
   return path;
 }
 
-void CheckpointDir::protect(const std::string& kind, std::filesystem::path path) {
-  if (path.empty()) {
-    protected_.erase(kind);
-  } else {
-    protected_[kind] = std::move(path);
-  }
-}
+void CheckpointDir::protect(const std::string& kind, std::filesystem::path path) { protected_[kind] = std::move(path); }
 
 std::vector<std::filesystem::path> CheckpointDir::list(const std::string& kind) const {
   std::vector<std::pair<int64_t, std::filesystem::path>> found;

@@ -89,8 +89,8 @@ class CheckpointDir {
 
   std::filesystem::path save(const CheckpointWriter& writer, const std::string& kind,
                              int64_t step) const;
-  // A checkpoint that keep_last never removes and does not count (early stopping's best);
-  // an empty path for `kind` lifts the protection.
+  // A checkpoint of `kind` that keep_last never removes and does not count (early stopping's
+  // best); it replaces the one protected before.
   void protect(const std::string& kind, std::filesystem::path path);
   // Paths of `kind`, newest (highest step) first.
   std::vector<std::filesystem::path> list(const std::string& kind) const;

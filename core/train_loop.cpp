@@ -87,6 +87,12 @@ PhaseReport run_phase(RunContext& run, const TrainPhase& phase, int64_t until_st
   auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   PhaseReport report;
   int64_t evaluated_at = -1, saved_at = -1;
+  std::filesystem::path saved_path;  // of the checkpoint at saved_at (empty on ranks that do not write)
+  auto save = [&] {
+    if (saved_at == phase.step()) return;
+    saved_path = save_phase(run, phase);
+    saved_at = phase.step();
+  };
   auto evaluate = [&] {
     report.evaluation = phase.evaluate();
     if (!report.evaluation.empty()) run.write_metrics(phase.step(), report.evaluation);
@@ -99,8 +105,8 @@ PhaseReport run_phase(RunContext& run, const TrainPhase& phase, int64_t until_st
       best.value = *value;
       best.figures = report.evaluation;
       best.evaluations_since = 0;
-      if (saved_at != phase.step()) best.checkpoint = save_phase(run, phase);
-      saved_at = phase.step();
+      save();
+      best.checkpoint = saved_path;
       run.protect_checkpoint(phase.name, best.checkpoint);
     } else if (++best.evaluations_since >= options.early_stop_evals) {
       best.stopped = true;
@@ -118,14 +124,11 @@ PhaseReport run_phase(RunContext& run, const TrainPhase& phase, int64_t until_st
       const int64_t step = phase.step();
       if (step % run.log().every_steps == 0) run.write_metrics(step, std::move(scalars));
       if (phase.evaluate && step % options.eval_every == 0) evaluate();
-      if (step % run.checkpoint_options().every_steps == 0 && saved_at != step) {
-        save_phase(run, phase);
-        saved_at = step;
-      }
+      if (step % run.checkpoint_options().every_steps == 0) save();
     }
   }
   if (phase.evaluate && evaluated_at != phase.step()) evaluate();
-  if (saved_at != phase.step()) save_phase(run, phase);
+  save();
   report.steps = phase.step() - first;
   report.seconds = seconds();
   const bool phase_over = best.stopped || phase.step() >= options.steps || out_of_time();

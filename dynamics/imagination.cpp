@@ -128,16 +128,10 @@ ImaginedStep Imagination::step(const at::Tensor& actions) {
 }
 
 at::Tensor Imagination::history_before_previous() const {
-  const int64_t H = model_->options().copy_history, K = model_->options().tokens_per_frame;
-  if (H == 0) return {};
-  // frames_ ends with frame t; frames t - 1 .. t - H, none before what the window holds
-  // (after a rebuild, as in a training window that starts there).
-  std::vector<at::Tensor> older;
-  const int64_t newest = static_cast<int64_t>(frames_.size()) - 2;
-  for (int64_t h = 0; h < H; ++h) {
-    older.push_back(newest - h >= 0 ? frames_[newest - h].to(torch::kInt64) : torch::full({batch_, K}, -1, frames_.back().options().dtype(torch::kInt64)));
-  }
-  return torch::stack(older, -1);  // [B, K, H]
+  if (model_->options().copy_history == 0) return {};
+  // frames_ ends with frame t: its history one frame back is frames t - 1 .. t - H, none
+  // before what the window holds (after a rebuild, as in a training window that starts there).
+  return model_->place_history(torch::stack(frames_, 1), /*back=*/1).select(1, -1);  // [B, K, H]
 }
 
 at::Tensor Imagination::next_frame_autoregressive(at::Tensor hidden, const at::Tensor& frame, int64_t t) {
