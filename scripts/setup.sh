@@ -13,6 +13,7 @@ apt_packages=(
   cmake ninja-build g++ make pkg-config ccache git
   libspdlog-dev libyaml-cpp-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg
+  chromium  # headless, for the test that renders wm dream's report.html
 )
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   apt_packages+=(python3 python3-venv)

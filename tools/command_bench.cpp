@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <unistd.h>
 
 #include "bench/bench_record.h"
 #include "bench/decode_bench.h"
@@ -19,6 +20,8 @@
 #include "core/run_dir.h"
 #include "tools/action_bench.h"
 #include "tools/commands.h"
+#include "tools/dream_options_cli.h"
+#include "tools/dream_report.h"
 #include "tools/precision_bench.h"
 
 namespace wm::tools {
@@ -250,6 +253,50 @@ void add_bench_command(CLI::App& app) {
   actions_cmd->add_option("--seed", ao.seed, "where the starts are drawn")->capture_default_str();
   actions_cmd->callback([actions] {
     for (const auto& record : run_action_bench(actions->options)) bench::print_record(record, actions->json);
+  });
+
+  struct DreamArgs {
+    bool json = false;
+    DreamOptions options;
+    double fps = 5.0;
+  };
+  auto dream = std::make_shared<DreamArgs>();
+  CLI::App* dream_cmd = bench->add_subcommand(
+      "dream", "What a wm dream report costs: dreamed frames per second end to end (imagination, decoding, drawing, video encoding)");
+  dream_cmd->add_flag("--json", dream->json, "one JSON object per line");
+  add_dream_options(*dream_cmd, dream->options, dream->fps);
+  dream_cmd->callback([dream] {
+    // The report is made in a temporary folder and thrown away: only its cost is measured.
+    const std::filesystem::path out = std::filesystem::temp_directory_path() / ("wm_bench_dream." + std::to_string(::getpid()));
+    dream->options.out = out;
+    struct Cleanup {
+      std::filesystem::path dir;
+      ~Cleanup() {
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+      }
+    } cleanup{out};
+    const DreamReport r = write_dream_report(dream->options, dream->fps);
+    const double seconds = r.seconds_imagine + r.seconds_decode + r.seconds_render + r.seconds_encode;
+    const nlohmann::ordered_json context = {{"device", "cpu"},
+                                            {"run", dream->options.run.string()},
+                                            {"starts", dream->options.starts},
+                                            {"samples", dream->options.samples},
+                                            {"horizon", dream->options.horizon},
+                                            {"dreamed_frames", r.dreamed_frames},
+                                            {"video_frames", r.video_frames},
+                                            {"seconds_imagine", r.seconds_imagine},
+                                            {"seconds_decode", r.seconds_decode},
+                                            {"seconds_draw", r.seconds_render},
+                                            {"seconds_encode", r.seconds_encode},
+                                            {"seconds_total", r.seconds_total},
+                                            {"threads", at::get_num_threads()},
+                                            {"cpu", core::build_info().cpu_capability}};
+    bench::print_record({.bench = "dream", .metric = "dreamed_frames_per_s", .value = static_cast<double>(r.dreamed_frames) / seconds, .context = context},
+                        dream->json);
+    bench::print_record({.bench = "dream", .metric = "imagined_frames_per_s", .value = static_cast<double>(r.dreamed_frames) / r.seconds_imagine,
+                         .context = context},
+                        dream->json);
   });
 
   struct MemoryArgs {

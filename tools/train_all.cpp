@@ -22,6 +22,7 @@
 #include "tokenizer/tokenizer_trainer.h"
 #include "tools/agents.h"
 #include "tools/collect_episodes.h"
+#include "tools/dream_report.h"
 #include "tools/dream_strip.h"
 #include "tools/dynamics_data.h"
 #include "tools/tokenizer_data.h"
@@ -343,6 +344,20 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
   spdlog::info("done after {} epochs, {} real environment steps, {:.0f} s ({}); returns over {} episodes:", loop.epochs, store.total_steps(),
                run.elapsed_s(), describe_seconds(total_seconds), final_episodes);
   for (const auto& [name, r] : table) spdlog::info("  {:<18} {:8.1f} +- {:.1f}", name, r.mean, r.std);
+
+  // The dream report (wm dream): held-out real driving beside the final world model's dreams
+  // under the same actions, the drift curve and the run's training curves in one page. A
+  // store too short for it costs the report, not the run.
+  if (dynamics.step() > 0) {
+    DreamOptions dream{.run = root, .out = root / "dreams"};
+    dream.context = std::min<int64_t>(config.policy_train.context, config.dynamics.context_steps - 1);
+    try {
+      const DreamReport report = write_dream_report(dream);
+      spdlog::info("the dream report: {} ({} dreamed frames, {:.1f} s)", (report.out / "report.html").string(), report.dreamed_frames, report.seconds_total);
+    } catch (const core::Error& e) {
+      spdlog::warn("no dream report: {}", e.what());
+    }
+  }
 }
 
 }  // namespace wm::tools

@@ -12,6 +12,7 @@ extern "C" {
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "viz/palette.h"
 
 namespace wm::viz {
 
@@ -29,7 +30,9 @@ std::string default_codec(const std::filesystem::path& path) {
   if (ext == ".hevc" || ext == ".h265" || ext == ".265") return "libx265";
   if (ext == ".png") return "png";  // one image (image2 muxer)
   if (ext == ".apng") return "apng";
-  return "libx264";
+  if (ext == ".gif") return "gif";  // palette frames (median cut of the first frame)
+  // H.264 where this FFmpeg build has x264; MPEG-4 part 2 (built into libavcodec) otherwise.
+  return avcodec_find_encoder_by_name("libx264") ? "libx264" : "mpeg4";
 }
 
 }  // namespace
@@ -42,7 +45,8 @@ struct VideoWriter::State {
   AVStream* stream = nullptr;
   AVFrame* frame = nullptr;
   AVPacket* packet = nullptr;
-  SwsContext* sws = nullptr;
+  SwsContext* sws = nullptr;  // RGB to the codec's pixel format; none for palette frames
+  std::vector<PaletteColor> palette;  // pal8 (GIF): chosen from the first frame, kept for all
   int64_t frames = 0;
   bool closed = false;
 
@@ -104,7 +108,9 @@ VideoWriter::VideoWriter(const std::filesystem::path& path, int height, int widt
   const bool x26x = codec_name == "libx264" || codec_name == "libx265";
   std::string pixel_format = options.pixel_format;
   if (pixel_format.empty()) {
-    pixel_format = codec_name == "apng" || codec_name == "png" ? "rgb24" : (x26x && options.quality == 0 ? "yuv444p" : "yuv420p");
+    pixel_format = codec_name == "apng" || codec_name == "png" ? "rgb24"
+                   : codec_name == "gif"                      ? "pal8"
+                                                              : (x26x && options.quality == 0 ? "yuv444p" : "yuv420p");
   }
   s.codec->pix_fmt = av_get_pix_fmt(pixel_format.c_str());
   if (s.codec->pix_fmt == AV_PIX_FMT_NONE) s.fail("unknown pixel format '" + pixel_format + "'", 0);
@@ -131,6 +137,7 @@ VideoWriter::VideoWriter(const std::filesystem::path& path, int height, int widt
   s.frame->height = height;
   if ((rc = av_frame_get_buffer(s.frame, 0)) < 0) s.fail("cannot allocate a frame", rc);
   s.packet = av_packet_alloc();
+  if (s.codec->pix_fmt == AV_PIX_FMT_PAL8) return;
   s.sws = sws_getContext(width, height, AV_PIX_FMT_RGB24, width, height, s.codec->pix_fmt,
                          SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr, nullptr, nullptr);
   if (!s.sws) s.fail("cannot convert RGB to " + pixel_format, 0);
@@ -143,9 +150,22 @@ void VideoWriter::write(const uint8_t* rgb) {
   if (s.closed) s.fail("write after close", 0);
   int rc = av_frame_make_writable(s.frame);
   if (rc < 0) s.fail("frame buffer", rc);
-  const uint8_t* src[1] = {rgb};
-  const int stride[1] = {s.width * 3};
-  sws_scale(s.sws, src, stride, 0, s.height, s.frame->data, s.frame->linesize);
+  if (s.codec->pix_fmt == AV_PIX_FMT_PAL8) {
+    const size_t row_pixels = static_cast<size_t>(s.width);
+    if (s.palette.empty()) s.palette = median_cut_palette(rgb, row_pixels * static_cast<size_t>(s.height));
+    for (int y = 0; y < s.height; ++y) {
+      map_to_palette(rgb + static_cast<size_t>(y) * row_pixels * 3, row_pixels, s.palette, s.frame->data[0] + static_cast<size_t>(y) * s.frame->linesize[0]);
+    }
+    auto* entries = reinterpret_cast<uint32_t*>(s.frame->data[1]);  // 256 x ARGB, native endian
+    for (size_t e = 0; e < 256; ++e) {
+      const PaletteColor c = e < s.palette.size() ? s.palette[e] : PaletteColor{0, 0, 0};
+      entries[e] = (0xFFu << 24) | (uint32_t{c[0]} << 16) | (uint32_t{c[1]} << 8) | c[2];
+    }
+  } else {
+    const uint8_t* src[1] = {rgb};
+    const int stride[1] = {s.width * 3};
+    sws_scale(s.sws, src, stride, 0, s.height, s.frame->data, s.frame->linesize);
+  }
   s.frame->pts = s.frames++;
   s.encode(s.frame);
 }

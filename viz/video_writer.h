@@ -1,5 +1,5 @@
 // Encodes RGB frames into a video file with FFmpeg (libavformat/libavcodec). The container
-// follows the file extension (.mp4, .mkv, .avi, raw .hevc, ...); the file is written under a
+// follows the file extension (.mp4, .mkv, .avi, raw .hevc, .gif, ...); the file is written under a
 // temporary name and renamed by close(), so a crash never leaves a half video in place.
 #pragma once
 
@@ -11,7 +11,7 @@
 namespace wm::viz {
 
 struct VideoWriterOptions {
-  std::string codec;  // empty: libx264 (mp4, mkv, mov), mpeg4 (avi), libx265 (hevc), png (png)
+  std::string codec;  // empty: libx264 (mp4, mkv, mov; mpeg4 without x264), mpeg4 (avi), libx265 (hevc), png, gif
   double fps = 10;
   // Quality, lower is better: CRF for libx264/libx265 (0 = lossless, 23 = their default),
   // qscale 1..31 for mpeg4.
