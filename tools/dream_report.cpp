@@ -208,10 +208,12 @@ std::string report_html(const DreamOptions& options, const DreamResult& result, 
   for (const std::string& c : train_charts) h << c;
   if (train_charts.empty()) h << "<p class=\"note\">The run has no metrics.jsonl with training figures.</p>\n";
   h << "</div>\n<p class=\"note\">Points drawn per chart: <span id=\"chart-points\"></span></p>\n";
-  // Reads back what the browser made of the page: the video's duration and the charts' points.
+  // Reads back what the browser made of the page (the video's duration, the charts' points); report.html#t=S
+  // shows the video paused at S seconds, without controls (for screenshots).
   h << "<script>\n(function(){\n"
     << "var v=document.getElementById('dream-video'),out=document.getElementById('video-duration');\n"
-    << "function shown(){out.textContent=String(v.duration);document.body.setAttribute('data-video-duration',String(v.duration));}\n"
+    << "function shown(){out.textContent=String(v.duration);document.body.setAttribute('data-video-duration',String(v.duration));\n"
+    << "var at=location.hash.match(/t=([0-9.]+)/);if(at){v.pause();v.removeAttribute('controls');v.currentTime=parseFloat(at[1]);}}\n"
     << "if(v.readyState>=1)shown();else v.addEventListener('loadedmetadata',shown);\n"
     << "v.addEventListener('error',function(){out.textContent='error';document.body.setAttribute('data-video-duration','error');});\n"
     << "var counts=[].map.call(document.querySelectorAll('svg.chart'),function(s){var n=0;[].forEach.call(s.querySelectorAll('polyline'),"
