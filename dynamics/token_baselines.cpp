@@ -58,4 +58,14 @@ TokenBaselines TokenBaselineFit::evaluate(const std::vector<DynamicsBatch>& hold
   return b;
 }
 
+core::Scalars TokenBaselines::scalars() const {
+  return {{"dynamics/holdout_unigram_bits", unigram_bits},
+          {"dynamics/holdout_copy_bits", copy_bits},
+          {"dynamics/holdout_copy_accuracy", copy_accuracy},
+          {"dynamics/holdout_unigram_changed_bits", unigram_changed_bits},
+          {"dynamics/holdout_unigram_unchanged_bits", unigram_unchanged_bits},
+          {"dynamics/holdout_copy_changed_bits", copy_changed_bits},
+          {"dynamics/holdout_copy_unchanged_bits", copy_unchanged_bits}};
+}
+
 }  // namespace wm::dynamics

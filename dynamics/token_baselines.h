@@ -10,6 +10,7 @@
 
 #include <vector>
 
+#include "core/metrics.h"
 #include "dynamics/world_model.h"
 
 namespace wm::dynamics {
@@ -23,6 +24,9 @@ struct TokenBaselines {
   // not (always right). 0 for a split without tokens.
   double unigram_changed_bits = 0, unigram_unchanged_bits = 0;
   double copy_changed_bits = 0, copy_unchanged_bits = 0;
+
+  // As metrics.jsonl holds them: dynamics/holdout_unigram_bits, dynamics/holdout_copy_bits, ...
+  core::Scalars scalars() const;
 };
 
 class TokenBaselineFit {

@@ -15,6 +15,7 @@
 #include "core/train_loop.h"
 #include "dataloader/window_sampler.h"
 #include "dynamics/dynamics_trainer.h"
+#include "dynamics/token_baselines.h"
 #include "envs/agent.h"
 #include "envs/env_options.h"
 #include "policy/policy_agent.h"
@@ -286,7 +287,14 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
           /*depth=*/2);
       const core::PhaseReport report = core::run_phase(run, dynamics_phase, (e - loop.dynamics_start + 1) * loop.dynamics_steps);
       batches.reset();
-      if (const auto bits = core::find_scalar(report.evaluation, "dynamics/holdout_next_frame_bits")) summary += fmt::format(", dynamics {:.2f} bits/token", *bits);
+      if (const auto bits = core::find_scalar(report.evaluation, "dynamics/holdout_next_frame_bits")) {
+        // The figures to beat on the same held-out tokens, beside the model's (and in the
+        // dream report's bits/token chart).
+        const dynamics::TokenBaselines b =
+            windows->fit_baselines(std::max<int64_t>(16, config.dynamics_train.eval_batches), config.dynamics_train.batch_size).evaluate(holdout);
+        run.write_metrics(dynamics.step(), b.scalars());
+        summary += fmt::format(", dynamics {:.2f} bits/token (copy {:.2f})", *bits, b.copy_bits);
+      }
       if (const auto changed = core::find_scalar(report.evaluation, "dynamics/holdout_next_frame_changed_bits")) {
         summary += fmt::format(" ({:.2f} on the {:.0f}% that changed)", *changed,
                                100 * core::find_scalar(report.evaluation, "dynamics/holdout_next_frame_changed_share").value_or(0));

@@ -77,13 +77,7 @@ void train_dynamics(const std::string& config_file, const std::vector<std::strin
   if (baselines) {
     const dynamics::TokenBaselines b = baselines->evaluate(holdout);
     baseline_figures = b;
-    run.write_metrics(trainer.step(), {{"dynamics/holdout_unigram_bits", b.unigram_bits},
-                                       {"dynamics/holdout_copy_bits", b.copy_bits},
-                                       {"dynamics/holdout_copy_accuracy", b.copy_accuracy},
-                                       {"dynamics/holdout_unigram_changed_bits", b.unigram_changed_bits},
-                                       {"dynamics/holdout_unigram_unchanged_bits", b.unigram_unchanged_bits},
-                                       {"dynamics/holdout_copy_changed_bits", b.copy_changed_bits},
-                                       {"dynamics/holdout_copy_unchanged_bits", b.copy_unchanged_bits}});
+    run.write_metrics(trainer.step(), b.scalars());
     spdlog::info("baselines on the same held-out tokens: unigram {:.3f} bits/token; copy the previous frame {:.3f} bits/token "
                  "(accuracy {:.1f}%); on the changed tokens unigram {:.3f}, copy {:.3f} bits (accuracy 0); on the unchanged "
                  "unigram {:.3f}, copy {:.3f} bits (accuracy 100%)",

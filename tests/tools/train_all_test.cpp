@@ -93,6 +93,11 @@ TEST(TrainAll, RunsItsEpochsResumesAfterAKillAndEndsWithTheTable) {
   }
   EXPECT_NE(resumed.err.find("returns over 2 episodes"), std::string::npos) << resumed.err;
   EXPECT_GT(std::filesystem::file_size(run / "dreams" / "strip.png"), 1000u) << "the strip of real and dreamed frames";
+  // The dream report (wm dream), and the baselines its bits/token chart draws beside the model.
+  EXPECT_NE(resumed.err.find("the dream report: " + (run / "dreams" / "report.html").string()), std::string::npos) << resumed.err;
+  for (const char* file : {"report.html", "dream.mp4", "dream.gif", "errors.csv"}) EXPECT_TRUE(std::filesystem::is_regular_file(run / "dreams" / file)) << file;
+  EXPECT_FALSE(test::last_with(run / "metrics.jsonl", "dynamics/holdout_copy_bits").is_null());
+  EXPECT_FALSE(test::last_with(run / "metrics.jsonl", "dynamics/holdout_unigram_bits").is_null());
 }
 
 }  // namespace
