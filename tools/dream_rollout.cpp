@@ -316,7 +316,14 @@ DreamResult dream_from_run(const DreamOptions& options, const std::filesystem::p
   set.real_dones = window.dones.to(torch::kBool);
   const int64_t K = t.tokens_per_frame();
   auto decode = [&](const at::Tensor& tokens) {  // int64 [M, K] -> uint8 [M, H, W, 3]
-    return tokenizer->decode(tokens.reshape({tokens.size(0), t.grid_height(), t.grid_width()})).to(torch::kCPU);
+    // In chunks: the decoder's activations for thousands of frames at once outgrow the caches.
+    constexpr int64_t kChunk = 64;
+    std::vector<at::Tensor> parts;
+    for (int64_t first = 0; first < tokens.size(0); first += kChunk) {
+      const at::Tensor chunk = tokens.narrow(0, first, std::min(kChunk, tokens.size(0) - first));
+      parts.push_back(tokenizer->decode(chunk.reshape({chunk.size(0), t.grid_height(), t.grid_width()})).to(torch::kCPU));
+    }
+    return torch::cat(parts, 0);
   };
   Clock::time_point started = Clock::now();
   set.real_tokens = tokenizer->encode(set.real_frames.reshape({N * T, shape[0], shape[1], 3})).reshape({N, T, K});
