@@ -77,6 +77,10 @@ void load_file(const std::filesystem::path& file, ConfigSchema& schema,
     throw Error(file.string() + ": include cycle (the file includes itself through " +
                 stack.back().string() + ")");
   }
+  if (std::filesystem::is_directory(file)) {
+    throw Error("config file " + file.string() + " is a folder, not a YAML file" +
+                (stack.empty() ? "" : " (included from " + stack.back().string() + ")"));
+  }
   if (!std::filesystem::is_regular_file(file)) {
     throw Error("config file " + file.string() + " does not exist" +
                 (stack.empty() ? "" : " (included from " + stack.back().string() + ")"));

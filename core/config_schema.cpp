@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <stdexcept>
 
 namespace wm::core {
@@ -61,6 +62,31 @@ std::function<void(const ConfigValue&)> list_setter(std::vector<T>* value,
   };
 }
 
+std::string bound_text(double x) {
+  char buffer[64];
+  auto result = std::to_chars(buffer, buffer + sizeof(buffer), x);
+  return std::string(buffer, result.ptr);
+}
+
+// "an integer" -> "an integer >= 1", "a number in 0..1".
+std::string bounded_name(std::string name, Bounds b) {
+  const bool low = std::isfinite(b.min), high = std::isfinite(b.max);
+  if (low && high) return name + " in " + bound_text(b.min) + ".." + bound_text(b.max);
+  if (low) return name + " >= " + bound_text(b.min);
+  if (high) return name + " <= " + bound_text(b.max);
+  return name;
+}
+
+// A parser that also refuses values outside `bounds` (the message completes "expects ...").
+template <class Parse>
+auto bounded(Parse parse, Bounds bounds) {
+  return [parse, bounds](const std::string& text) {
+    const auto x = parse(text);
+    if (static_cast<double>(x) < bounds.min || static_cast<double>(x) > bounds.max) throw std::invalid_argument("out of range");
+    return x;
+  };
+}
+
 std::string format_float(double x) {
   char buffer[64];
   auto result = std::to_chars(buffer, buffer + sizeof(buffer), x);  // shortest round-trip form
@@ -92,8 +118,9 @@ int64_t parse_config_int(const std::string& text) {
 double parse_config_float(const std::string& text) {
   double x = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), x);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
-    throw std::invalid_argument("not a number");
+  // No key means "not a number" or infinity: a NaN learning rate trains to NaN with exit 0.
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty() || !std::isfinite(x)) {
+    throw std::invalid_argument("not a finite number");
   }
   return x;
 }
@@ -121,23 +148,26 @@ void ConfigSchema::add_field(std::string_view key, std::string type_name, std::s
   fields_.push_back({full, std::move(type_name), std::string(doc), std::move(set), std::move(get)});
 }
 
-void ConfigSchema::add(std::string_view key, int64_t* value, std::string_view doc) {
-  add_field(key, "an integer", doc, scalar_setter(value, "an integer", parse_config_int),
+void ConfigSchema::add(std::string_view key, int64_t* value, std::string_view doc, Bounds bounds) {
+  const std::string name = bounded_name("an integer", bounds);
+  add_field(key, name, doc, scalar_setter(value, name, bounded(parse_config_int, bounds)),
             [value] { return ConfigValue{false, std::to_string(*value), {}}; });
 }
 
-void ConfigSchema::add(std::string_view key, int* value, std::string_view doc) {
+void ConfigSchema::add(std::string_view key, int* value, std::string_view doc, Bounds bounds) {
   auto parse = [](const std::string& s) {
     int64_t x = parse_config_int(s);
     if (x < INT32_MIN || x > INT32_MAX) throw std::invalid_argument("out of range");
     return static_cast<int>(x);
   };
-  add_field(key, "a 32-bit integer", doc, scalar_setter(value, "a 32-bit integer", parse),
+  const std::string name = bounded_name("a 32-bit integer", bounds);
+  add_field(key, name, doc, scalar_setter(value, name, bounded(parse, bounds)),
             [value] { return ConfigValue{false, std::to_string(*value), {}}; });
 }
 
-void ConfigSchema::add(std::string_view key, double* value, std::string_view doc) {
-  add_field(key, "a number", doc, scalar_setter(value, "a number", parse_config_float),
+void ConfigSchema::add(std::string_view key, double* value, std::string_view doc, Bounds bounds) {
+  const std::string name = bounded_name("a finite number", bounds);
+  add_field(key, name, doc, scalar_setter(value, name, bounded(parse_config_float, bounds)),
             [value] { return ConfigValue{false, format_float(*value), {}}; });
 }
 
@@ -168,8 +198,8 @@ void ConfigSchema::add(std::string_view key, std::vector<int64_t>* value, std::s
 }
 
 void ConfigSchema::add(std::string_view key, std::vector<double>* value, std::string_view doc) {
-  add_field(key, "a list of numbers", doc,
-            list_setter(value, "a list of numbers", parse_config_float),
+  add_field(key, "a list of finite numbers", doc,
+            list_setter(value, "a list of finite numbers", parse_config_float),
             list_getter(value, format_float));
 }
 

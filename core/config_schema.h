@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,6 +35,16 @@ struct ConfigField {
   std::function<ConfigValue()> get;
 };
 
+// The values a numeric key accepts, checked wherever it is set (YAML file or override), so a
+// count of 0 or a NaN learning rate is one line naming the key, not a crash steps later.
+// Numbers are always finite.
+struct Bounds {
+  double min = -std::numeric_limits<double>::infinity();
+  double max = std::numeric_limits<double>::infinity();
+};
+inline Bounds at_least(double min) { return {min, std::numeric_limits<double>::infinity()}; }
+inline Bounds between(double min, double max) { return {min, max}; }
+
 class ConfigSchema {
  public:
   // Checks a string value; returns an empty string when valid, else what is wrong.
@@ -52,14 +63,14 @@ class ConfigSchema {
   };
   [[nodiscard]] Scope section(std::string_view name);
 
-  void add(std::string_view key, int64_t* value, std::string_view doc);
-  void add(std::string_view key, int* value, std::string_view doc);
-  void add(std::string_view key, double* value, std::string_view doc);
+  void add(std::string_view key, int64_t* value, std::string_view doc, Bounds bounds = {});
+  void add(std::string_view key, int* value, std::string_view doc, Bounds bounds = {});
+  void add(std::string_view key, double* value, std::string_view doc, Bounds bounds = {});
   void add(std::string_view key, bool* value, std::string_view doc);
   void add(std::string_view key, std::string* value, std::string_view doc,
            Validator validator = {});
   void add(std::string_view key, std::vector<int64_t>* value, std::string_view doc);
-  void add(std::string_view key, std::vector<double>* value, std::string_view doc);
+  void add(std::string_view key, std::vector<double>* value, std::string_view doc);  // finite numbers
   void add(std::string_view key, std::vector<std::string>* value, std::string_view doc);
 
   // An enum stored from one of a fixed set of names.

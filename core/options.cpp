@@ -16,11 +16,11 @@ void describe(ConfigSchema& schema, RunOptions& run) {
   schema.add_choice("precision", &run.precision,
                     {{"fp32", Precision::kFp32}, {"bf16", Precision::kBf16}},
                     "bf16 autocast on CUDA halves activation memory; fp32 is exact");
-  schema.add("threads", &run.threads, "intra-op threads per process; 0 = cores / local ranks");
+  schema.add("threads", &run.threads, "intra-op threads per process; 0 = cores / local ranks", between(0, 1024));
 }
 
 void describe(ConfigSchema& schema, LogOptions& log) {
-  schema.add("every_steps", &log.every_steps, "one metrics record every N optimizer steps");
+  schema.add("every_steps", &log.every_steps, "one metrics record every N optimizer steps", at_least(1));
   schema.add("level", &log.level, "trace|debug|info|warn|error", [](const std::string& s) {
     for (const char* level : {"trace", "debug", "info", "warn", "error"}) {
       if (s == level) return std::string();
@@ -33,9 +33,9 @@ void describe(ConfigSchema& schema, LogOptions& log) {
 }
 
 void describe(ConfigSchema& schema, CheckpointOptions& checkpoint) {
-  schema.add("every_steps", &checkpoint.every_steps, "save every N optimizer steps");
+  schema.add("every_steps", &checkpoint.every_steps, "save every N optimizer steps", at_least(1));
   schema.add("keep_last", &checkpoint.keep_last,
-             "older checkpoints are deleted; >1 survives a corrupt newest file");
+             "older checkpoints are deleted; >1 survives a corrupt newest file", at_least(0));
 }
 
 }  // namespace wm::core

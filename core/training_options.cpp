@@ -37,18 +37,18 @@ void TrainingOptions::validate(const std::string& section) const {
 }
 
 void describe_training(ConfigSchema& schema, TrainingOptions& t, const std::string& batch_unit) {
-  schema.add("steps", &t.steps, "training steps (updates; a policy update with epochs > 1 makes that many optimizer steps)");
-  schema.add("batch_size", &t.batch_size, batch_unit + " per optimizer step");
-  schema.add("lr", &t.lr, "peak AdamW learning rate");
-  schema.add("warmup_steps", &t.warmup_steps, "linear warm-up, then cosine decay");
-  schema.add("min_lr_ratio", &t.min_lr_ratio, "the cosine ends at lr * this");
-  schema.add("weight_decay", &t.weight_decay, "AdamW decay on layer matrices only (not biases, norms, embeddings)");
-  schema.add("grad_clip", &t.grad_clip, "gradient-norm clip (the policy: joint, or per tower with clip_towers_apart)");
-  schema.add("eval_every", &t.eval_every, "steps between held-out evaluations");
-  schema.add("time_budget_s", &t.time_budget_s, "stop after this many seconds (0: run all steps)");
+  schema.add("steps", &t.steps, "training steps (updates; a policy update with epochs > 1 makes that many optimizer steps)", at_least(0));
+  schema.add("batch_size", &t.batch_size, batch_unit + " per optimizer step", between(1, 1 << 20));
+  schema.add("lr", &t.lr, "peak AdamW learning rate", at_least(0));
+  schema.add("warmup_steps", &t.warmup_steps, "linear warm-up, then cosine decay", at_least(0));
+  schema.add("min_lr_ratio", &t.min_lr_ratio, "the cosine ends at lr * this", between(0, 1));
+  schema.add("weight_decay", &t.weight_decay, "AdamW decay on layer matrices only (not biases, norms, embeddings)", at_least(0));
+  schema.add("grad_clip", &t.grad_clip, "gradient-norm clip (the policy: joint, or per tower with clip_towers_apart)", at_least(0));
+  schema.add("eval_every", &t.eval_every, "steps between held-out evaluations", at_least(1));
+  schema.add("time_budget_s", &t.time_budget_s, "stop after this many seconds (0: run all steps)", at_least(0));
   schema.add("early_stop_evals", &t.early_stop_evals,
              "stop once this many held-out evaluations in a row have not beaten the best (0: never); the phase ends on the best "
-             "evaluation's checkpoint, later checkpoints moved aside as *.ckpt.after_best");
+             "evaluation's checkpoint, later checkpoints moved aside as *.ckpt.after_best", at_least(0));
 }
 
 std::unique_ptr<torch::optim::AdamW> make_adamw(std::vector<torch::Tensor> decayed, std::vector<torch::Tensor> other,

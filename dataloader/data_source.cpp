@@ -13,12 +13,12 @@ void describe(core::ConfigSchema& schema, DataOptions& data) {
              "several sources at once (wm train tokenizer; instead of path): episode stores, videos, image folders, each split "
              "into training and held-out parts, with held-out PSNR per source");
   schema.add("weights", &data.weights, "one per data.paths entry: each source's share of the training frames; empty: by its size");
-  schema.add("holdout_fraction", &data.holdout_fraction, "the share held out for evaluation: of every episode (tail) or of the episodes");
+  schema.add("holdout_fraction", &data.holdout_fraction, "the share held out for evaluation: of every episode (tail) or of the episodes", core::between(0, 1));
   schema.add_choice("holdout", &data.holdout, {{"tail", Holdout::kTail}, {"episodes", Holdout::kEpisodes}},
                     "tail: the last part of every episode; episodes: whole episodes, the last ones in order (a scene never trained on)");
   schema.add("holdout_gap_steps", &data.holdout_gap_steps,
              "tail: steps between the training part and the held-out tail that neither uses (the model's context keeps every "
-             "training window a context away from the held-out ones)");
+             "training window a context away from the held-out ones)", core::at_least(0));
 }
 
 std::shared_ptr<WindowSource> open_source(const std::filesystem::path& path, const VideoDatasetOptions& video) {

@@ -5,20 +5,20 @@
 namespace wm::dynamics {
 
 void describe(core::ConfigSchema& schema, DynamicsOptions& d) {
-  schema.add("tokens_per_frame", &d.tokens_per_frame, "K: tokens per frame (the tokenizer's grid, 8x8 = 64)");
-  schema.add("grid_height", &d.grid_height, "the token grid's rows (set from the data; 0: unknown)");
-  schema.add("grid_width", &d.grid_width, "the token grid's columns (set from the data; 0: unknown)");
-  schema.add("vocab_size", &d.vocab_size, "V: the tokenizer's codebook size");
-  schema.add("num_actions", &d.num_actions, "discrete actions: how many (0 for continuous)");
-  schema.add("action_dim", &d.action_dim, "continuous actions: the vector length (0 for discrete)");
-  schema.add("layers", &d.layers, "transformer blocks");
-  schema.add("width", &d.width, "embedding width");
-  schema.add("heads", &d.heads, "attention heads (width must divide by it)");
-  schema.add("kv_heads", &d.kv_heads, "key/value heads, dividing heads (grouped-query attention: a smaller KV cache); 0: as many as heads");
-  schema.add("context_steps", &d.context_steps, "L: steps of context (L * (K + 1) positions)");
-  schema.add("dropout", &d.dropout, "dropout on embeddings and residuals");
+  schema.add("tokens_per_frame", &d.tokens_per_frame, "K: tokens per frame (the tokenizer's grid, 8x8 = 64)", core::at_least(1));
+  schema.add("grid_height", &d.grid_height, "the token grid's rows (set from the data; 0: unknown)", core::at_least(0));
+  schema.add("grid_width", &d.grid_width, "the token grid's columns (set from the data; 0: unknown)", core::at_least(0));
+  schema.add("vocab_size", &d.vocab_size, "V: the tokenizer's codebook size", core::at_least(1));
+  schema.add("num_actions", &d.num_actions, "discrete actions: how many (0 for continuous)", core::at_least(0));
+  schema.add("action_dim", &d.action_dim, "continuous actions: the vector length (0 for discrete)", core::at_least(0));
+  schema.add("layers", &d.layers, "transformer blocks", core::between(1, 1024));
+  schema.add("width", &d.width, "embedding width", core::between(1, 1 << 16));
+  schema.add("heads", &d.heads, "attention heads (width must divide by it)", core::between(1, 1024));
+  schema.add("kv_heads", &d.kv_heads, "key/value heads, dividing heads (grouped-query attention: a smaller KV cache); 0: as many as heads", core::at_least(0));
+  schema.add("context_steps", &d.context_steps, "L: steps of context (L * (K + 1) positions)", core::between(2, 4096));
+  schema.add("dropout", &d.dropout, "dropout on embeddings and residuals", core::between(0, 1));
   schema.add("attention_dropout", &d.attention_dropout,
-             "dropout on the attention probabilities (above 0 leaves the fused attention kernel: about 2x slower training on CPU)");
+             "dropout on the attention probabilities (above 0 leaves the fused attention kernel: about 2x slower training on CPU)", core::between(0, 1));
   schema.add("rotary", &d.rotary, "rotary position embedding in attention (relative offsets)");
   schema.add_choice("decoding", &d.decoding, {{"ar", Decoding::kAutoregressive}, {"parallel", Decoding::kParallel}},
                     "ar: the next frame token by token (K cache reads per frame); parallel: all K tokens in one pass from "
@@ -30,13 +30,13 @@ void describe(core::ConfigSchema& schema, DynamicsOptions& d) {
              "copying is reachable in tens of steps; either decoding mode");
   schema.add("copy_radius", &d.copy_radius,
              "copy_gate: the previous frame's tokens within this many places of the predicted one are copy candidates too "
-             "(1: the 3x3 neighbourhood, for motion); 0: the same place only");
+             "(1: the 3x3 neighbourhood, for motion); 0: the same place only", core::at_least(0));
   schema.add("copy_history", &d.copy_history,
              "copy_gate: the tokens at the predicted place in this many frames before the previous one are copy candidates too "
-             "(real footage flickers between a few codes); 0: the previous frame only");
+             "(real footage flickers between a few codes); 0: the previous frame only", core::at_least(0));
   schema.add_choice("reward_head", &d.reward_head, {{"sign", RewardHead::kSign}, {"twohot", RewardHead::kTwoHot}},
                     "sign: 3 classes (IRIS); twohot: symlog two-hot regression (DreamerV3)");
-  schema.add("reward_bins", &d.reward_bins, "two-hot bins");
+  schema.add("reward_bins", &d.reward_bins, "two-hot bins", core::at_least(2));
 }
 
 void DynamicsOptions::validate() const {

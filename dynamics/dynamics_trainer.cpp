@@ -26,8 +26,8 @@ void accumulate(core::Scalars& sums, const core::Scalars& logs) {
 
 void describe(core::ConfigSchema& schema, DynamicsTrainOptions& t) {
   core::describe_training(schema, t, "windows of context_steps steps");
-  schema.add("grad_accumulation", &t.grad_accumulation, "micro-batches per step (batch_size must divide by it)");
-  schema.add("eval_batches", &t.eval_batches, "held-out batches per evaluation");
+  schema.add("grad_accumulation", &t.grad_accumulation, "micro-batches per step (batch_size must divide by it)", core::at_least(1));
+  schema.add("eval_batches", &t.eval_batches, "held-out batches per evaluation", core::at_least(1));
   schema.add("tokenizer", &t.tokenizer, "when data.path holds frames: the tokenizer checkpoint (or run folder) that tokenizes them");
 }
 

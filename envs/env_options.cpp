@@ -8,20 +8,20 @@ namespace wm::envs {
 
 void describe(core::ConfigSchema& schema, EnvOptions& env) {
   schema.add("id", &env.id, "'driving' (built in, no Python) or a Gymnasium id such as ALE/Pong-v5");
-  schema.add("num_envs", &env.num_envs, "environments stepped together");
-  schema.add("height", &env.height, "frame height in pixels");
-  schema.add("width", &env.width, "frame width in pixels");
-  schema.add("max_steps", &env.max_steps, "driving: steps before truncation");
-  schema.add("supersample", &env.supersample, "driving: render at Nx and average (anti-aliasing)");
+  schema.add("num_envs", &env.num_envs, "environments stepped together", core::between(1, 1024));
+  schema.add("height", &env.height, "frame height in pixels", core::between(1, 16384));
+  schema.add("width", &env.width, "frame width in pixels", core::between(1, 16384));
+  schema.add("max_steps", &env.max_steps, "driving: steps before truncation", core::at_least(1));
+  schema.add("supersample", &env.supersample, "driving: render at Nx and average (anti-aliasing)", core::between(1, 8));
   schema.add("continuous", &env.continuous, "driving: [steer, throttle] actions instead of 9 discrete");
-  schema.add("max_offroad_steps", &env.max_offroad_steps, "driving: off the road this long ends the episode");
-  schema.add("action_repeat", &env.action_repeat, "driving: physics ticks per step under one action, rewards summed (max_steps counts ticks)");
-  schema.add("frame_skip", &env.frame_skip, "Gymnasium: frames per action, max-pooled over the last 2");
-  schema.add("sticky_actions", &env.sticky_actions, "Gymnasium: repeat_action_probability (IRIS: 0)");
+  schema.add("max_offroad_steps", &env.max_offroad_steps, "driving: off the road this long ends the episode", core::at_least(1));
+  schema.add("action_repeat", &env.action_repeat, "driving: physics ticks per step under one action, rewards summed (max_steps counts ticks)", core::between(1, 100));
+  schema.add("frame_skip", &env.frame_skip, "Gymnasium: frames per action, max-pooled over the last 2", core::between(1, 100));
+  schema.add("sticky_actions", &env.sticky_actions, "Gymnasium: repeat_action_probability (IRIS: 0)", core::between(0, 1));
   schema.add("life_loss_ends_episode", &env.life_loss_ends_episode, "Atari: a lost life ends the episode");
-  schema.add("max_frames", &env.max_frames, "Gymnasium: emulator frames before truncation (108k = 30 min)");
-  schema.add("noop_max", &env.noop_max, "Atari: up to N random no-ops after reset");
-  schema.add("worker_timeout_s", &env.worker_timeout_s, "Gymnasium: a worker silent this long is hung");
+  schema.add("max_frames", &env.max_frames, "Gymnasium: emulator frames before truncation (108k = 30 min)", core::at_least(0));
+  schema.add("noop_max", &env.noop_max, "Atari: up to N random no-ops after reset", core::at_least(0));
+  schema.add("worker_timeout_s", &env.worker_timeout_s, "Gymnasium: a worker silent this long is hung", core::at_least(0));
   schema.add("python", &env.python, "Gymnasium: worker interpreter; empty = the project's .venv");
 }
 

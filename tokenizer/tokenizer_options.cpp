@@ -5,18 +5,18 @@
 namespace wm::tokenizer {
 
 void describe(core::ConfigSchema& schema, TokenizerOptions& t) {
-  schema.add("height", &t.height, "frame height the tokenizer reads");
-  schema.add("width", &t.width, "frame width the tokenizer reads");
-  schema.add("downsample", &t.downsample, "8: 64x64 frames -> 8x8 = 64 tokens");
-  schema.add("vocab_size", &t.vocab_size, "codebook entries (1024, as commaVQ)");
-  schema.add("code_dim", &t.code_dim, "dimension of the l2-normalized lookup space");
-  schema.add("base_channels", &t.base_channels, "encoder/decoder channels at full resolution");
+  schema.add("height", &t.height, "frame height the tokenizer reads", core::between(1, 16384));
+  schema.add("width", &t.width, "frame width the tokenizer reads", core::between(1, 16384));
+  schema.add("downsample", &t.downsample, "8: 64x64 frames -> 8x8 = 64 tokens", core::between(1, 1024));
+  schema.add("vocab_size", &t.vocab_size, "codebook entries (1024, as commaVQ)", core::between(2, 1 << 24));
+  schema.add("code_dim", &t.code_dim, "dimension of the l2-normalized lookup space", core::between(1, 1 << 16));
+  schema.add("base_channels", &t.base_channels, "encoder/decoder channels at full resolution", core::between(1, 1 << 16));
   schema.add("channel_mult", &t.channel_mult, "channel multiplier per level; log2(downsample)+1 entries");
-  schema.add("res_blocks", &t.res_blocks, "residual blocks per level");
+  schema.add("res_blocks", &t.res_blocks, "residual blocks per level", core::between(0, 64));
   schema.add("attention", &t.attention, "self-attention at the bottleneck");
-  schema.add("ema_decay", &t.ema_decay, "codebook EMA decay");
-  schema.add("commitment_weight", &t.commitment_weight, "weight of the commitment loss");
-  schema.add("restart_every", &t.restart_every, "steps between dead-code restarts");
+  schema.add("ema_decay", &t.ema_decay, "codebook EMA decay", core::between(0, 1));
+  schema.add("commitment_weight", &t.commitment_weight, "weight of the commitment loss", core::at_least(0));
+  schema.add("restart_every", &t.restart_every, "steps between dead-code restarts", core::at_least(1));
 }
 
 void TokenizerOptions::validate() const {

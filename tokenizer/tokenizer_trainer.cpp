@@ -16,15 +16,15 @@ namespace wm::tokenizer {
 
 void describe(core::ConfigSchema& schema, TokenizerTrainOptions& t) {
   core::describe_training(schema, t, "frames");
-  schema.add("eval_frames", &t.eval_frames, "held-out frames per evaluation");
-  schema.add("augment_flip", &t.augment.flip, "probability of mirroring a training frame");
-  schema.add("augment_crop_min", &t.augment.crop_min, "random crops keep this much of a side or more, rescaled (1: off)");
-  schema.add("augment_color", &t.augment.color, "brightness/contrast/saturation jitter, +- this factor (0: off)");
-  schema.add("gan_weight", &t.gan_weight, "weight of the patch-GAN generator loss (0: no GAN)");
-  schema.add("gan_start_step", &t.gan_start_step, "step at which the GAN term starts");
-  schema.add("gan_lr", &t.gan_lr, "discriminator AdamW learning rate");
-  schema.add("gan_channels", &t.gan_channels, "discriminator width of its first layer");
-  schema.add("gan_layers", &t.gan_layers, "discriminator stride-2 layers");
+  schema.add("eval_frames", &t.eval_frames, "held-out frames per evaluation", core::at_least(1));
+  schema.add("augment_flip", &t.augment.flip, "probability of mirroring a training frame", core::between(0, 1));
+  schema.add("augment_crop_min", &t.augment.crop_min, "random crops keep this much of a side or more, rescaled (1: off)", core::between(0.01, 1));
+  schema.add("augment_color", &t.augment.color, "brightness/contrast/saturation jitter, +- this factor (0: off)", core::between(0, 1));
+  schema.add("gan_weight", &t.gan_weight, "weight of the patch-GAN generator loss (0: no GAN)", core::at_least(0));
+  schema.add("gan_start_step", &t.gan_start_step, "step at which the GAN term starts", core::at_least(0));
+  schema.add("gan_lr", &t.gan_lr, "discriminator AdamW learning rate", core::at_least(0));
+  schema.add("gan_channels", &t.gan_channels, "discriminator width of its first layer", core::between(1, 1 << 16));
+  schema.add("gan_layers", &t.gan_layers, "discriminator stride-2 layers", core::between(1, 16));
 }
 
 void TokenizerTrainOptions::validate() const {

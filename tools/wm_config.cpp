@@ -18,28 +18,28 @@ void describe_section(core::ConfigSchema& schema, const char* name, Options& opt
 }  // namespace
 
 void describe(core::ConfigSchema& schema, CollectOptions& collect) {
-  schema.add("steps", &collect.steps, "environment steps, all environments together");
+  schema.add("steps", &collect.steps, "environment steps, all environments together", core::at_least(1));
   schema.add("policy", &collect.policy, "random | expert (the driving game's scripted driver) | a policy checkpoint or run folder");
 }
 
 void describe(core::ConfigSchema& schema, LoopOptions& loop) {
-  schema.add("epochs", &loop.epochs, "epochs of collect, train tokenizer, dynamics and policy, evaluate");
-  schema.add("collect_steps", &loop.collect_steps, "real environment steps collected per epoch (all environments together)");
+  schema.add("epochs", &loop.epochs, "epochs of collect, train tokenizer, dynamics and policy, evaluate", core::at_least(1));
+  schema.add("collect_steps", &loop.collect_steps, "real environment steps collected per epoch (all environments together)", core::at_least(0));
   schema.add("first_agent", &loop.first_agent, "who collects before the policy has trained: random | expert");
   schema.add("first_agent_epsilon", &loop.first_agent_epsilon,
-             "share of the first agent's actions replaced by uniformly random ones (0..1): demonstrations that also show what other actions do");
+             "share of the first agent's actions replaced by uniformly random ones (0..1): demonstrations that also show what other actions do", core::between(0, 1));
   schema.add("first_agent_hold", &loop.first_agent_hold,
              "steps each random action of first_agent_epsilon is held, on average (1..1000): one step of steering barely moves the car, "
-             "so the world model sees what steering does only when it is sustained");
-  schema.add("tokenizer_steps", &loop.tokenizer_steps, "tokenizer optimizer steps per epoch");
-  schema.add("dynamics_steps", &loop.dynamics_steps, "dynamics optimizer steps per epoch");
-  schema.add("policy_steps", &loop.policy_steps, "policy optimizer steps per epoch (in imagination)");
-  schema.add("tokenizer_start", &loop.tokenizer_start, "first epoch the tokenizer trains in");
-  schema.add("dynamics_start", &loop.dynamics_start, "first epoch the dynamics model trains in");
-  schema.add("policy_start", &loop.policy_start, "first epoch the policy trains in");
-  schema.add("eval_every", &loop.eval_every, "epochs between real-environment evaluations (and after the last)");
-  schema.add("eval_episodes", &loop.eval_episodes, "whole episodes per evaluation");
-  schema.add("final_episodes", &loop.final_episodes, "whole episodes per agent in the final table (trained policy, random, expert)");
+             "so the world model sees what steering does only when it is sustained", core::at_least(1));
+  schema.add("tokenizer_steps", &loop.tokenizer_steps, "tokenizer optimizer steps per epoch", core::at_least(0));
+  schema.add("dynamics_steps", &loop.dynamics_steps, "dynamics optimizer steps per epoch", core::at_least(0));
+  schema.add("policy_steps", &loop.policy_steps, "policy optimizer steps per epoch (in imagination)", core::at_least(0));
+  schema.add("tokenizer_start", &loop.tokenizer_start, "first epoch the tokenizer trains in", core::at_least(1));
+  schema.add("dynamics_start", &loop.dynamics_start, "first epoch the dynamics model trains in", core::at_least(1));
+  schema.add("policy_start", &loop.policy_start, "first epoch the policy trains in", core::at_least(1));
+  schema.add("eval_every", &loop.eval_every, "epochs between real-environment evaluations (and after the last)", core::at_least(1));
+  schema.add("eval_episodes", &loop.eval_episodes, "whole episodes per evaluation", core::at_least(0));
+  schema.add("final_episodes", &loop.final_episodes, "whole episodes per agent in the final table (trained policy, random, expert)", core::at_least(1));
 }
 
 void LoopOptions::validate() const {
@@ -67,8 +67,8 @@ void LoopOptions::validate() const {
 }
 
 void describe(core::ConfigSchema& schema, ModelFreeOptions& model_free) {
-  schema.add("real_steps", &model_free.real_steps, "real environment steps to learn from, all environments together");
-  schema.add("envs", &model_free.envs, "environments played together; each update learns from envs x policy_train.horizon steps");
+  schema.add("real_steps", &model_free.real_steps, "real environment steps to learn from, all environments together", core::at_least(1));
+  schema.add("envs", &model_free.envs, "environments played together; each update learns from envs x policy_train.horizon steps", core::between(1, 1024));
 }
 
 void ModelFreeOptions::validate() const {

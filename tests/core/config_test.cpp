@@ -91,6 +91,15 @@ TEST(Config, IncludeCycleIsAnError) {
   EXPECT_NE(message.find("include cycle"), std::string::npos) << message;
 }
 
+TEST(Config, AFolderGivenAsTheConfigFileIsNamedAsAFolder) {
+  test::TempDir dir;
+  TestOptions options;
+  ConfigSchema schema = make_schema(options);
+  const std::string message = error_of([&] { load_config_file(dir.path(), schema); });
+  EXPECT_NE(message.find(dir.path().string() + " is a folder, not a YAML file"), std::string::npos) << message;
+  EXPECT_EQ(error_of([&] { load_config_file(dir / "missing.yaml", schema); }).find("is a folder"), std::string::npos);
+}
+
 TEST(Config, UnknownKeyNamesTheKeyTheFileAndTheClosestKey) {
   test::TempDir dir;
   test::write_text(dir / "c.yaml", "seed: 1\ntrain:\n  stpes: 7\n");
@@ -121,7 +130,7 @@ TEST(Config, WrongTypeNamesTheKeyTheExpectedTypeAndTheValue) {
   EXPECT_EQ(options.train.steps, 100);  // nothing half-applied to the bad key
 
   for (const auto& [override_text, expected] : std::vector<std::pair<std::string, std::string>>{
-           {"train.lr=fast", "expects a number, got 'fast'"},
+           {"train.lr=fast", "expects a finite number, got 'fast'"},
            {"train.shuffle=2", "expects a boolean"},
            {"train.sizes=3", "expects a list of integers, got '3'"},
            {"train.mode=slow", "expects one of fast|exact, got 'slow'"},
