@@ -4,10 +4,18 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <cstring>
 #include <regex>
 
 #include "core/error.h"
@@ -20,6 +28,46 @@ namespace {
 
 constexpr const char* kArrays[] = {"frames.npy", "actions.npy", "rewards.npy", "dones.npy"};
 const std::regex kEpisodeName("ep_([0-9]{6,})");
+const std::regex kWritingName("\\.writing\\.([0-9]+)\\.[0-9]+\\.tmp");
+
+// The store's advisory lock, held while episode numbers are claimed and the manifest written.
+class StoreLock {
+ public:
+  explicit StoreLock(const std::filesystem::path& dir) {
+    const std::filesystem::path path = dir / ".store.lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw core::Error("cannot open " + path.string() + ": " + std::strerror(errno));
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno != EINTR) throw core::Error("cannot lock " + path.string() + ": " + std::strerror(errno));
+    }
+  }
+  ~StoreLock() { ::close(fd_); }  // closing releases the lock
+  StoreLock(const StoreLock&) = delete;
+  StoreLock& operator=(const StoreLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// Whether the writer of a temporary folder may still be running: folders named by a live
+// process are its work in progress. Older folders (ep_XXXXXX.tmp) name no process.
+bool writer_alive(const std::string& folder_name) {
+  std::smatch match;
+  if (!std::regex_match(folder_name, match, kWritingName)) return false;
+  const pid_t pid = static_cast<pid_t>(std::stoll(match[1].str()));
+  return ::kill(pid, 0) == 0 || errno == EPERM;
+}
+
+// The largest ep_ number on disk, -1 when none.
+int64_t largest_episode_index(const std::filesystem::path& dir) {
+  int64_t largest = -1;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::smatch match;
+    const std::string name = entry.path().filename().string();
+    if (std::regex_match(name, match, kEpisodeName)) largest = std::max<int64_t>(largest, std::stoll(match[1].str()));
+  }
+  return largest;
+}
 
 std::string episode_name(int64_t index) {
   char name[32];
@@ -84,17 +132,22 @@ EpisodeStore::EpisodeStore(std::filesystem::path dir, Mode mode) : dir_(std::mov
     throw core::Error("episode store " + dir_.string() + " does not exist (collect episodes with 'wm collect')");
   }
   core::ensure_directory(dir_);
-  if (mode_ == Mode::kAppend) {
-    // Leftovers of a writer that died mid-episode: never visible, now removed.
-    for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
-      if (entry.is_directory() && entry.path().extension() == ".tmp") {
-        spdlog::warn("removing incomplete episode {} left by an interrupted writer", entry.path().string());
-        std::filesystem::remove_all(entry.path());
-      }
+  if (mode_ == Mode::kRead) {
+    scan();
+    return;
+  }
+  const StoreLock lock(dir_);
+  // Leftovers of writers that died mid-episode: never visible, now removed. A live writer's
+  // folder is its episode in progress and stays.
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory() && entry.path().extension() == ".tmp" && !writer_alive(name)) {
+      spdlog::warn("removing incomplete episode {} left by an interrupted writer", entry.path().string());
+      std::filesystem::remove_all(entry.path());
     }
   }
   scan();
-  if (mode_ == Mode::kAppend) write_manifest();
+  write_manifest();
 }
 
 EpisodeStore::~EpisodeStore() = default;
@@ -156,25 +209,22 @@ void EpisodeStore::write_manifest() const {
 
 std::string EpisodeStore::append(const Episode& episode) {
   if (mode_ != Mode::kAppend) throw core::Error("episode store " + dir_.string() + " was opened read-only");
-  std::lock_guard<std::mutex> lock(mutex_);
-  int64_t index = 0;
-  if (!episodes_.empty()) {
-    std::smatch match;
-    std::regex_match(episodes_.back().name, match, kEpisodeName);
-    index = std::stoll(match[1].str()) + 1;
-  }
-  const std::string name = episode_name(index);
-  episode.validate("episode " + name + " for " + dir_.string());
+  std::lock_guard<std::mutex> guard(mutex_);
+  episode.validate("an episode for " + dir_.string());
   const std::vector<int64_t> shape(episode.frames.sizes().begin() + 1, episode.frames.sizes().end());
   const int64_t dim = episode.actions.dim() == 2 ? episode.actions.size(1) : 0;
-  if (!frame_shape_.empty() && (shape != frame_shape_ || dim != action_dim_)) {
-    throw core::Error("episode " + name + " does not fit " + dir_.string() + ": frames " + c10::str(shape) +
-                      " and action_dim " + std::to_string(dim) + " against the store's " + c10::str(frame_shape_) +
-                      " and " + std::to_string(action_dim_));
-  }
+  auto check_fits = [&] {
+    if (!frame_shape_.empty() && (shape != frame_shape_ || dim != action_dim_)) {
+      throw core::Error("an episode does not fit " + dir_.string() + ": frames " + c10::str(shape) + " and action_dim " + std::to_string(dim) +
+                        " against the store's " + c10::str(frame_shape_) + " and " + std::to_string(action_dim_));
+    }
+  };
+  check_fits();
 
-  const std::filesystem::path tmp = dir_ / (name + ".tmp");
-  const std::filesystem::path final_dir = dir_ / name;
+  // The arrays into this writer's own folder, without the lock: other writers go on meanwhile.
+  // Numbered per process, so two store objects of one process (threads) never share one.
+  static std::atomic<int64_t> temporary_count{0};
+  const std::filesystem::path tmp = dir_ / (".writing." + std::to_string(::getpid()) + "." + std::to_string(temporary_count++) + ".tmp");
   std::filesystem::remove_all(tmp);
   core::ensure_directory(tmp);
   core::write_npy(tmp / "frames.npy", episode.frames);
@@ -182,17 +232,59 @@ std::string EpisodeStore::append(const Episode& episode) {
   core::write_npy(tmp / "rewards.npy", episode.rewards);
   core::write_npy(tmp / "dones.npy", episode.dones);
   core::fsync_directory(tmp);
+
+  // Then, one writer at a time: the next free number, the rename, the manifest.
+  const StoreLock lock(dir_);
+  pick_up_new_episodes();
+  check_fits();  // another writer's first episode may have fixed the store's shape
+  const std::string name = episode_name(largest_episode_index(dir_) + 1);
+  const std::filesystem::path final_dir = dir_ / name;
   std::error_code ec;
   std::filesystem::rename(tmp, final_dir, ec);
-  if (ec) throw core::Error("cannot rename " + tmp.string() + " to " + final_dir.string() + ": " + ec.message());
+  if (ec) {
+    std::filesystem::remove_all(tmp, ec);
+    throw core::Error("cannot rename the episode into " + final_dir.string() + ": " + ec.message());
+  }
   core::fsync_directory(dir_);
-
   frame_shape_ = shape;
   action_dim_ = dim;
   episodes_.push_back({name, episode.length(), episode.rewards.sum().item<double>()});
   mapped_.resize(episodes_.size());
   write_manifest();
   return name;
+}
+
+void EpisodeStore::pick_up_new_episodes() {
+  int64_t last = -1;
+  if (!episodes_.empty()) {
+    std::smatch match;
+    std::regex_match(episodes_.back().name, match, kEpisodeName);
+    last = std::stoll(match[1].str());
+  }
+  std::vector<std::pair<int64_t, std::filesystem::path>> found;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    std::smatch match;
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory() && std::regex_match(name, match, kEpisodeName) && std::stoll(match[1].str()) > last) {
+      found.emplace_back(std::stoll(match[1].str()), entry.path());
+    }
+  }
+  std::sort(found.begin(), found.end());
+  for (const auto& [index, path] : found) {
+    std::vector<int64_t> shape;
+    int64_t dim = 0;
+    try {
+      episodes_.push_back(inspect_episode(path, shape, dim, {}));
+    } catch (const core::Error& e) {
+      spdlog::warn("skipping damaged episode: {}", e.what());
+      continue;
+    }
+    if (frame_shape_.empty()) {
+      frame_shape_ = shape;
+      action_dim_ = dim;
+    }
+  }
+  mapped_.resize(episodes_.size());
 }
 
 Episode EpisodeStore::load(int64_t episode) const {

@@ -4,9 +4,12 @@
 //                               "return"}...], "frame_shape": [H, W, 3], "action_dim": 0}
 //   <dir>/ep_000000/frames.npy, actions.npy, rewards.npy, dones.npy
 //
-// An episode is written into ep_XXXXXX.tmp/ and renamed when complete, so readers only ever
-// see whole episodes. Opening for append removes temporary folders a crash left behind and
-// rebuilds the manifest from the complete episodes.
+// Several writers may append to one store at once (two `wm collect`, ranks of a distributed
+// run): each writes an episode into its own .writing.<pid>.<n>.tmp/ folder, then, holding an
+// advisory lock on <dir>/.store.lock (flock: released by the kernel even after kill -9),
+// claims the next free ep_ number, renames the folder to it and rewrites the manifest from
+// what is on disk. Readers only ever see whole episodes. Opening for append removes temporary
+// folders whose writer process is gone, never a live writer's, and rebuilds the manifest.
 #pragma once
 
 #include <filesystem>
@@ -34,7 +37,7 @@ class EpisodeStore : public WindowSource {
  public:
   enum class Mode { kRead, kAppend };
   // kRead: the store must exist; episodes are found by scanning for complete folders.
-  // kAppend: created when missing; crash leftovers are cleaned and the manifest rebuilt.
+  // kAppend: created when missing; dead writers' leftovers are cleaned and the manifest rebuilt.
   EpisodeStore(std::filesystem::path dir, Mode mode);
   ~EpisodeStore() override;
 
@@ -62,6 +65,9 @@ class EpisodeStore : public WindowSource {
  private:
   struct Mapped;  // the four mapped arrays of one episode
   void scan();
+  // Under the store lock: episodes other writers completed since the last look, appended to
+  // episodes_ (existing entries and their mappings stay).
+  void pick_up_new_episodes();
   void write_manifest() const;
   const Mapped& mapped(int64_t episode) const;
 

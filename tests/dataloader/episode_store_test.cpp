@@ -2,7 +2,12 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <fstream>
+#include <set>
+#include <thread>
 
 #include "dataloader/episode_store.h"
 #include "test_support.h"
@@ -71,6 +76,51 @@ TEST(EpisodeStore, CrashLeftoversAreInvisibleThenRemovedAndTheManifestRebuilt) {
   EXPECT_EQ(manifest["episodes"].size(), 2u);
   EXPECT_EQ(manifest["total_steps"], 7);
   EXPECT_EQ(writer.append(make_episode(2, 0)), "ep_000002");
+}
+
+TEST(EpisodeStore, WritersAppendingAtOnceKeepEveryEpisodeWithItsOwnNumberAndReturn) {
+  test::TempDir dir;
+  // Two writers on the same folder, as two processes would be: each its own store object.
+  auto write = [&](int64_t first_offset) {
+    EpisodeStore store(dir.path(), EpisodeStore::Mode::kAppend);
+    for (int64_t i = 0; i < 12; ++i) store.append(make_episode(3 + i % 4, first_offset + 7 * i));
+  };
+  std::thread a(write, 1000), b(write, 5000);
+  a.join();
+  b.join();
+
+  EpisodeStore reader(dir.path(), EpisodeStore::Mode::kRead);
+  ASSERT_EQ(reader.num_episodes(), 24);
+  std::set<int64_t> offsets;
+  std::ifstream in(dir / "manifest.json");
+  const auto manifest = nlohmann::json::parse(in);
+  ASSERT_EQ(manifest["episodes"].size(), 24u) << "the manifest lists both writers' episodes";
+  for (int64_t e = 0; e < 24; ++e) {
+    const Episode episode = reader.load(e);
+    offsets.insert(static_cast<int64_t>(episode.rewards[0].item<float>() * 2));
+    EXPECT_EQ(manifest["episodes"][e]["name"], reader.episodes()[e].name);
+    EXPECT_DOUBLE_EQ(manifest["episodes"][e]["return"].get<double>(), episode.rewards.sum().item<double>()) << "episode " << e;
+  }
+  EXPECT_EQ(offsets.size(), 24u) << "every appended episode is stored once";
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    EXPECT_NE(entry.path().extension(), ".tmp") << entry.path();
+  }
+}
+
+TEST(EpisodeStore, OpeningForAppendRemovesOnlyTheTemporaryFoldersOfWritersThatAreGone) {
+  test::TempDir dir;
+  { EpisodeStore store(dir.path(), EpisodeStore::Mode::kAppend); }
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);  // a writer that has exited
+  const auto live = dir / (".writing." + std::to_string(::getpid()) + ".0.tmp");
+  const auto dead = dir / (".writing." + std::to_string(child) + ".3.tmp");
+  std::filesystem::create_directories(live);
+  std::filesystem::create_directories(dead);
+  EpisodeStore writer(dir.path(), EpisodeStore::Mode::kAppend);
+  EXPECT_TRUE(std::filesystem::exists(live)) << "a live writer's episode in progress was removed";
+  EXPECT_FALSE(std::filesystem::exists(dead));
+  std::filesystem::remove_all(live);
 }
 
 TEST(EpisodeStore, EpisodesThatDoNotFitAreRejected) {

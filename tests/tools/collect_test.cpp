@@ -57,6 +57,31 @@ TEST(Collect, WritesEpisodesNumpyReadsAndTheManifestListsThem) {
   EXPECT_TRUE(std::filesystem::exists(dir / "c" / "logs" / "rank0.log"));
 }
 
+TEST(Collect, TwoCollectorsIntoTheSameRunBothKeepAllTheirEpisodes) {
+  test::TempDir dir;
+  // Issue 16: the second writer used to abort and lose its episodes, and each one's start-up
+  // deleted the other's episode in progress. Both now run to the end, side by side.
+  const std::string collect = test::wm_binary() + " collect --config configs/demo.yaml --steps 6000 --policy random run.out_dir=" +
+                              dir.path().string() + " run.name=shared env.max_steps=30 env.num_envs=3";
+  const auto r = test::run_command("(" + collect + " run.seed=1 & a=$!; " + collect + " run.seed=2 & b=$!; wait $a; ra=$?; wait $b; rb=$?; echo $ra $rb)");
+  ASSERT_EQ(r.out, "0 0\n") << r.err;
+  dataloader::EpisodeStore store(dir / "shared" / "episodes", dataloader::EpisodeStore::Mode::kRead);
+  // Random driving ends episodes early; each collector stores every episode it completes.
+  int64_t completed = 0;
+  for (size_t at = r.err.find(" episodes completed"); at != std::string::npos; at = r.err.find(" episodes completed", at + 1)) {
+    size_t start = r.err.rfind(' ', at - 1) + 1;
+    if (r.err[start] == '[') start = r.err.find(']', start) + 2;
+    completed += std::stoll(r.err.substr(start, at - start));
+  }
+  EXPECT_GT(completed, 0) << r.err;
+  EXPECT_EQ(store.num_episodes(), completed) << r.err;
+  const auto manifest = nlohmann::json::parse(test::read_bytes(dir / "shared" / "episodes" / "manifest.json"));
+  ASSERT_EQ(static_cast<int64_t>(manifest["episodes"].size()), store.num_episodes());
+  for (int64_t e = 0; e < store.num_episodes(); ++e) {
+    EXPECT_NEAR(manifest["episodes"][e]["return"].get<double>(), store.load(e).rewards.sum().item<double>(), 1e-4) << "episode " << e;
+  }
+}
+
 TEST(Collect, AWriterKilledMidRunLeavesOnlyCompleteEpisodes) {
   test::TempDir dir;
   const auto store_dir = dir / "k" / "episodes";
