@@ -1,9 +1,11 @@
 #include "core/checkpoint.h"
 
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <cctype>
+#include <cerrno>
 #include <cstring>
 #include <iomanip>
 #include <regex>
@@ -116,8 +118,11 @@ void CheckpointWriter::save(const std::filesystem::path& path) const {
   write_file_atomic(path, serialize());
 }
 
-Checkpoint Checkpoint::load(const std::filesystem::path& path) {
-  const std::string bytes = read_file(path);
+namespace {
+
+// Magic, size and checksum of a checkpoint file's bytes; the payload's CRC-32C, or an Error
+// naming the file and what is wrong.
+uint32_t verify_bytes(const std::string& bytes, const std::filesystem::path& path) {
   const std::string name = "checkpoint " + path.string();
   if (bytes.size() < kHeaderSize || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
     throw Error(name + " is not a wm checkpoint (bad magic or truncated header)");
@@ -129,13 +134,32 @@ Checkpoint Checkpoint::load(const std::filesystem::path& path) {
     throw Error(name + " is truncated or has trailing bytes: expected " +
                 std::to_string(expected) + " bytes, found " + std::to_string(bytes.size()));
   }
-  const std::string_view payload(bytes.data() + kHeaderSize, size);
   uint32_t stored = 0;
   std::memcpy(&stored, bytes.data() + kHeaderSize + size, sizeof(stored));
-  const uint32_t actual = crc32c(payload);
-  if (stored != actual) {
+  if (stored != crc32c(std::string_view(bytes.data() + kHeaderSize, size))) {
     throw Error(name + " is corrupt: checksum mismatch (the file was damaged after writing)");
   }
+  return stored;
+}
+
+}  // namespace
+
+std::string Checkpoint::verify(const std::filesystem::path& path) {
+  try {
+    verify_bytes(read_file(path), path);
+    return {};
+  } catch (const Error& e) {
+    return e.what();
+  }
+}
+
+Checkpoint Checkpoint::load(const std::filesystem::path& path) {
+  const std::string bytes = read_file(path);
+  const std::string name = "checkpoint " + path.string();
+  const uint32_t actual = verify_bytes(bytes, path);
+  uint64_t size = 0;
+  std::memcpy(&size, bytes.data() + sizeof(kMagic), sizeof(size));
+  const std::string_view payload(bytes.data() + kHeaderSize, size);
   Checkpoint checkpoint;
   checkpoint.path_ = path;
   checkpoint.content_hash_ = hex_hash(actual, size);
@@ -283,19 +307,55 @@ std::filesystem::path CheckpointDir::save(const CheckpointWriter& writer, const 
                                           int64_t step) const {
   check_name(kind);
   ensure_directory(dir_);
+  remove_dead_writers_temporaries();
   std::ostringstream file_name;
   file_name << kind << "_" << std::setw(9) << std::setfill('0') << step << ".ckpt";
   const std::filesystem::path path = dir_ / file_name.str();
   writer.save(path);
+  // keep_last counts checkpoints that verify: a damaged one is moved aside, not counted, so
+  // it never pushes a good one out.
   const auto found = protected_.find(kind);
   int64_t kept = 0;
   for (const auto& older : list(kind)) {
     if (found != protected_.end() && older == found->second) continue;
+    if (older != path && kept < keep_last_) {
+      const std::string problem = Checkpoint::verify(older);
+      if (!problem.empty()) {
+        move_aside(older, problem);
+        continue;
+      }
+    }
     if (++kept <= keep_last_) continue;
     std::error_code ec;
     std::filesystem::remove(older, ec);
   }
   return path;
+}
+
+void CheckpointDir::move_aside(const std::filesystem::path& path, const std::string& problem) const {
+  const std::filesystem::path corrupt = path.string() + ".corrupt";
+  std::error_code ec;
+  std::filesystem::rename(path, corrupt, ec);
+  if (ec) {
+    spdlog::warn("{} (could not move it aside: {})", problem, ec.message());
+  } else {
+    spdlog::warn("{}; moved aside as {}", problem, corrupt.filename().string());
+  }
+}
+
+void CheckpointDir::remove_dead_writers_temporaries() const {
+  // <name>.ckpt.tmp.<pid> of a save that was killed: the writer is gone, the file is garbage.
+  static const std::regex temporary(".*\\.ckpt\\.tmp\\.([0-9]+)");
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    std::smatch match;
+    const std::string file_name = entry.path().filename().string();
+    if (!std::regex_match(file_name, match, temporary)) continue;
+    const pid_t pid = static_cast<pid_t>(std::stoll(match[1].str()));
+    if (::kill(pid, 0) == 0 || errno == EPERM) continue;  // a live writer's save in progress
+    spdlog::warn("removing {}, left by a save that was killed", entry.path().string());
+    std::filesystem::remove(entry.path(), ec);
+  }
 }
 
 void CheckpointDir::protect(const std::string& kind, std::filesystem::path path) { protected_[kind] = std::move(path); }
@@ -318,11 +378,12 @@ std::vector<std::filesystem::path> CheckpointDir::list(const std::string& kind) 
 }
 
 std::optional<Checkpoint> CheckpointDir::load_latest_valid(const std::string& kind) const {
+  remove_dead_writers_temporaries();
   for (const auto& path : list(kind)) {
     try {
       return Checkpoint::load(path);
     } catch (const Error& e) {
-      spdlog::warn("skipping {}; trying an older checkpoint", e.what());
+      move_aside(path, e.what());  // and an older one is tried
     }
   }
   return std::nullopt;

@@ -58,6 +58,8 @@ class Checkpoint {
   // Verifies magic, size and checksum before parsing: a truncated or corrupt file throws an
   // Error that names the file and the problem.
   static Checkpoint load(const std::filesystem::path& path);
+  // Magic, size and checksum only (no parsing): empty when intact, else what is wrong.
+  static std::string verify(const std::filesystem::path& path);
 
   const std::filesystem::path& path() const { return path_; }
   // Hex CRC-32C and size of the payload: identifies the contents (e.g. the tokenizer that
@@ -94,11 +96,15 @@ class CheckpointDir {
   void protect(const std::string& kind, std::filesystem::path path);
   // Paths of `kind`, newest (highest step) first.
   std::vector<std::filesystem::path> list(const std::string& kind) const;
-  // The newest checkpoint of `kind` that passes its checks; broken ones are skipped with a
-  // warning naming them. nullopt when none is valid (or none exists).
+  // The newest checkpoint of `kind` that passes its checks; broken ones are moved aside as
+  // <file>.corrupt with a warning naming them. nullopt when none is valid (or none exists).
   std::optional<Checkpoint> load_latest_valid(const std::string& kind) const;
 
  private:
+  void move_aside(const std::filesystem::path& path, const std::string& problem) const;
+  // Removes <name>.ckpt.tmp.<pid> files whose writer process is gone.
+  void remove_dead_writers_temporaries() const;
+
   std::filesystem::path dir_;
   int64_t keep_last_;
   std::map<std::string, std::filesystem::path> protected_;  // kind -> its protected checkpoint

@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <torch/torch.h>
 
 #include <fstream>
@@ -151,6 +153,48 @@ TEST(CheckpointDir, LatestValidFallsBackPastCorruptAndTruncatedFiles) {
   ASSERT_TRUE(latest.has_value());
   EXPECT_EQ(latest->counter("step"), 10);
   EXPECT_FALSE(checkpoints.load_latest_valid("tokenizer").has_value());
+  // Both damaged files were moved aside, so nothing tries them again.
+  EXPECT_TRUE(std::filesystem::exists(dir / "policy_000000030.ckpt.corrupt"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "policy_000000020.ckpt.corrupt"));
+  EXPECT_EQ(checkpoints.list("policy").size(), 1u);
+}
+
+TEST(CheckpointDir, KeepLastCountsOnlyCheckpointsThatVerify) {
+  // Issue 16: with keep_last 3 and two corrupt files, one valid checkpoint survived.
+  TinyNet net;
+  torch::optim::Adam adam(net->parameters());
+  test::TempDir dir;
+  CheckpointDir checkpoints(dir.path(), /*keep_last=*/3);
+  for (int64_t step : {10, 20, 30}) checkpoints.save(make_writer(net, adam, step), "policy", step);
+  std::filesystem::resize_file(dir / "policy_000000030.ckpt", 100);
+  {
+    std::fstream file(dir / "policy_000000020.ckpt", std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(-10, std::ios::end);
+    file.put('\x7f');
+  }
+  for (int64_t step : {40, 50}) checkpoints.save(make_writer(net, adam, step), "policy", step);
+  std::vector<std::string> kept;
+  for (const auto& path : checkpoints.list("policy")) kept.push_back(path.filename().string());
+  EXPECT_EQ(kept, (std::vector<std::string>{"policy_000000050.ckpt", "policy_000000040.ckpt", "policy_000000010.ckpt"}));
+  EXPECT_TRUE(std::filesystem::exists(dir / "policy_000000030.ckpt.corrupt"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "policy_000000020.ckpt.corrupt"));
+}
+
+TEST(CheckpointDir, TemporariesOfKilledSavesAreRemovedAndALiveWritersKept) {
+  TinyNet net;
+  torch::optim::Adam adam(net->parameters());
+  test::TempDir dir;
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);
+  const auto dead = dir / ("policy_000000010.ckpt.tmp." + std::to_string(child));
+  const auto live = dir / ("policy_000000020.ckpt.tmp." + std::to_string(::getpid()));
+  test::write_text(dead, "half a checkpoint");
+  test::write_text(live, "a save in progress");
+  CheckpointDir checkpoints(dir.path(), /*keep_last=*/3);
+  checkpoints.save(make_writer(net, adam, 30), "policy", 30);
+  EXPECT_FALSE(std::filesystem::exists(dead));
+  EXPECT_TRUE(std::filesystem::exists(live));
 }
 
 TEST(Checkpoint, ContentHashIdentifiesContents) {
