@@ -52,7 +52,18 @@ GymWorker::GymWorker(const GymWorkerOptions& options) : options_(options) {
   }
   frame_ = static_cast<uint8_t*>(mapping);
 
-  stderr_path_ = (std::filesystem::temp_directory_path() / ("wm_gym_" + unique_suffix() + ".err")).string();
+  // The worker's stderr goes to a file that has no name from the start: both sides hold it
+  // open, so it is read on failure and nothing is left behind, even after kill -9.
+  const std::string stderr_path = (std::filesystem::temp_directory_path() / ("wm_gym_" + unique_suffix() + ".err")).string();
+  stderr_fd_ = ::open(stderr_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (stderr_fd_ < 0) {
+    const std::string reason = core::errno_text();
+    ::munmap(frame_, static_cast<size_t>(options_.frame.bytes()));
+    frame_ = nullptr;
+    ::shm_unlink(("/" + shm_name_).c_str());
+    throw core::Error(options_.env_id + ": cannot create " + stderr_path + ": " + reason);
+  }
+  ::unlink(stderr_path.c_str());
   const nlohmann::json args = {{"env_id", options_.env_id},
                                {"height", options_.frame.height},
                                {"width", options_.frame.width},
@@ -78,8 +89,7 @@ GymWorker::GymWorker(const GymWorkerOptions& options) : options_(options) {
     ::setpgid(0, 0);
     ::dup2(in_pipe[0], STDIN_FILENO);
     ::dup2(out_pipe[1], STDOUT_FILENO);
-    const int err = ::open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (err >= 0) ::dup2(err, STDERR_FILENO);
+    ::dup2(stderr_fd_, STDERR_FILENO);
     const char* argv[] = {options_.python.c_str(), "-u", options_.worker_script.c_str(), args_text.c_str(), nullptr};
     ::execv(options_.python.c_str(), const_cast<char* const*>(argv));
     ::_exit(127);
@@ -133,12 +143,20 @@ void GymWorker::shutdown() {
   if (frame_ != nullptr) ::munmap(frame_, static_cast<size_t>(options_.frame.bytes()));
   frame_ = nullptr;
   ::shm_unlink(("/" + shm_name_).c_str());
-  std::error_code ec;
-  if (!stderr_path_.empty()) std::filesystem::remove(stderr_path_, ec);
+  if (stderr_fd_ >= 0) ::close(stderr_fd_);
+  stderr_fd_ = -1;
 }
 
 std::string GymWorker::stderr_tail() const {
-  std::ifstream in(stderr_path_);
+  std::string text;
+  char buffer[4096];
+  for (off_t at = 0; stderr_fd_ >= 0;) {
+    const ssize_t n = ::pread(stderr_fd_, buffer, sizeof(buffer), at);
+    if (n <= 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+    at += n;
+  }
+  std::istringstream in(text);
   std::string line, last;
   while (std::getline(in, line)) {
     if (!line.empty() && line.find_first_not_of(' ') != std::string::npos) last = line;

@@ -61,7 +61,7 @@ class GymWorker {
   GymWorkerOptions options_;
   pid_t pid_ = -1;
   int to_worker_ = -1, from_worker_ = -1;
-  std::string stderr_path_;
+  int stderr_fd_ = -1;  // the worker's stderr: an unlinked file both sides hold open
   std::string shm_name_;
   uint8_t* frame_ = nullptr;
   std::string buffer_;  // bytes read past the last newline

@@ -17,6 +17,7 @@
 #include "bench/tokenizer_bench.h"
 #include "core/build_info.h"
 #include "core/device.h"
+#include "core/error.h"
 #include "core/run_dir.h"
 #include "tools/action_bench.h"
 #include "tools/commands.h"
@@ -143,9 +144,11 @@ void add_bench_command(CLI::App& app) {
   decode_cmd->add_option("--size", decode->options.size, "output frames are size x size")
       ->capture_default_str()
       ->check(CLI::Range(8, 4096));
-  decode_cmd->callback([decode] {
+  decode_cmd->callback([decode, decode_cmd] {
     const auto records = bench::run_decode_bench(decode->options);
     if (records.empty()) {
+      // A video the user named must exist; the default recording may be absent (no data here).
+      if (decode_cmd->count("--video") > 0) throw core::Error("bench decode: --video " + decode->options.video.string() + " does not exist");
       spdlog::warn("bench decode: {} does not exist; nothing measured", decode->options.video.string());
     }
     for (const auto& record : records) bench::print_record(record, decode->json);

@@ -61,7 +61,8 @@ void add_collect_command(CLI::App& app) {
   auto args = std::make_shared<CollectArgs>();
   CLI::App* collect = app.add_subcommand("collect", "Run a policy in the environment and store the episodes");
   collect->add_option("--config,-c", args->config_file, "YAML config file");
-  collect->add_option("--steps", args->steps, "environment steps to take (all envs together)")->check(CLI::NonNegativeNumber);
+  collect->add_option("--steps", args->steps, "environment steps to take (all envs together)")->check(CLI::Validator(
+          [](std::string& text) { return text.find('-') == std::string::npos ? std::string() : "must be 0 or more, got " + text; }, "N >= 0"));
   collect->add_option("--policy", args->policy, "random, expert, or a policy checkpoint (a file, or a run folder with one)");
   collect->add_option("overrides", args->overrides, "key.path=value overrides");
   collect->callback([args] { run_collect(*args); });

@@ -105,8 +105,8 @@ TEST(Collect, AWriterKilledMidRunLeavesOnlyCompleteEpisodes) {
   EXPECT_EQ(nlohmann::json::parse(in)["episodes"].size(), static_cast<size_t>(writer.num_episodes()));
 }
 
-TEST(Collect, NoGymWorkerSurvivesSigtermOrSigint) {
-  for (int signal : {SIGTERM, SIGINT}) {
+TEST(Collect, NoGymWorkerOrItsFilesSurviveSigtermSigintOrSigkill) {
+  for (int signal : {SIGTERM, SIGINT, SIGKILL}) {
     test::TempDir dir;
     const pid_t pid = spawn_wm({"collect", "--config", "configs/demo.yaml", "--steps", "100000000", "run.out_dir=" + dir.path().string(),
                                 "env.id=ALE/Pong-v5", "env.num_envs=2"});
@@ -119,7 +119,22 @@ TEST(Collect, NoGymWorkerSurvivesSigtermOrSigint) {
     for (pid_t worker : workers) {
       EXPECT_TRUE(wait_for([&] { return !alive(worker); }, 5)) << "worker " << worker << " outlived wm after signal " << signal;
     }
+    // Nothing of the workers stays in the temporary folder (their stderr files had no name).
+    const std::string prefix = "wm_gym_" + std::to_string(pid) + "_";
+    for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::temp_directory_path())) {
+      EXPECT_NE(entry.path().filename().string().rfind(prefix, 0), 0u) << entry.path() << " left after signal " << signal;
+    }
   }
+}
+
+TEST(Collect, ANegativeStepCountAndAMissingBenchVideoAreShortErrors) {
+  const auto r = test::run_command(test::wm_binary() + " collect --config configs/demo.yaml --steps -1 run.out_dir=/tmp/wm_unused");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("must be 0 or more, got -1"), std::string::npos) << r.err;
+  EXPECT_LT(r.err.size(), 200u) << r.err;
+  const auto decode = test::run_command(test::wm_binary() + " bench decode --video /tmp/wm_no_such_video.mp4");
+  EXPECT_NE(decode.exit_code, 0);
+  EXPECT_NE(decode.err.find("--video /tmp/wm_no_such_video.mp4 does not exist"), std::string::npos) << decode.err;
 }
 
 TEST(Collect, UnknownPolicyAndExpertOutsideDrivingAreOneLineErrors) {
