@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cmath>
+
 #include "core/error.h"
 #include "core/progress.h"
 
@@ -39,6 +41,19 @@ bool resume_phase(RunContext& run, const TrainPhase& phase) {
   checkpoint->restore_rng_states();
   spdlog::info("resumed from {} at step {}", checkpoint->path().string(), phase.step());
   return true;
+}
+
+// A NaN or infinite loss: the weights the step just updated are not finite either. Stop
+// before anything saves them, naming the step and the checkpoint to go back to.
+void stop_on_non_finite_loss(RunContext& run, const TrainPhase& phase, const Scalars& scalars, int64_t step) {
+  for (const auto& [name, value] : scalars) {
+    const bool loss = name.size() >= 5 && name.compare(name.size() - 5, 5, "/loss") == 0;
+    if (!loss || std::isfinite(value)) continue;
+    const std::vector<std::filesystem::path> saved = run.writes() ? run.checkpoints().list(phase.name) : std::vector<std::filesystem::path>{};
+    throw Error(phase.name + ": " + name + " is " + (std::isnan(value) ? "NaN" : "infinite") + " at step " + std::to_string(step) +
+                "; stopped without saving it (the last checkpoint with finite weights: " +
+                (saved.empty() ? std::string("none") : saved.front().string()) + "; a lower lr or grad_clip may help)");
+  }
 }
 
 std::filesystem::path save_phase(RunContext& run, const TrainPhase& phase) {
@@ -122,6 +137,7 @@ PhaseReport run_phase(RunContext& run, const TrainPhase& phase, int64_t until_st
       Scalars scalars = phase.train_step();
       if (progress) progress->advance();
       const int64_t step = phase.step();
+      stop_on_non_finite_loss(run, phase, scalars, step);
       if (step % run.log().every_steps == 0) run.write_metrics(step, std::move(scalars));
       if (phase.evaluate && step % options.eval_every == 0) evaluate();
       if (step % run.checkpoint_options().every_steps == 0) save();

@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <thread>
 
 #include "core/error.h"
@@ -285,6 +287,34 @@ TEST_F(TrainLoop, ZeroCadencesAreRefusedNamingTheKey) {
     ADD_FAILURE() << "checkpoint.every_steps = 0 accepted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("checkpoint.every_steps = 0"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(TrainLoop, ANonFiniteLossStopsThePhaseNamingTheStepAndTheLastGoodCheckpoint) {
+  for (const double bad : {std::nan(""), std::numeric_limits<double>::infinity()}) {
+    test::TempDir dir;
+    RunOptions run_options;
+    run_options.out_dir = dir.path().string();
+    run_options.name = "r";
+    LogOptions log;
+    log.tensorboard = false;
+    CheckpointOptions checkpoint;
+    checkpoint.every_steps = 2;
+    RunContext run(run_options, log, checkpoint, "model: toy\n", 0);
+    ToyPhase toy(toy_options());
+    TrainPhase phase = toy.phase();
+    const auto train_step = phase.train_step;
+    phase.train_step = [&, train_step] {
+      Scalars scalars = train_step();
+      if (toy.step == 5) scalars[0].second = bad;  // the weights went bad in step 5
+      return scalars;
+    };
+    const std::string message = test::error_of([&] { run_phase(run, phase, 10); });
+    EXPECT_NE(message.find(std::string("toy: toy/loss is ") + (std::isnan(bad) ? "NaN" : "infinite") + " at step 5"), std::string::npos) << message;
+    EXPECT_NE(message.find("toy_000000004.ckpt"), std::string::npos) << message;
+    const auto saved = run.checkpoints().list("toy");
+    ASSERT_FALSE(saved.empty());
+    EXPECT_EQ(saved.front().filename(), "toy_000000004.ckpt") << "nothing was saved after the bad step";
   }
 }
 
