@@ -59,6 +59,10 @@ Table read_table(const std::filesystem::path& path) {
         throw core::Error(path.string() + ":" + std::to_string(number) + ": column '" + table.header[c] + "' is '" + text +
                           "', not a number");
       }
+      if (!std::isfinite(values[c])) {  // a NaN action would turn every loss into NaN
+        throw core::Error(path.string() + ":" + std::to_string(number) + ": column '" + table.header[c] + "' is '" + text +
+                          "', not a finite number");
+      }
     }
     table.rows.push_back(std::move(values));
     table.lines.push_back(number);

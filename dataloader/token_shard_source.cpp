@@ -10,6 +10,10 @@ TokenShardSource::TokenShardSource(const std::filesystem::path& dir) : dir_(dir)
   if (manifest_.shards.empty()) throw core::Error(dir.string() + " lists no token shards (run 'wm tokens dump' first)");
   int64_t found_dim = -1;
   for (const auto& meta : manifest_.shards) {
+    // Checked before training on it: the CRC the manifest recorded, the dtype and shape, token
+    // ids inside the vocabulary, finite sidecars. A damaged shard is one line naming it.
+    const std::string problem = verify_token_shard(dir, manifest_, meta);
+    if (!problem.empty()) throw core::Error(problem + " (re-run 'wm tokens dump', or list the damage with 'wm tokens info')");
     Shard shard;
     const auto shard_dir = dir / meta.name;
     shard.tokens = std::make_unique<MappedNpy>(shard_dir / "tokens.npy");

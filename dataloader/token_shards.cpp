@@ -203,6 +203,13 @@ std::string verify_token_shard(const std::filesystem::path& root, const TokenMan
         if (h.shape.empty() || h.shape[0] != shard.frames) {
           return (dir / file).string() + " does not have " + std::to_string(shard.frames) + " rows";
         }
+        if (at::isFloatingType(h.dtype)) {
+          const at::Tensor values = core::read_npy(dir / file);
+          if (values.numel() > 0 && !torch::isfinite(values).all().item<bool>()) {
+            const int64_t row = (~torch::isfinite(values)).reshape({values.size(0), -1}).any(1).nonzero()[0][0].item<int64_t>();
+            return (dir / file).string() + " holds a NaN or infinite value in row " + std::to_string(row);
+          }
+        }
       }
     }
   } catch (const core::Error& e) {

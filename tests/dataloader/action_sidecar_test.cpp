@@ -75,6 +75,13 @@ TEST(ActionSidecar, BadInputNamesTheFileAndLine) {
   EXPECT_NE(error_of([&] { read_action_sidecar(path, {}, 5, 10); }).find("but frame 2 is at 0.2"), std::string::npos);
   test::write_text(path, "frame,steer\n0,1,2\n");
   EXPECT_NE(error_of([&] { read_action_sidecar(path, {}, 1, 10); }).find(":2: 3 cells, but the header has 2"), std::string::npos);
+  // NaN and infinity parse as numbers but would make every loss NaN: refused, naming the line.
+  for (const char* bad : {"nan", "inf", "-inf"}) {
+    test::write_text(path, std::string("frame,steer\n0,0.1\n1,") + bad + "\n");
+    EXPECT_NE(error_of([&] { read_action_sidecar(path, {}, 2, 10); }).find(path.string() + ":3: column 'steer' is '" + bad + "', not a finite number"),
+              std::string::npos)
+        << bad;
+  }
 }
 
 }  // namespace

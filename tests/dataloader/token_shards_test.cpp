@@ -72,6 +72,41 @@ TEST(TokenShards, VerifyNamesWhatIsWrong) {
   EXPECT_THROW(read_token_manifest(dir / "nowhere"), core::Error);
 }
 
+TEST(TokenShardSource, ADamagedShardIsRefusedAtLoadNamingIt) {
+  // Issue 16: float tokens, ids beyond the vocabulary and NaN rewards were trained on silently.
+  auto dump = [](const std::filesystem::path& root) {
+    TokenShard a = shard("a.mp4", 4, "h1");
+    a.actions = torch::zeros({4}, torch::kInt64);
+    a.rewards = torch::zeros({4});
+    a.dones = torch::zeros({4}, torch::kUInt8);
+    write_token_shard(root, a);
+    rebuild_token_manifest(root, identity("h1"));
+  };
+  {
+    test::TempDir dir;
+    dump(dir.path());
+    EXPECT_NO_THROW(TokenShardSource{dir.path()});
+    core::write_npy(dir / "a.mp4" / "tokens.npy", torch::full({4, 2, 3}, 20, torch::kInt16));  // ids >= 16, CRC changed
+    const std::string message = test::error_of([&] { TokenShardSource source(dir.path()); });
+    EXPECT_NE(message.find((dir / "a.mp4" / "tokens.npy").string() + ": CRC-32C differs from the manifest's"), std::string::npos) << message;
+  }
+  {
+    test::TempDir dir;
+    dump(dir.path());
+    core::write_npy(dir / "a.mp4" / "rewards.npy", torch::tensor({0.f, 1.f, NAN, 0.f}));
+    const std::string message = test::error_of([&] { TokenShardSource source(dir.path()); });
+    EXPECT_NE(message.find((dir / "a.mp4" / "rewards.npy").string() + " holds a NaN or infinite value in row 2"), std::string::npos) << message;
+  }
+  {
+    test::TempDir dir;
+    dump(dir.path());
+    TokenManifest manifest = read_token_manifest(dir.path());
+    core::write_npy(dir / "a.mp4" / "tokens.npy", torch::zeros({4, 2, 3}, torch::kFloat32));  // float tokens
+    const std::string message = test::error_of([&] { TokenShardSource source(dir.path()); });
+    EXPECT_NE(message.find("tokens.npy"), std::string::npos) << message;
+  }
+}
+
 TEST(TokenShardSource, ServesShardsAsEpisodesOfTokenGrids) {
   test::TempDir dir;
   TokenShard a = shard("a.mp4", 5, "h1"), b = shard("b.mp4", 3, "h1");
