@@ -149,7 +149,19 @@ bool is_token_dump(const std::filesystem::path& root) {
 
 TokenManifest read_token_manifest(const std::filesystem::path& root) {
   const std::filesystem::path path = root / "manifest.json";
-  if (!std::filesystem::exists(path)) throw core::Error(path.string() + " does not exist: " + root.string() + " is not a token dump");
+  if (!std::filesystem::exists(path)) {
+    // A dump writes its manifest when it finishes: shard folders without one are a dump that
+    // was interrupted, not something else.
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
+      const bool shard = entry.is_directory() && (std::filesystem::exists(entry.path() / "meta.json") || entry.path().extension() == ".tmp");
+      if (shard) {
+        throw core::Error(root.string() + " is an incomplete token dump (it has shards but no manifest.json, which a dump writes when it "
+                          "finishes): re-run the same 'wm tokens dump' to finish it");
+      }
+    }
+    throw core::Error(path.string() + " does not exist: " + root.string() + " is not a token dump");
+  }
   const auto j = nlohmann::json::parse(core::read_file(path), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) throw core::Error(path.string() + " is not valid JSON");
   try {

@@ -72,6 +72,18 @@ TEST(TokenShards, VerifyNamesWhatIsWrong) {
   EXPECT_THROW(read_token_manifest(dir / "nowhere"), core::Error);
 }
 
+TEST(TokenShards, AnInterruptedDumpIsNamedAsOneToFinishNotAsNoDump) {
+  test::TempDir dir;
+  TokenShard written = shard("a.mp4", 4, "h1");
+  write_token_shard(dir.path(), written);  // a shard written, the manifest not yet
+  std::filesystem::create_directories(dir / "b.mp4.tmp");
+  const std::string message = test::error_of([&] { read_token_manifest(dir.path()); });
+  EXPECT_NE(message.find(dir.path().string() + " is an incomplete token dump"), std::string::npos) << message;
+  EXPECT_NE(message.find("re-run the same 'wm tokens dump' to finish it"), std::string::npos) << message;
+  test::TempDir empty;
+  EXPECT_NE(test::error_of([&] { read_token_manifest(empty.path()); }).find("is not a token dump"), std::string::npos);
+}
+
 TEST(TokenShardSource, ADamagedShardIsRefusedAtLoadNamingIt) {
   // Issue 16: float tokens, ids beyond the vocabulary and NaN rewards were trained on silently.
   auto dump = [](const std::filesystem::path& root) {
