@@ -30,4 +30,7 @@ class RunDir {
 // processes of this machine (oversubscribed ranks crawl). Returns the count used.
 int configure_threads(int threads, int local_world_size);
 
+// The CPUs this process may run on (its affinity mask), at least 1.
+int usable_cores();
+
 }  // namespace wm::core

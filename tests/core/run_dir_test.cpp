@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <ATen/Parallel.h>
+#include <sched.h>
 
 #include <fstream>
 #include <sstream>
@@ -36,9 +37,26 @@ TEST(RunDir, ThreadsSplitTheCoresAmongLocalRanks) {
   const int before = at::get_num_threads();
   EXPECT_EQ(configure_threads(/*threads=*/3, /*local_world_size=*/1), 3);
   EXPECT_EQ(at::get_num_threads(), 3);
-  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  const int cores = usable_cores();
   EXPECT_EQ(configure_threads(0, /*local_world_size=*/cores), 1);
   EXPECT_EQ(configure_threads(0, /*local_world_size=*/cores * 4), 1);  // never zero
+  at::set_num_threads(before);
+}
+
+TEST(RunDir, AllCoresMeansTheCoresTheProcessMayRunOn) {
+  // Pinned to one CPU (as taskset or a batch system's binding does), "all cores" is one.
+  cpu_set_t original, one;
+  ASSERT_EQ(::sched_getaffinity(0, sizeof(original), &original), 0);
+  EXPECT_EQ(usable_cores(), CPU_COUNT(&original));
+  int first = 0;
+  while (!CPU_ISSET(first, &original)) ++first;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ASSERT_EQ(::sched_setaffinity(0, sizeof(one), &one), 0);
+  const int before = at::get_num_threads();
+  EXPECT_EQ(usable_cores(), 1);
+  EXPECT_EQ(configure_threads(0, /*local_world_size=*/1), 1);
+  ASSERT_EQ(::sched_setaffinity(0, sizeof(original), &original), 0);
   at::set_num_threads(before);
 }
 
