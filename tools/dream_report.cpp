@@ -231,8 +231,12 @@ DreamReport write_dream_report(const DreamOptions& options, double video_fps) {
   report.out = options.out.empty() ? options.run / "dreams" : options.out;
   if (options.video_starts < 1) throw core::Error("--video-starts must be at least 1");
   if (!(video_fps > 0 && video_fps <= 120)) throw core::Error("--fps must be in (0, 120]");
-  core::ensure_directory(report.out);
-  Staging staging(report.out / (".dream.tmp." + std::to_string(::getpid())));
+  // The staging folder sits beside the output folder (the same file system, so files move by
+  // rename), which is made only once everything is written.
+  const std::filesystem::path out_absolute = std::filesystem::absolute(report.out).lexically_normal();
+  const std::filesystem::path folder = out_absolute.has_filename() ? out_absolute : out_absolute.parent_path();  // "dreams/" -> "dreams"
+  core::ensure_directory(folder.parent_path());
+  Staging staging(folder.parent_path() / ("." + folder.filename().string() + ".dream.tmp." + std::to_string(::getpid())));
 
   const DreamResult result = dream_from_run(options, staging.dir() / "scratch");
   std::filesystem::remove_all(staging.dir() / "scratch");
@@ -294,6 +298,7 @@ DreamReport write_dream_report(const DreamOptions& options, double video_fps) {
   write_text(dir / "report.html", report_html(options, result, report, read_bytes(dir / "dream.mp4"), charts, training_charts(options.run / "metrics.jsonl")));
 
   // Into place, each file whole.
+  core::ensure_directory(report.out);
   for (const char* name : {"dream.mp4", "dream.gif", "contact_sheet.png", "errors.csv", "errors.json", "error_curve.svg", "report.html"}) {
     std::filesystem::rename(dir / name, report.out / name);
     report.files.push_back(report.out / name);

@@ -232,7 +232,11 @@ DreamResult dream_from_run(const DreamOptions& options, const std::filesystem::p
     throw core::Error("--actions '" + options.actions + "': expected recorded, policy, file:CSV or constant:A");
   }
   std::string policy_path;
-  if (use_policy || (!options.policy.empty())) policy_path = resolve_checkpoint(options.policy.empty() ? options.run.string() : options.policy, "policy").string();
+  if (use_policy || !options.policy.empty()) {
+    policy_path = resolve_checkpoint(options.policy.empty() ? options.run.string() : options.policy, "policy").string();
+  } else if (options.from == "env" && has_checkpoint(options.run, "policy")) {
+    policy_path = resolve_checkpoint(options.run.string(), "policy").string();  // the run's policy plays the episodes
+  }
   d.policy = use_policy ? policy_path : "";
   d.actions = options.actions;
   d.comparable = recorded;
@@ -241,7 +245,7 @@ DreamResult dream_from_run(const DreamOptions& options, const std::filesystem::p
 
   // The source and its start windows: held-out episodes where they are long enough (the model
   // never trained on them), else anywhere.
-  const Source source = open_frames(options, config, scratch, use_policy || options.from == "env" ? policy_path : "");
+  const Source source = open_frames(options, config, scratch, options.from == "env" ? policy_path : "");
   const auto shape = source.all->observation_shape();
   if (source.all->observation_dtype() != at::kByte || shape.size() != 3 || shape[2] != 3) {
     throw core::Error(source.description + " holds tokens or other arrays, not RGB frames: give the frames with --from video:PATH or --from episodes:PATH");
@@ -251,8 +255,9 @@ DreamResult dream_from_run(const DreamOptions& options, const std::filesystem::p
                       std::to_string(t.height) + "x" + std::to_string(t.width) + " (set dataset.height / dataset.width for a video)");
   }
   const bool source_discrete = source.all->action_dim() == 0;
-  if (recorded || use_policy || options.from == "env") {
-    // The recorded actions feed the dream's context and, with `recorded`, the dream itself.
+  {
+    // The recorded actions feed the dream's context whatever drives it, and with `recorded`
+    // the dream itself.
     if (source_discrete != w.discrete_actions() || (!source_discrete && source.all->action_dim() != w.action_dim)) {
       throw core::Error(source.description + " records " + (source_discrete ? std::string("discrete actions") : std::to_string(source.all->action_dim()) + "-value actions") +
                         ", the world model takes " + (w.discrete_actions() ? std::to_string(w.num_actions) + " discrete actions" : std::to_string(w.action_dim) + "-value actions"));
@@ -265,12 +270,13 @@ DreamResult dream_from_run(const DreamOptions& options, const std::filesystem::p
   const int64_t T = C + H, need = recorded ? T : C;
   std::shared_ptr<dataloader::WindowSource> pool = std::make_shared<dataloader::SplitSource>(source.all, config.data, dataloader::SplitSource::Part::kHoldout);
   d.split = "held-out episodes (never trained on)";
-  auto has_room = [need](const dataloader::WindowSource& s) {
+  auto has_room_for = [](const dataloader::WindowSource& s, int64_t steps) {
     for (int64_t e = 0; e < s.num_episodes(); ++e) {
-      if (s.episode_length(e) >= need) return true;
+      if (s.episode_length(e) >= steps) return true;
     }
     return false;
   };
+  auto has_room = [&](const dataloader::WindowSource& s) { return has_room_for(s, need); };
   if (options.from == "env" || !has_room(*pool)) {
     pool = source.all;
     d.split = options.from == "env" ? "played now" : "the whole source (its held-out part is shorter than " + std::to_string(need) + " steps)";
@@ -291,14 +297,17 @@ DreamResult dream_from_run(const DreamOptions& options, const std::filesystem::p
   window.mask = torch::zeros({N, T}, torch::kBool);
   {
     std::mt19937_64 rng(options.seed);
+    // Windows with the whole real continuation where the source has them (so every start is
+    // compared at every step), else the context alone.
+    const int64_t drawn = has_room_for(*pool, T) ? T : need;
     std::vector<int64_t> eligible;
     for (int64_t e = 0; e < pool->num_episodes(); ++e) {
-      if (pool->episode_length(e) >= need) eligible.push_back(e);
+      if (pool->episode_length(e) >= drawn) eligible.push_back(e);
     }
     for (int64_t n = 0; n < N; ++n) {
       const int64_t episode = eligible[std::uniform_int_distribution<size_t>(0, eligible.size() - 1)(rng)];
       const int64_t length = pool->episode_length(episode);
-      const int64_t first = std::uniform_int_distribution<int64_t>(0, length - need)(rng);
+      const int64_t first = std::uniform_int_distribution<int64_t>(0, length - drawn)(rng);
       const int64_t count = std::min(T, length - first);
       pool->read_steps(episode, first, count, window, n, 0);
       window.mask[n].narrow(0, 0, count).fill_(true);

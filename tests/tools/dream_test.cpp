@@ -137,6 +137,12 @@ TEST_F(Dream, WithHorizonZeroTheRealAndReconstructionPanelsAreTheInputs) {
   ASSERT_EQ(result.errors.size(), 1u);
   EXPECT_EQ(result.errors[0].psnr_dream, result.errors[0].psnr_reconstruction);
 
+  // With a horizon, recorded dreams take the actions taken after the last real frame on.
+  options.horizon = 4;
+  const tools::DreamResult dreamed = tools::dream_from_run(options, scratch.path());
+  ASSERT_EQ(dreamed.set.dream_actions.size(2), 4);
+  EXPECT_TRUE(torch::equal(dreamed.set.dream_actions[0], dreamed.set.real_actions.narrow(1, 2, 4)));
+
   // In the video the real panel is the real frame upscaled, the reconstruction panel its
   // reconstruction, pixel for pixel.
   const std::vector<viz::Image> frames = tools::dream_video_frames(set, result.description, 2);
@@ -157,13 +163,48 @@ TEST_F(Dream, WithHorizonZeroTheRealAndReconstructionPanelsAreTheInputs) {
   }
 }
 
+TEST(DreamErrors, ADreamThatIsRealitySteppedOnHasNoErrorAtAnyStep) {
+  // A hand-built set: 2 starts, context 2, horizon 3; each dream step equals the real frame,
+  // reward and episode end it stands for, so every step must show a perfect dream.
+  const int64_t N = 2, C = 2, H = 3, T = C + H, K = 4;
+  tools::DreamSet set;
+  set.context = C;
+  set.real_frames = torch::randint(0, 256, {N, T, 8, 8, 3}, torch::kUInt8);
+  set.real_valid = torch::ones({N, T}, torch::kBool);
+  set.recon_frames = (set.real_frames.to(torch::kInt) + 3).clamp_max(255).to(torch::kUInt8);
+  set.real_tokens = torch::randint(0, 50, {N, T, K}, torch::kLong);
+  set.real_actions = torch::randint(0, 9, {N, T}, torch::kLong);
+  set.real_rewards = torch::rand({N, T});
+  set.real_dones = torch::zeros({N, T}, torch::kBool);
+  set.real_dones[1][C + 1] = true;  // the episode of start 1 ends after step C + 1
+  // Dream step h stands for real frame C + h and the reward and end of the action after C - 1 + h.
+  set.dream_tokens = set.real_tokens.narrow(1, C, H).unsqueeze(0);
+  set.dream_frames = set.real_frames.narrow(1, C, H).unsqueeze(0);
+  set.dream_rewards = set.real_rewards.narrow(1, C - 1, H).unsqueeze(0);
+  set.dream_done_probs = set.real_dones.narrow(1, C - 1, H).to(torch::kFloat).unsqueeze(0);
+  set.dream_actions = set.real_actions.narrow(1, C - 1, H).unsqueeze(0);
+  const std::vector<tools::DreamStepError> errors = tools::dream_errors(set);
+  ASSERT_EQ(errors.size(), static_cast<size_t>(H + 1));
+  for (int64_t k = 1; k <= H; ++k) {
+    EXPECT_DOUBLE_EQ(errors[k].token_accuracy, 1.0) << "step " << k;
+    EXPECT_DOUBLE_EQ(errors[k].psnr_dream, 100.0) << "identical frames";
+    EXPECT_NEAR(errors[k].reward_abs_error, 0.0, 1e-9) << "step " << k;
+    EXPECT_DOUBLE_EQ(errors[k].done_agreement, 1.0) << "step " << k;
+    EXPECT_EQ(errors[k].compared, N);
+  }
+  EXPECT_LT(errors[0].psnr_reconstruction, 100.0);
+  // Off by one step, the same dream is wrong.
+  set.dream_tokens = set.real_tokens.narrow(1, C - 1, H).unsqueeze(0);
+  EXPECT_LT(tools::dream_errors(set)[1].token_accuracy, 0.5);
+}
+
 TEST_F(Dream, BadInputIsOneLineAndLeavesNoFileBehind) {
   const auto out = dir_ / "out";
   // Collected, never trained: no dynamics checkpoint.
   auto r = test::run_command(dream_command(out));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("no valid dynamics checkpoint"), std::string::npos) << r.err;
-  EXPECT_TRUE(files_in(out).empty());
+  EXPECT_FALSE(std::filesystem::exists(out)) << "a failed dream made its output folder";
 
   train_tiny_dynamics(5);
   r = test::run_command(dream_command(out, "", /*context=*/4));  // the tiny model sees 4 steps
@@ -182,7 +223,10 @@ TEST_F(Dream, BadInputIsOneLineAndLeavesNoFileBehind) {
   r = test::run_command(dream_command(out, " --from video:" + (dir_ / "missing.mp4").string()));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("missing.mp4 does not exist"), std::string::npos) << r.err;
-  EXPECT_TRUE(files_in(out).empty()) << "a failed dream left files in " << out;
+  EXPECT_FALSE(std::filesystem::exists(out)) << "a failed dream left " << out << " behind";
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.path())) {
+    EXPECT_EQ(entry.path().filename().string().find(".dream.tmp"), std::string::npos) << entry.path();
+  }
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 
   // Constant actions from a CSV that fits do work.
