@@ -58,6 +58,9 @@ void run_gemm(const GemmArgs& args) {
   }
 }
 
+// Thread counts a process can start: 100000 used to end in SIGSEGV with no message.
+const CLI::Range kThreadCount(0, 1024, "0 (all cores) .. 1024");
+
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
@@ -72,7 +75,7 @@ void add_bench_command(CLI::App& app) {
   gemm_cmd->add_option("--sizes", gemm->sizes, "matrix sizes n (n x n times n x n)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{32768}));
-  gemm_cmd->add_option("--threads", gemm->threads, "intra-op threads; 0 = all cores")->capture_default_str();
+  gemm_cmd->add_option("--threads", gemm->threads, "intra-op threads; 0 = all cores")->capture_default_str()->check(kThreadCount);
   gemm_cmd->add_option("--min-time", gemm->min_seconds, "seconds per timed repeat")
       ->capture_default_str()
       ->check(CLI::Range(0.001, 3600.0));
@@ -112,7 +115,7 @@ void add_bench_command(CLI::App& app) {
       "tokenizer", "Tokenizer training and encoding frames/s, C++ against the same model in PyTorch");
   tok_cmd->add_flag("--json", tok->json, "one JSON object per line");
   tok_cmd->add_option("--batch", tok->options.batch, "frames per step")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{4096}));
-  tok_cmd->add_option("--threads", tok->options.threads, "intra-op threads; 0 = all cores")->capture_default_str();
+  tok_cmd->add_option("--threads", tok->options.threads, "intra-op threads; 0 = all cores")->capture_default_str()->check(kThreadCount);
   tok_cmd->add_option("--seconds", tok->options.seconds, "seconds per figure and implementation")
       ->capture_default_str()
       ->check(CLI::Range(0.01, 3600.0));
@@ -162,7 +165,7 @@ void add_bench_command(CLI::App& app) {
   CLI::App* dyn_cmd = bench->add_subcommand(
       "dynamics", "World-model training tokens/s at IRIS's size and a small one, C++ against the same model in PyTorch");
   dyn_cmd->add_flag("--json", dyn->json, "one JSON object per line");
-  dyn_cmd->add_option("--threads", dyn->options.threads, "intra-op threads; 0 = all cores")->capture_default_str();
+  dyn_cmd->add_option("--threads", dyn->options.threads, "intra-op threads; 0 = all cores")->capture_default_str()->check(kThreadCount);
   dyn_cmd->add_option("--steps", dyn->options.train_steps, "timed optimizer steps per size and implementation")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1000}));
@@ -207,7 +210,7 @@ void add_bench_command(CLI::App& app) {
   imagine_cmd->add_option("--kv-heads", io.kv_heads, "key/value heads (grouped-query attention; must divide heads); 0: as many as heads")
       ->check(CLI::Range(int64_t{0}, int64_t{256}));
   imagine_cmd->add_option("--context", io.context_steps, "custom size: steps of context (0: the size's)")->check(CLI::Range(int64_t{0}, int64_t{1024}));
-  imagine_cmd->add_option("--threads", io.threads, "intra-op threads; 0 = all cores")->capture_default_str();
+  imagine_cmd->add_option("--threads", io.threads, "intra-op threads; 0 = all cores")->capture_default_str()->check(kThreadCount);
   imagine_cmd->add_option("--batch", io.batch, "trajectories; 0 = the size's")->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{4096}));
   imagine_cmd->add_option("--horizon", io.horizon, "imagined steps")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1000}));
   imagine_cmd->add_option("--recompute-horizon", io.recompute_horizon, "also time imagination without a cache for this many steps (0: not)")
@@ -314,7 +317,7 @@ void add_bench_command(CLI::App& app) {
   memory_cmd->add_option("--sizes", memory->megabytes, "buffers to read, in MiB (larger than the last-level cache: main memory)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{65536}));
-  memory_cmd->add_option("--threads", memory->threads, "intra-op threads; 0 = all cores")->capture_default_str();
+  memory_cmd->add_option("--threads", memory->threads, "intra-op threads; 0 = all cores")->capture_default_str()->check(kThreadCount);
   memory_cmd->add_option("--min-time", memory->min_seconds, "seconds per timed repeat")->capture_default_str()->check(CLI::Range(0.01, 3600.0));
   memory_cmd->callback([memory] {
     const int threads = core::configure_threads(memory->threads, 1);
@@ -344,7 +347,7 @@ void add_bench_command(CLI::App& app) {
   dump_cmd->add_option("--device", dump->options.device, "auto, cpu, cuda, cuda:<i>")->capture_default_str();
   dump_cmd->add_option("--batch", dump->options.batch, "frames per encode call; 0 = 16 on CPU, 256 on GPU")->capture_default_str()->check(CLI::Range(int64_t{0}, int64_t{65536}));
   dump_cmd->add_option("--decode-threads", dump->options.decode_threads, "sources decoded at once")->capture_default_str()->check(CLI::Range(1, 256));
-  dump_cmd->add_option("--threads", dump->options.threads, "intra-op threads for the encoder; 0 = all cores")->capture_default_str();
+  dump_cmd->add_option("--threads", dump->options.threads, "intra-op threads for the encoder; 0 = all cores")->capture_default_str()->check(kThreadCount);
   dump_cmd->callback([dump] {
     const auto records = bench::run_dump_bench(dump->options);
     if (records.empty()) spdlog::warn("bench dump: {} does not exist; nothing measured", dump->options.video.string());

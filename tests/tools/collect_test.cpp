@@ -135,6 +135,10 @@ TEST(Collect, ANegativeStepCountAndAMissingBenchVideoAreShortErrors) {
   const auto decode = test::run_command(test::wm_binary() + " bench decode --video /tmp/wm_no_such_video.mp4");
   EXPECT_NE(decode.exit_code, 0);
   EXPECT_NE(decode.err.find("--video /tmp/wm_no_such_video.mp4 does not exist"), std::string::npos) << decode.err;
+  const auto threads = test::run_command(test::wm_binary() + " bench gemm --threads 100000");  // used to die with SIGSEGV
+  EXPECT_EQ(threads.exit_code, 105) << "CLI11's validation error, not a signal: " << threads.err;
+  EXPECT_NE(threads.err.find("--threads"), std::string::npos) << threads.err;
+  EXPECT_LT(threads.err.size(), 200u) << threads.err;
 }
 
 TEST(Collect, UnknownPolicyAndExpertOutsideDrivingAreOneLineErrors) {
