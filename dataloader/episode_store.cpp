@@ -58,15 +58,18 @@ bool writer_alive(const std::string& folder_name) {
   return ::kill(pid, 0) == 0 || errno == EPERM;
 }
 
-// The largest ep_ number on disk, -1 when none.
-int64_t largest_episode_index(const std::filesystem::path& dir) {
-  int64_t largest = -1;
+// The complete episode folders, by number, those numbered above `after` only.
+std::vector<std::pair<int64_t, std::filesystem::path>> episode_folders(const std::filesystem::path& dir, int64_t after = -1) {
+  std::vector<std::pair<int64_t, std::filesystem::path>> found;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     std::smatch match;
     const std::string name = entry.path().filename().string();
-    if (std::regex_match(name, match, kEpisodeName)) largest = std::max<int64_t>(largest, std::stoll(match[1].str()));
+    if (entry.is_directory() && std::regex_match(name, match, kEpisodeName) && std::stoll(match[1].str()) > after) {
+      found.emplace_back(std::stoll(match[1].str()), entry.path());
+    }
   }
-  return largest;
+  std::sort(found.begin(), found.end());
+  return found;
 }
 
 std::string episode_name(int64_t index) {
@@ -153,33 +156,9 @@ EpisodeStore::EpisodeStore(std::filesystem::path dir, Mode mode) : dir_(std::mov
 EpisodeStore::~EpisodeStore() = default;
 
 void EpisodeStore::scan() {
-  std::vector<std::pair<int64_t, std::filesystem::path>> found;
-  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
-    std::smatch match;
-    const std::string name = entry.path().filename().string();
-    if (entry.is_directory() && std::regex_match(name, match, kEpisodeName)) {
-      found.emplace_back(std::stoll(match[1].str()), entry.path());
-    }
-  }
-  std::sort(found.begin(), found.end());
   std::vector<EpisodeInfo> episodes;
   const auto known = manifest_returns(dir_);
-  for (const auto& [index, path] : found) {
-    std::vector<int64_t> shape;
-    int64_t dim = 0;
-    try {
-      episodes.push_back(inspect_episode(path, shape, dim, known));
-    } catch (const core::Error& e) {
-      spdlog::warn("skipping damaged episode: {}", e.what());
-      continue;
-    }
-    if (frame_shape_.empty()) {
-      frame_shape_ = shape;
-      action_dim_ = dim;
-    } else if (shape != frame_shape_ || dim != action_dim_) {
-      throw core::Error(path.string() + ": frame shape or action kind differs from the store's other episodes");
-    }
-  }
+  for (const auto& [index, path] : episode_folders(dir_)) add_episode_folder(path, known, episodes);
   std::lock_guard<std::mutex> lock(mutex_);
   episodes_ = std::move(episodes);
   mapped_.clear();
@@ -237,7 +216,8 @@ std::string EpisodeStore::append(const Episode& episode) {
   const StoreLock lock(dir_);
   pick_up_new_episodes();
   check_fits();  // another writer's first episode may have fixed the store's shape
-  const std::string name = episode_name(largest_episode_index(dir_) + 1);
+  const auto folders = episode_folders(dir_);
+  const std::string name = episode_name(folders.empty() ? 0 : folders.back().first + 1);
   const std::filesystem::path final_dir = dir_ / name;
   std::error_code ec;
   std::filesystem::rename(tmp, final_dir, ec);
@@ -254,6 +234,24 @@ std::string EpisodeStore::append(const Episode& episode) {
   return name;
 }
 
+void EpisodeStore::add_episode_folder(const std::filesystem::path& path, const std::map<std::string, std::pair<int64_t, double>>& known,
+                                      std::vector<EpisodeInfo>& into) {
+  std::vector<int64_t> shape;
+  int64_t dim = 0;
+  try {
+    into.push_back(inspect_episode(path, shape, dim, known));
+  } catch (const core::Error& e) {
+    spdlog::warn("skipping damaged episode: {}", e.what());
+    return;
+  }
+  if (frame_shape_.empty()) {
+    frame_shape_ = shape;
+    action_dim_ = dim;
+  } else if (shape != frame_shape_ || dim != action_dim_) {
+    throw core::Error(path.string() + ": frame shape or action kind differs from the store's other episodes");
+  }
+}
+
 void EpisodeStore::pick_up_new_episodes() {
   int64_t last = -1;
   if (!episodes_.empty()) {
@@ -261,29 +259,7 @@ void EpisodeStore::pick_up_new_episodes() {
     std::regex_match(episodes_.back().name, match, kEpisodeName);
     last = std::stoll(match[1].str());
   }
-  std::vector<std::pair<int64_t, std::filesystem::path>> found;
-  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
-    std::smatch match;
-    const std::string name = entry.path().filename().string();
-    if (entry.is_directory() && std::regex_match(name, match, kEpisodeName) && std::stoll(match[1].str()) > last) {
-      found.emplace_back(std::stoll(match[1].str()), entry.path());
-    }
-  }
-  std::sort(found.begin(), found.end());
-  for (const auto& [index, path] : found) {
-    std::vector<int64_t> shape;
-    int64_t dim = 0;
-    try {
-      episodes_.push_back(inspect_episode(path, shape, dim, {}));
-    } catch (const core::Error& e) {
-      spdlog::warn("skipping damaged episode: {}", e.what());
-      continue;
-    }
-    if (frame_shape_.empty()) {
-      frame_shape_ = shape;
-      action_dim_ = dim;
-    }
-  }
+  for (const auto& [index, path] : episode_folders(dir_, last)) add_episode_folder(path, {}, episodes_);
   mapped_.resize(episodes_.size());
 }
 

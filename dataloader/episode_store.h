@@ -13,6 +13,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -68,6 +69,10 @@ class EpisodeStore : public WindowSource {
   // Under the store lock: episodes other writers completed since the last look, appended to
   // episodes_ (existing entries and their mappings stay).
   void pick_up_new_episodes();
+  // Inspects one complete episode folder into `into` (a damaged one is skipped with a warning);
+  // the first sets the store's frame shape and action kind, a later one that differs throws.
+  void add_episode_folder(const std::filesystem::path& path, const std::map<std::string, std::pair<int64_t, double>>& known,
+                          std::vector<EpisodeInfo>& into);
   void write_manifest() const;
   const Mapped& mapped(int64_t episode) const;
 

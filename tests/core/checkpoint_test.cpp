@@ -122,6 +122,15 @@ TEST(Checkpoint, ModuleOfAnotherShapeIsAClearError) {
   EXPECT_NE(message.find("module 'net' does not match"), std::string::npos) << message;
 }
 
+// policy_000000030.ckpt truncated (a crash mid-copy), policy_000000020.ckpt corrupt (a flipped
+// byte of its checksum).
+void damage_steps_30_and_20(const std::filesystem::path& dir) {
+  std::filesystem::resize_file(dir / "policy_000000030.ckpt", 100);
+  std::fstream file(dir / "policy_000000020.ckpt", std::ios::in | std::ios::out | std::ios::binary);
+  file.seekp(-10, std::ios::end);
+  file.put('\x7f');
+}
+
 TEST(CheckpointDir, KeepsTheLastNOfEachKind) {
   TinyNet net;
   torch::optim::Adam adam(net->parameters());
@@ -142,13 +151,7 @@ TEST(CheckpointDir, LatestValidFallsBackPastCorruptAndTruncatedFiles) {
   test::TempDir dir;
   CheckpointDir checkpoints(dir.path(), /*keep_last=*/5);
   for (int64_t step : {10, 20, 30}) checkpoints.save(make_writer(net, adam, step), "policy", step);
-  // Newest: truncated (a crash mid-copy); second newest: corrupt.
-  std::filesystem::resize_file(dir / "policy_000000030.ckpt", 100);
-  {
-    std::fstream file(dir / "policy_000000020.ckpt", std::ios::in | std::ios::out | std::ios::binary);
-    file.seekp(-10, std::ios::end);
-    file.put('\x7f');
-  }
+  damage_steps_30_and_20(dir.path());
   const auto latest = checkpoints.load_latest_valid("policy");
   ASSERT_TRUE(latest.has_value());
   EXPECT_EQ(latest->counter("step"), 10);
@@ -166,12 +169,7 @@ TEST(CheckpointDir, KeepLastCountsOnlyCheckpointsThatVerify) {
   test::TempDir dir;
   CheckpointDir checkpoints(dir.path(), /*keep_last=*/3);
   for (int64_t step : {10, 20, 30}) checkpoints.save(make_writer(net, adam, step), "policy", step);
-  std::filesystem::resize_file(dir / "policy_000000030.ckpt", 100);
-  {
-    std::fstream file(dir / "policy_000000020.ckpt", std::ios::in | std::ios::out | std::ios::binary);
-    file.seekp(-10, std::ios::end);
-    file.put('\x7f');
-  }
+  damage_steps_30_and_20(dir.path());
   for (int64_t step : {40, 50}) checkpoints.save(make_writer(net, adam, step), "policy", step);
   std::vector<std::string> kept;
   for (const auto& path : checkpoints.list("policy")) kept.push_back(path.filename().string());
