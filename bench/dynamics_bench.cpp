@@ -1,5 +1,6 @@
 #include "bench/dynamics_bench.h"
 
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -73,6 +74,9 @@ std::vector<BenchRecord> run_dynamics_bench(const DynamicsBenchOptions& options)
   std::vector<BenchRecord> records;
   for (const auto& size : sizes) {
     const auto& o = size.options;
+    // Minutes at IRIS's size on 2 cores: say what runs, on stderr (stdout is the JSON).
+    spdlog::info("bench dynamics: {} model ({} layers x {}), batch {}: {} training steps in wm{}", size.name, o.layers, o.width, size.batch,
+                 options.train_steps, options.reference ? ", then the same in the PyTorch twin" : "");
     const dynamics::DynamicsBatch batch = random_batch(o, size.batch);
     // Tokens/s of `train_steps` optimizer steps after one warm-up, at precision `at`.
     auto tokens_per_s_at = [&](core::Precision at) {

@@ -1,6 +1,7 @@
 #include "bench/imagine_bench.h"
 
 #include <sys/resource.h>
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -188,6 +189,9 @@ std::vector<BenchRecord> run_imagine_bench(const ImagineBenchOptions& options) {
   core::check_precision_supported(c10::Device(c10::kCPU), bf16 ? core::Precision::kBf16 : core::Precision::kFp32, "wm bench imagine");
   const int threads = core::configure_threads(options.threads, 1);
 
+  // Minutes at IRIS's size on 2 cores: say what runs, on stderr (stdout is the JSON).
+  spdlog::info("bench imagine: {} model, {} dreams x {} steps in wm ({} decoding, {}, {} sampler)", options.size, batch, horizon,
+               options.decoding, options.precision, options.sampler);
   torch::manual_seed(0);
   dynamics::WorldModel trained(o);
   trained->eval();
@@ -199,6 +203,7 @@ std::vector<BenchRecord> run_imagine_bench(const ImagineBenchOptions& options) {
 
   // Ceilings in the same run: memory read bandwidth (a buffer 8x the last-level cache) and
   // the GEMM rate of the precision computed in; the work from the pass schedule.
+  spdlog::info("bench imagine: {:.1f} s; measuring the memory-bandwidth and GEMM ceilings", seconds);
   const double bandwidth = run_memory_bench(int64_t{256} << 20, 0.3).read_gb_per_s;
   const double gemm = run_gemm_bench(c10::Device(c10::kCPU), bf16 ? torch::kBFloat16 : torch::kFloat32, 1024, 0.3).gflops;
   const DreamCost cost = dream_cost(o, batch, 1, horizon, bf16 ? 2 : 4);
@@ -220,6 +225,7 @@ std::vector<BenchRecord> run_imagine_bench(const ImagineBenchOptions& options) {
   BenchRecord same_settings = record("env_steps_per_s", env_steps / seconds);
   BenchRecord memory = record("peak_rss_mb", timing.peak_mb);
   if (options.reference) {
+    spdlog::info("bench imagine: the PyTorch twin, token by token in fp32 with torch.multinomial, then with the same settings");
     const std::string arguments = twin_arguments(o, threads, batch, horizon);
     const auto today = run_python_reference("dynamics_reference.py", arguments + " --decoding ar --precision fp32 --sampler multinomial");
     BenchRecord against_today = record("env_steps_per_s", env_steps / seconds);
@@ -250,6 +256,7 @@ std::vector<BenchRecord> run_imagine_bench(const ImagineBenchOptions& options) {
   records.push_back(memory);
 
   if (options.recompute_horizon > 0) {
+    spdlog::info("bench imagine: {} steps recomputed without a cache", options.recompute_horizon);
     const auto start = Clock::now();
     imagine_by_recompute(trained, context, actions, options.recompute_horizon);
     BenchRecord recompute = record("env_steps_per_s", env_steps / seconds);

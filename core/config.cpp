@@ -3,8 +3,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include "core/error.h"
 
@@ -150,6 +152,47 @@ void load_config_text(const std::string& yaml, const std::string& source, Config
   if (root.IsNull()) return;
   if (!root.IsMap()) throw Error(source + ": config text must be a map of keys");
   apply_map(root, "", schema, source);
+}
+
+namespace {
+
+// Leaves of a YAML map as (dotted key, value as YAML text), in the map's order.
+void flatten(const YAML::Node& node, const std::string& key, std::vector<std::pair<std::string, std::string>>& leaves) {
+  if (node.IsMap()) {
+    for (const auto& item : node) flatten(item.second, key + "." + item.first.as<std::string>(), leaves);
+    return;
+  }
+  YAML::Emitter out;
+  out << YAML::Flow << node;
+  leaves.emplace_back(key, out.c_str());
+}
+
+std::vector<std::pair<std::string, std::string>> leaves_of(const std::string& yaml, const std::string& section) {
+  std::vector<std::pair<std::string, std::string>> leaves;
+  const YAML::Node root = YAML::Load(yaml);
+  if (root.IsMap() && root[section]) flatten(root[section], section, leaves);
+  return leaves;
+}
+
+}  // namespace
+
+std::vector<ChangedKey> changed_keys(const std::string& old_yaml, const std::string& new_yaml, const std::string& section) {
+  const auto before = leaves_of(old_yaml, section), after = leaves_of(new_yaml, section);
+  auto value_in = [](const std::vector<std::pair<std::string, std::string>>& leaves, const std::string& key) -> std::optional<std::string> {
+    for (const auto& [k, v] : leaves) {
+      if (k == key) return v;
+    }
+    return std::nullopt;
+  };
+  std::vector<ChangedKey> changed;
+  for (const auto& [key, value] : before) {
+    const std::optional<std::string> now = value_in(after, key);
+    if (!now || *now != value) changed.push_back({key, value, now.value_or("")});
+  }
+  for (const auto& [key, value] : after) {
+    if (!value_in(before, key)) changed.push_back({key, "", value});
+  }
+  return changed;
 }
 
 void apply_config_overrides(const std::vector<std::string>& overrides, ConfigSchema& schema) {

@@ -26,4 +26,14 @@ void apply_config_overrides(const std::vector<std::string>& overrides, ConfigSch
 // The resolved config as YAML, one commented line per key; loading it back reproduces it.
 std::string config_to_yaml(const ConfigSchema& schema);
 
+// A key whose value differs between two configs, as each writes it ("" where one lacks it).
+struct ChangedKey {
+  std::string key;  // dotted, e.g. dynamics_train.steps
+  std::string old_value, new_value;
+};
+
+// The keys under `section` (e.g. "dynamics_train") that differ between two YAML configs
+// (config_to_yaml's, or a checkpoint's), in the order the old one lists them.
+std::vector<ChangedKey> changed_keys(const std::string& old_yaml, const std::string& new_yaml, const std::string& section);
+
 }  // namespace wm::core

@@ -30,6 +30,12 @@ class MetricsWriter {
   // loses nothing already logged. Non-finite values are written as null.
   void write(int64_t step, const Scalars& scalars);
 
+  // A resumed phase re-does the steps after its checkpoint: removes the lines of steps after
+  // `step` that log a figure named "<phase>/..." (other phases' lines stay), so no step is
+  // logged twice. Returns how many lines went. TensorBoard needs nothing: it drops a tag's
+  // events from a step that comes again onwards when it reads them.
+  int64_t drop_after(const std::string& phase, int64_t step);
+
  private:
   std::filesystem::path jsonl_path_;
   std::ofstream jsonl_;

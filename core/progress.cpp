@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <mutex>
 
 namespace wm::core {
 
@@ -24,7 +25,36 @@ std::string format_duration(double seconds) {
 
 constexpr int kBarWidth = 24;
 
+// The terminal's status line: which stream shows it and its text (empty: none shown). One
+// mutex orders the bar's redraws and the log lines between them.
+struct StatusLine {
+  std::recursive_mutex mutex;
+  std::ostream* out = nullptr;
+  std::string text;
+};
+
+StatusLine& status() {
+  static StatusLine line;
+  return line;
+}
+
 }  // namespace
+
+namespace status_line {
+
+void before_log_line() {
+  StatusLine& line = status();
+  line.mutex.lock();
+  if (line.out && !line.text.empty()) *line.out << "\r\033[K" << std::flush;  // the log line starts at column 0
+}
+
+void after_log_line() {
+  StatusLine& line = status();
+  if (line.out && !line.text.empty()) *line.out << line.text << std::flush;
+  line.mutex.unlock();
+}
+
+}  // namespace status_line
 
 ProgressBar::ProgressBar(std::string label, int64_t total, std::string unit)
     : ProgressBar(std::move(label), total, std::move(unit), std::cerr, ::isatty(STDERR_FILENO) == 1,
@@ -40,6 +70,24 @@ ProgressBar::ProgressBar(std::string label, int64_t total, std::string unit, std
       interval_(terminal ? std::chrono::milliseconds(100) : plain_interval) {}
 
 ProgressBar::~ProgressBar() { finish(); }
+
+void ProgressBar::show(const std::string& text) {
+  StatusLine& line = status();
+  std::lock_guard<std::recursive_mutex> lock(line.mutex);
+  line.out = &out_;
+  line.text = text;
+  out_ << "\r\033[K" << text << std::flush;  // redraw the same line
+}
+
+void ProgressBar::hide() {
+  StatusLine& line = status();
+  std::lock_guard<std::recursive_mutex> lock(line.mutex);
+  if (line.out == &out_) {
+    line.out = nullptr;
+    line.text.clear();
+  }
+  out_ << '\n' << std::flush;  // the bar's last state stays above what follows
+}
 
 std::string ProgressBar::render(double elapsed_s) const {
   const double rate = elapsed_s > 0 ? static_cast<double>(done_) / elapsed_s : 0.0;
@@ -76,11 +124,13 @@ void ProgressBar::advance(int64_t n) {
 
 void ProgressBar::maybe_draw(bool force) {
   const auto now = Clock::now();
-  if (!force && now - last_draw_ < interval_) return;
+  // A terminal shows the bar from the first step on; then at most every interval_.
+  if (!force && !(terminal_ && !shown_) && now - last_draw_ < interval_) return;
+  shown_ = true;
   last_draw_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   if (terminal_) {
-    out_ << "\r\033[K" << render(elapsed) << std::flush;  // redraw the same line
+    show(render(elapsed));
   } else {
     out_ << render(elapsed) << '\n' << std::flush;
   }
@@ -90,7 +140,7 @@ void ProgressBar::finish() {
   if (finished_) return;
   finished_ = true;
   maybe_draw(/*force=*/true);
-  if (terminal_) out_ << '\n' << std::flush;
+  if (terminal_) hide();
 }
 
 }  // namespace wm::core

@@ -9,6 +9,15 @@
 
 namespace wm::core {
 
+// The status line a terminal shows below the log: the progress bar redraws it in place, and
+// a log line printed meanwhile must not start in the middle of it. The console log sink calls
+// before_log_line() (which wipes the bar and holds the line) and after_log_line() (which draws
+// the bar again below the new line); between the two, nothing else draws.
+namespace status_line {
+void before_log_line();
+void after_log_line();
+}  // namespace status_line
+
 class ProgressBar {
  public:
   using Clock = std::chrono::steady_clock;
@@ -29,6 +38,9 @@ class ProgressBar {
 
  private:
   void maybe_draw(bool force);
+  // Terminal mode: draws `text` as the status line on out_; hide() ends the line there.
+  void show(const std::string& text);
+  void hide();
 
   std::string label_;
   int64_t total_;
@@ -38,6 +50,7 @@ class ProgressBar {
   std::chrono::milliseconds interval_;
   int64_t done_ = 0;
   bool finished_ = false;
+  bool shown_ = false;  // drawn at least once
   Clock::time_point start_ = Clock::now();
   Clock::time_point last_draw_ = start_;
 };

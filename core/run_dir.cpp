@@ -14,7 +14,9 @@ RunDir::RunDir(const RunOptions& run) : root_(std::filesystem::path(run.out_dir)
   ensure_directory(checkpoints());
 }
 
-void RunDir::write_config(const std::string& yaml) const {
+void RunDir::write_config(const std::string& yaml, const std::string& command) const {
+  ensure_directory(root_ / "configs");
+  write_file_atomic(root_ / "configs" / (command + ".yaml"), yaml);
   write_file_atomic(root_ / "config.yaml", yaml);
 }
 

@@ -1,5 +1,6 @@
-// The run directory <out_dir>/<name>/: config.yaml (resolved, as run), metrics.jsonl, tb/,
-// logs/, checkpoints/, and later episodes/ and dreams/.
+// The run directory <out_dir>/<name>/: config.yaml (resolved, as the latest command ran),
+// configs/<command>.yaml (each command's own), metrics.jsonl, tb/, logs/, checkpoints/, and
+// later episodes/ and dreams/.
 #pragma once
 
 #include <filesystem>
@@ -19,8 +20,10 @@ class RunDir {
   std::filesystem::path checkpoints() const { return root_ / "checkpoints"; }
   std::filesystem::path tensorboard() const { return root_ / "tb"; }
 
-  // Writes config.yaml atomically (the resolved config of this run).
-  void write_config(const std::string& yaml) const;
+  // Writes the resolved config atomically as config.yaml (what later commands read: the
+  // latest) and as configs/<command>.yaml (e.g. train_tokenizer: kept when another command
+  // of the run writes its own).
+  void write_config(const std::string& yaml, const std::string& command) const;
 
  private:
   std::filesystem::path root_;

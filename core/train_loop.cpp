@@ -3,8 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <ctime>
 
+#include "core/config.h"
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/progress.h"
 
 namespace wm::core {
@@ -31,6 +34,32 @@ void RunContext::write_metrics(int64_t step, Scalars scalars) {
   metrics_->write(step, scalars);
 }
 
+namespace {
+
+// "<section>.<key> 10 -> 15, ..." for the phase's training keys that differ from the checkpoint's.
+std::string changed_schedule(const Checkpoint& checkpoint, const RunContext& run, const std::string& phase) {
+  std::string changed;
+  for (const ChangedKey& key : changed_keys(checkpoint.config_yaml(), run.config_yaml(), phase + "_train")) {
+    if (key.key == phase + "_train.time_budget_s") continue;  // a budget per invocation, meant to change
+    changed += (changed.empty() ? "" : ", ") + key.key + " " + (key.old_value.empty() ? "(unset)" : key.old_value) + " -> " +
+               (key.new_value.empty() ? "(unset)" : key.new_value);
+  }
+  return changed;
+}
+
+std::string utc_stamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y%m%dT%H%M%SZ", &utc);
+  return text;
+}
+
+}  // namespace
+
+int64_t RunContext::drop_metrics_after(const std::string& phase, int64_t step) { return metrics_ ? metrics_->drop_after(phase, step) : 0; }
+
 bool resume_phase(RunContext& run, const TrainPhase& phase) {
   std::optional<Checkpoint> checkpoint = run.checkpoints().load_latest_valid(phase.name);
   if (!checkpoint) {
@@ -39,8 +68,36 @@ bool resume_phase(RunContext& run, const TrainPhase& phase) {
   }
   phase.restore(*checkpoint);
   checkpoint->restore_rng_states();
-  spdlog::info("resumed from {} at step {}", checkpoint->path().string(), phase.step());
+  const std::string changed = changed_schedule(*checkpoint, run, phase.name);
+  if (!changed.empty()) {
+    spdlog::warn("--resume: {} differs from the checkpoint's config: {}; training goes on with the new values (the learning rate "
+                 "follows the new schedule from step {})",
+                 phase.name + "_train", changed, phase.step());
+  }
+  const int64_t dropped = run.drop_metrics_after(phase.name, phase.step());
+  spdlog::info("resumed from {} at step {}{}", checkpoint->path().string(), phase.step(),
+               dropped > 0 ? fmt::format(" ({} metrics line(s) of later steps dropped: they are re-done)", dropped) : std::string());
   return true;
+}
+
+void claim_phase(RunContext& run, const std::string& phase, PhaseStart start) {
+  if (start == PhaseStart::kResume || !run.writes()) return;
+  const std::vector<std::filesystem::path> existing = run.checkpoints().list(phase);
+  if (existing.empty()) return;
+  if (start == PhaseStart::kFresh) {
+    throw Error(run.dir().root().string() + " already holds " + std::to_string(existing.size()) + " " + phase + " checkpoint(s), the newest " +
+                existing.front().filename().string() + ": add --resume to continue it, --overwrite to move them aside and start again, "
+                "or choose another run.name");
+  }
+  std::filesystem::path aside = run.dir().checkpoints() / ("replaced_" + utc_stamp());
+  for (int n = 2; std::filesystem::exists(aside); ++n) aside = run.dir().checkpoints() / ("replaced_" + utc_stamp() + "_" + std::to_string(n));
+  ensure_directory(aside);
+  const std::filesystem::path metrics = run.dir().root() / "metrics.jsonl";
+  if (std::filesystem::exists(metrics)) std::filesystem::copy_file(metrics, aside / "metrics.jsonl");
+  for (const auto& path : existing) std::filesystem::rename(path, aside / path.filename());
+  const int64_t dropped = run.drop_metrics_after(phase, -1);
+  spdlog::warn("--overwrite: moved {} {} checkpoint(s) and a copy of metrics.jsonl to {}; {} metrics line(s) of the old {} training dropped",
+               existing.size(), phase, aside.string(), dropped, phase);
 }
 
 // A NaN or infinite loss: the weights the step just updated are not finite either. Stop
@@ -98,6 +155,9 @@ PhaseReport run_phase(RunContext& run, const TrainPhase& phase, int64_t until_st
   RunContext::BestEvaluation& best = run.best_evaluation(phase.name);
   if (best.stopped) return PhaseReport{.evaluation = best.figures};  // stopped early before: over
   const int64_t first = phase.step();
+  // Already there (a finished run resumed): its final evaluation and checkpoint exist, as the
+  // checkpoint of a last step is written only after its evaluation (below).
+  if (first >= until_step) return PhaseReport{};
   const auto start = std::chrono::steady_clock::now();
   auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   PhaseReport report;
@@ -140,7 +200,9 @@ PhaseReport run_phase(RunContext& run, const TrainPhase& phase, int64_t until_st
       stop_on_non_finite_loss(run, phase, scalars, step);
       if (step % run.log().every_steps == 0) run.write_metrics(step, std::move(scalars));
       if (phase.evaluate && step % options.eval_every == 0) evaluate();
-      if (step % run.checkpoint_options().every_steps == 0) save();
+      // The last step's checkpoint comes after its final evaluation, below: a run killed in
+      // between resumes to evaluate it, never to a checkpoint without its evaluation.
+      if (step % run.checkpoint_options().every_steps == 0 && step < until_step) save();
     }
   }
   if (phase.evaluate && evaluated_at != phase.step()) evaluate();

@@ -21,6 +21,7 @@
 #include "core/checkpoint.h"
 #include "core/metrics.h"
 #include "core/options.h"
+#include "core/phase_start.h"
 #include "core/run_dir.h"
 #include "core/training_options.h"
 
@@ -46,6 +47,8 @@ class RunContext {
   double elapsed_s() const;
   // Writes a metrics line on rank 0 (with time_s added); nothing elsewhere.
   void write_metrics(int64_t step, Scalars scalars);
+  // See MetricsWriter::drop_after (rank 0; elsewhere nothing).
+  int64_t drop_metrics_after(const std::string& phase, int64_t step);
 
   // Early stopping's record of a phase's best evaluation, kept across run_phase calls (wm
   // train all runs a phase in slices) for the life of this context: a resumed run starts a
@@ -86,8 +89,18 @@ struct TrainPhase {
   std::function<void(const Checkpoint&)> restore;   // their inverse; throws wm::core::Error on a mismatch
 };
 
-// Restores the phase (and the RNG states) from the newest valid checkpoint of its kind.
-// Returns false, with a warning, when there is none.
+// What a training command does with its phase's checkpoints before it writes anything in the
+// run folder. kFresh: a wm::core::Error naming the newest one and the ways on when the run
+// already holds checkpoints of `phase`. kOverwrite: they and a copy of metrics.jsonl move
+// into checkpoints/replaced_<UTC time>/, and the phase's lines leave metrics.jsonl.
+// kResume: nothing (resume_phase follows once the trainer exists).
+void claim_phase(RunContext& run, const std::string& phase, PhaseStart start);
+
+// Restores the phase (and the RNG states) from the newest valid checkpoint of its kind, and
+// drops the phase's metrics lines logged after that step (they are about to be re-done). A
+// warning names each <phase>_train key whose value differs from the checkpoint's config (old
+// and new value): training goes on with the new ones. Returns false, with a warning, when
+// there is none.
 bool resume_phase(RunContext& run, const TrainPhase& phase);
 
 struct PhaseReport {

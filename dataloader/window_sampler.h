@@ -32,6 +32,10 @@ struct WindowSamplerOptions {
   // context); only an episode shorter than the window still pads.
   bool pad_before_start = true;
   uint64_t seed = 0;
+  // The data cursor: batch k is drawn from (seed, k) alone, and the first sample() draws
+  // batch first_batch. A trainer resumed at step s starts its sampler at batch s and sees
+  // the batches the uninterrupted run saw.
+  int64_t first_batch = 0;
 };
 
 class WindowSampler {
@@ -39,6 +43,8 @@ class WindowSampler {
   WindowSampler(std::shared_ptr<const WindowSource> source, WindowSamplerOptions options);
 
   WindowBatch sample();
+  // The index of the batch the next sample() draws.
+  int64_t next_batch() const { return next_batch_; }
   // Where window b of the last batch came from (episode, index of its last step).
   struct Origin {
     int64_t episode;
@@ -53,7 +59,8 @@ class WindowSampler {
 
   std::shared_ptr<const WindowSource> source_;
   WindowSamplerOptions options_;
-  std::mt19937_64 rng_;
+  std::mt19937_64 rng_;  // reseeded from (seed, batch index) at every sample()
+  int64_t next_batch_;
   std::vector<Origin> origins_;
 };
 

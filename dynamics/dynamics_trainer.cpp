@@ -41,10 +41,34 @@ void DynamicsTrainOptions::validate() const {
   }
 }
 
+core::MemoryEstimate estimate_training_memory(const WorldModel& model, int64_t micro_batch, core::Precision precision) {
+  const DynamicsOptions& o = model->options();
+  double parameters = 0;
+  for (const auto& p : model->parameters()) parameters += static_cast<double>(p.numel());
+  const double positions = static_cast<double>(micro_batch) * static_cast<double>(o.max_positions());
+  const double element = precision == core::Precision::kBf16 ? 2.0 : 4.0;
+  core::MemoryEstimate estimate;
+  estimate.weights = 16.0 * parameters;
+  estimate.activations = positions * (16.0 * static_cast<double>(o.layers * o.width) * element + 2.0 * 4.0 * static_cast<double>(o.vocab_size));
+  return estimate;
+}
+
 DynamicsTrainer::DynamicsTrainer(WorldModel model, DynamicsTrainOptions options, c10::Device device, core::Precision precision)
     : model_(std::move(model)), options_(options), device_(device), precision_(precision) {
   options_.validate();
   core::check_precision_supported(device_, precision_, "dynamics training");
+  if (device_.is_cpu()) {
+    const DynamicsOptions& o = model_->options();
+    const int64_t micro_batch = options_.batch_size / options_.grad_accumulation;
+    const core::MemoryEstimate needs = estimate_training_memory(model_, micro_batch, precision_);
+    core::check_fits_in_memory(needs.total(),
+                               "training the dynamics model (" + std::to_string(o.layers) + " layers x " + std::to_string(o.width) + ", " +
+                                   std::to_string(o.max_positions()) + " positions from dynamics.context_steps=" + std::to_string(o.context_steps) +
+                                   ", micro-batches of " + std::to_string(micro_batch) + ")",
+                               needs.breakdown(),
+                               "lower dynamics.context_steps, dynamics.width or dynamics.layers, or dynamics_train.batch_size (or raise "
+                               "dynamics_train.grad_accumulation)");
+  }
   model_->to(device_);
   model_->train();
   optimizer_ = core::make_adamw(model_->decayed_parameters(), model_->other_parameters(), options_);

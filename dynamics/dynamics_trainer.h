@@ -12,6 +12,7 @@
 #include "core/checkpoint.h"
 #include "core/config_schema.h"
 #include "core/device.h"
+#include "core/host_memory.h"
 #include "core/metrics.h"
 #include "core/training_options.h"
 #include "dynamics/world_model.h"
@@ -31,6 +32,13 @@ struct DynamicsTrainOptions : core::TrainingOptions {
 };
 
 void describe(core::ConfigSchema& schema, DynamicsTrainOptions& train);
+
+// A lower bound of the memory one training step of `model` holds with micro-batches of
+// `micro_batch` windows: core::MemoryEstimate's weights, and per window the activations
+// backward keeps: per position and layer about 16 x width values (the block's inputs and
+// norms, q/k/v, the attention output, the MLP's 4 x width hidden layer and its activation)
+// at the precision computed in, and the fp32 logits over the vocabulary with their gradient.
+core::MemoryEstimate estimate_training_memory(const WorldModel& model, int64_t micro_batch, core::Precision precision);
 
 class DynamicsTrainer {
  public:

@@ -58,6 +58,8 @@ class Imagination {
   // actions [B] / [B, A]: taken after the latest frame.
   ImaginedStep step(const at::Tensor& actions);
 
+  // The token draws from here on come from `seed` (see TokenSampler::reseed).
+  void reseed(uint64_t seed) { sampler_.reseed(seed); }
   int64_t steps_in_cache() const { return steps_; }
   const KVCache& cache() const { return cache_; }
 

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "core/host_memory.h"
 #include "dynamics/dream_precision.h"
 #include "dynamics/packed_attention_kernel.h"
 
@@ -53,6 +54,14 @@ KVCache::KVCache(int64_t layers, int64_t batch, int64_t heads, int64_t capacity,
   }
   // Packed: whole blocks of 16 keys (a block is read in full, its unused lanes masked).
   const int64_t padded = (capacity + packed::kKeyBlock - 1) / packed::kKeyBlock * packed::kKeyBlock;
+  if (options.device().is_cpu()) {
+    const double element = layout_ == KVLayout::kPackedBf16 ? 2.0 : static_cast<double>(c10::elementSize(c10::typeMetaToScalarType(options.dtype())));
+    const double bytes = 2.0 * static_cast<double>(layers * batch * heads * padded * head_dim) * element;  // keys and values
+    core::check_fits_in_memory(bytes,
+                               "a dream's KV cache (" + std::to_string(layers) + " layers x " + std::to_string(batch) + " dreams x " +
+                                   std::to_string(capacity) + " positions x " + std::to_string(heads) + " heads of " + std::to_string(head_dim) + ")",
+                               "keys and values", "dream fewer at once (a smaller batch) or with a shorter dynamics.context_steps");
+  }
   for (int64_t l = 0; l < layers; ++l) {
     if (layout_ == KVLayout::kPackedBf16) {
       keys_.push_back(torch::zeros({batch, heads, padded * head_dim}, options.dtype(torch::kBFloat16)));

@@ -62,6 +62,11 @@ TokenSampler::TokenSampler(SamplingOptions options)
   if (options_.top_k < 0) throw core::Error("sampling: top_k " + std::to_string(options_.top_k) + " is negative");
 }
 
+void TokenSampler::reseed(uint64_t seed) {
+  options_.seed = seed;
+  generator_ = at::make_generator<at::CPUGeneratorImpl>(seed);
+}
+
 at::Tensor TokenSampler::sample(const at::Tensor& logits) {
   const int64_t V = logits.size(-1);
   const auto batch_shape = logits.sizes().slice(0, logits.dim() - 1);

@@ -31,6 +31,9 @@ class TokenSampler {
   // logits [..., V] (any float dtype and device) -> int64 [...] on the same device.
   at::Tensor sample(const at::Tensor& logits);
   const SamplingOptions& options() const { return options_; }
+  // Starts the generator afresh from `seed` (a trainer reseeds per step, so a resumed run
+  // draws what the uninterrupted one drew).
+  void reseed(uint64_t seed);
 
  private:
   SamplingOptions options_;

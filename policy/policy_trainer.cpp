@@ -48,6 +48,7 @@ core::Scalars PolicyTrainer::train_step(const dynamics::DynamicsBatch& starts) {
   if (!dream_ || dream_->cache().batch() != B) {
     dream_.emplace(world_model_, B, dynamics::SamplingOptions{.temperature = options_.temperature});
   }
+  dream_->reseed(static_cast<uint64_t>(step_));  // each step's dream from its own draws: a resumed run dreams the same
 
   // Imagine: the policy acts inside the world model for H steps from the real windows.
   const at::Tensor context_actions = starts.actions.narrow(1, 0, T - 1).to(device_);

@@ -37,10 +37,33 @@ void TokenizerTrainOptions::validate() const {
   if (gan_enabled() && gan_channels < 8) fail("gan_channels " + std::to_string(gan_channels) + " is below 8");
 }
 
+core::MemoryEstimate estimate_training_memory(const VQModel& model, int64_t batch, core::Precision precision) {
+  const TokenizerOptions& o = model->options();
+  double parameters = 0;
+  for (const auto& p : model->parameters()) parameters += static_cast<double>(p.numel());
+  double values = 0;  // per frame
+  for (size_t level = 0; level < o.channel_mult.size(); ++level) {
+    const double pixels = static_cast<double>(o.height >> level) * static_cast<double>(o.width >> level);
+    values += 2.0 * (4.0 * static_cast<double>(o.res_blocks) + 1.0) * static_cast<double>(o.base_channels * o.channel_mult[level]) * pixels;
+  }
+  core::MemoryEstimate estimate;
+  estimate.weights = 16.0 * parameters;
+  estimate.activations = static_cast<double>(batch) * values * (precision == core::Precision::kBf16 ? 2.0 : 4.0);
+  return estimate;
+}
+
 TokenizerTrainer::TokenizerTrainer(VQModel model, TokenizerTrainOptions options, c10::Device device, core::Precision precision)
     : model_(std::move(model)), options_(options), device_(device), precision_(precision) {
   options_.validate();
   core::check_precision_supported(device_, precision_, "tokenizer training");
+  if (device_.is_cpu()) {
+    const TokenizerOptions& o = model_->options();
+    const core::MemoryEstimate needs = estimate_training_memory(model_, options_.batch_size, precision_);
+    core::check_fits_in_memory(needs.total(),
+                               "training the tokenizer (" + std::to_string(o.height) + "x" + std::to_string(o.width) + " frames, " +
+                                   std::to_string(o.base_channels) + " base channels, batches of " + std::to_string(options_.batch_size) + ")",
+                               needs.breakdown(), "lower tokenizer_train.batch_size, tokenizer.base_channels or the frame size");
+  }
   model_->to(device_);
   model_->train();
   // Weight decay on the conv and linear weights; none on biases, norms or the codebook.
@@ -116,7 +139,8 @@ core::Scalars TokenizerTrainer::train_step(const torch::Tensor& frames) {
   for (const auto& [name, value] : loss.logs) scalars.emplace_back("tokenizer/" + name, value);
   scalars.emplace_back("tokenizer/lr", lr);
   scalars.emplace_back("tokenizer/grad_norm", grad_norm);
-  scalars.emplace_back("tokenizer/codebook_usage", last_usage_);
+  // Over the last full restart span; before the first one ends, over the steps so far.
+  scalars.emplace_back("tokenizer/codebook_usage", last_usage_ >= 0 ? last_usage_ : model_->quantizer()->recent_usage());
   scalars.emplace_back("tokenizer/restarts", static_cast<double>(restarts_));
   return scalars;
 }

@@ -12,6 +12,7 @@
 #include "core/checkpoint.h"
 #include "core/config_schema.h"
 #include "core/device.h"
+#include "core/host_memory.h"
 #include "core/metrics.h"
 #include "core/training_options.h"
 #include "tokenizer/frame_augment.h"
@@ -42,6 +43,12 @@ struct TokenizerTrainOptions : core::TrainingOptions {
 
 void describe(core::ConfigSchema& schema, TokenizerTrainOptions& train);
 
+// A lower bound of the memory one training step of `model` holds with batches of `batch`
+// frames: core::MemoryEstimate's weights, and the activations backward keeps: per level of
+// the encoder and its mirror in the decoder, about 4 maps per residual block and 1 for the
+// resampling, each channels x height x width at that level, at the precision computed in.
+core::MemoryEstimate estimate_training_memory(const VQModel& model, int64_t batch, core::Precision precision);
+
 class TokenizerTrainer {
  public:
   TokenizerTrainer(VQModel model, TokenizerTrainOptions options, c10::Device device, core::Precision precision);
@@ -69,7 +76,7 @@ class TokenizerTrainer {
   PatchDiscriminator discriminator_{nullptr};
   std::unique_ptr<torch::optim::AdamW> discriminator_optimizer_;
   int64_t step_ = 0;
-  double last_usage_ = 0;
+  double last_usage_ = -1;  // share of codes used over the last full restart span; -1: none has ended yet
   int64_t restarts_ = 0;
 };
 

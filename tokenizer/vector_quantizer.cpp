@@ -74,6 +74,10 @@ torch::Tensor VectorQuantizerImpl::lookup(const torch::Tensor& tokens) const {
   return codebook_.index_select(0, tokens.reshape({-1})).reshape(out_shape);
 }
 
+double VectorQuantizerImpl::recent_usage() const {
+  return (recent_counts_ > 0).sum().item<double>() / static_cast<double>(vocab_size_);
+}
+
 int64_t VectorQuantizerImpl::restart_dead_codes(double* usage) {
   torch::NoGradGuard no_grad;
   const torch::Tensor dead = (recent_counts_ == 0).nonzero().squeeze(1);

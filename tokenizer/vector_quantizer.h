@@ -39,6 +39,8 @@ class VectorQuantizerImpl : public torch::nn::Module {
   const torch::Tensor& codebook() const { return codebook_; }
   // Usage counts since the last restart check, and the latest normalized encoder outputs.
   const torch::Tensor& recent_counts() const { return recent_counts_; }
+  // The share of codes used since the last restart check.
+  double recent_usage() const;
   int64_t vocab_size() const { return vocab_size_; }
 
   // One EMA step with given batch statistics: public for tests.

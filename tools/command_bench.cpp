@@ -72,7 +72,8 @@ void add_bench_command(CLI::App& app) {
       "gemm", "Matrix-product GFLOP/s (fp32, bf16): the ceiling efficiency figures divide by");
   gemm_cmd->add_flag("--json", gemm->json, "one JSON object per line");
   gemm_cmd->add_option("--device", gemm->device, "auto|cpu|cuda|cuda:<i>")->capture_default_str();
-  gemm_cmd->add_option("--sizes", gemm->sizes, "matrix sizes n (n x n times n x n)")
+  gemm_cmd->add_option("--sizes", gemm->sizes, "matrix sizes n (n x n times n x n), e.g. 512,1024 or 512 1024")
+      ->delimiter(',')
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{32768}));
   gemm_cmd->add_option("--threads", gemm->threads, "intra-op threads; 0 = all cores")->capture_default_str()->check(kThreadCount);
@@ -314,7 +315,8 @@ void add_bench_command(CLI::App& app) {
   auto memory = std::make_shared<MemoryArgs>();
   CLI::App* memory_cmd = bench->add_subcommand("memory", "Memory read GB/s of the CPU: the ceiling a KV-cache read divides by");
   memory_cmd->add_flag("--json", memory->json, "one JSON object per line");
-  memory_cmd->add_option("--sizes", memory->megabytes, "buffers to read, in MiB (larger than the last-level cache: main memory)")
+  memory_cmd->add_option("--sizes", memory->megabytes, "buffers to read, in MiB (larger than the last-level cache: main memory), e.g. 256,1024")
+      ->delimiter(',')
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{65536}));
   memory_cmd->add_option("--threads", memory->threads, "intra-op threads; 0 = all cores")->capture_default_str()->check(kThreadCount);

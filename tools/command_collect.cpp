@@ -33,7 +33,7 @@ void run_collect(const CollectArgs& args) {
   if (!args.policy.empty()) config.collect.policy = args.policy;
 
   core::RunDir run(config.run);
-  run.write_config(loaded.yaml);
+  run.write_config(loaded.yaml, "collect");
   core::init_logging(config.log, run.logs(), /*rank=*/0);
   core::configure_threads(config.run.threads, /*local_world_size=*/1);
 

@@ -2,10 +2,14 @@
 
 #include <torch/torch.h>
 
+#include <optional>
+
 #include "core/build_info.h"
 #include "core/error.h"
+#include "dataloader/token_shards.h"
 #include "dynamics/dream_precision.h"
 #include "dynamics/dynamics_checkpoint.h"
+#include "tokenizer/tokenizer_checkpoint.h"
 #include "tools/checkpoint_paths.h"
 #include "tools/dynamics_data.h"
 #include "tools/wm_config.h"
@@ -21,7 +25,16 @@ std::vector<bench::BenchRecord> run_precision_bench(const std::filesystem::path&
   core::check_precision_supported(cpu, core::Precision::kBf16, "wm bench precision");
   const std::filesystem::path checkpoint = resolve_checkpoint(run_dir.string(), "dynamics");
   WmConfig config = load_wm_config(config_file, {}).config;
-  const DynamicsData data(config, run_dir, cpu);
+  // Token shards as they are; frames (a run of wm train all) through the run's tokenizer, or
+  // the one dynamics_train.tokenizer names.
+  std::optional<DynamicsData> opened;
+  const std::filesystem::path data_path = config.data.path.empty() ? run_dir / "tokens" : std::filesystem::path(config.data.path);
+  if (dataloader::is_token_dump(data_path) || !config.dynamics_train.tokenizer.empty()) {
+    opened.emplace(config, run_dir, cpu);
+  } else {
+    opened.emplace(config, run_dir, tokenizer::load_tokenizer(resolve_checkpoint(run_dir.string(), "tokenizer"), cpu).model);
+  }
+  const DynamicsData& data = *opened;
   const dynamics::WorldModel model = dynamics::load_dynamics(checkpoint, cpu, &config.dynamics).model;
   // Windows of the model's own context (the config may say another).
   const std::vector<dynamics::DynamicsBatch> holdout = data.holdout_batches(batches, batch, model->options().context_steps);

@@ -127,7 +127,7 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
   core::ConfigSchema schema;
   describe(schema, config);
   run.set_config_yaml(core::config_to_yaml(schema));
-  run.dir().write_config(run.config_yaml());
+  run.dir().write_config(run.config_yaml(), "train_all");
 
   // Each epoch's data: the store as it now is.
   std::unique_ptr<TokenizerData> frames;
@@ -210,10 +210,11 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
     torch::manual_seed(seed);
     return std::make_unique<policy::PolicyAgent>(policy.policy(), policy.inputs(), env->size());
   };
-  // Each phase's windows from its own seed, moved on by its step: no two epochs (and no
-  // resumed phase) replay the same batches.
+  // Each phase's windows from its own seed, the data cursor at its step: no two epochs
+  // replay the same batches, and a resumed phase draws the batches it would have drawn.
   auto reseeded = [&](dataloader::WindowSamplerOptions options, uint64_t phase, int64_t step) {
-    options.seed = static_cast<uint64_t>(config.run.seed) * 1000003u + phase * 7919u + static_cast<uint64_t>(step) * 104729u;
+    options.seed = static_cast<uint64_t>(config.run.seed) * 1000003u + phase * 7919u;
+    options.first_batch = step;
     return options;
   };
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <memory>
 #include <optional>
 
 #include "core/config.h"
@@ -16,10 +17,11 @@
 
 namespace wm::tools {
 
-void train_dynamics(const std::string& config_file, const std::vector<std::string>& overrides, bool resume) {
+void train_dynamics(const std::string& config_file, const std::vector<std::string>& overrides, core::PhaseStart start) {
   const LoadedConfig loaded = load_wm_config(config_file, overrides);
   WmConfig config = loaded.config;
   core::RunContext run = open_training_run(config, loaded.yaml);
+  core::claim_phase(run, "dynamics", start);  // before anything is written into the run folder
   const c10::Device device = core::resolve_device(config.run.device);
   const auto& train_options = config.dynamics_train;
 
@@ -29,8 +31,8 @@ void train_dynamics(const std::string& config_file, const std::vector<std::strin
   core::ConfigSchema schema;
   describe(schema, config);
   run.set_config_yaml(core::config_to_yaml(schema));
-  run.dir().write_config(run.config_yaml());
-  dataloader::PrefetchingSampler batches(dataloader::WindowSampler(data.train_part(), data.sampling(train_options.batch_size)), /*depth=*/3);
+  run.dir().write_config(run.config_yaml(), "train_dynamics");
+  std::unique_ptr<dataloader::PrefetchingSampler> batches;  // made once the step is known (after --resume)
 
   // Fixed held-out batches, and the baselines fit on training windows.
   const std::vector<dynamics::DynamicsBatch> holdout = data.holdout_batches(train_options.eval_batches, train_options.batch_size);
@@ -43,7 +45,7 @@ void train_dynamics(const std::string& config_file, const std::vector<std::strin
   core::TrainPhase phase{.name = "dynamics",
                          .options = &train_options,
                          .step = [&] { return trainer.step(); },
-                         .train_step = [&] { return trainer.train_step(data.to_batch(batches.next())); },
+                         .train_step = [&] { return trainer.train_step(data.to_batch(batches->next())); },
                          .evaluate = {},
                          .best_metric = "dynamics/holdout_next_frame_bits",
                          .save = [&](core::CheckpointWriter& writer) { trainer.save(writer); },
@@ -62,7 +64,11 @@ void train_dynamics(const std::string& config_file, const std::vector<std::strin
       return scalars;
     };
   }
-  if (resume) core::resume_phase(run, phase);
+  if (start == core::PhaseStart::kResume) core::resume_phase(run, phase);
+  // Batch k of the run is drawn from (seed, k): a resumed run continues the uninterrupted one's data.
+  dataloader::WindowSamplerOptions sampling = data.sampling(train_options.batch_size);
+  sampling.first_batch = trainer.step();
+  batches = std::make_unique<dataloader::PrefetchingSampler>(dataloader::WindowSampler(data.train_part(), sampling), /*depth=*/3);
 
   const auto& o = config.dynamics;
   int64_t parameters = 0;

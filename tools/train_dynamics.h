@@ -1,4 +1,4 @@
-// wm train dynamics --config C [--resume]: trains the world model on token shards (wm tokens
+// wm train dynamics --config C [--resume | --overwrite]: trains the world model on token shards (wm tokens
 // dump) or on frames tokenized on the fly by a frozen tokenizer, with held-out evaluation
 // against the unigram and copy-the-previous-frame baselines, metrics and checkpoints.
 #pragma once
@@ -6,8 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "core/phase_start.h"
+
 namespace wm::tools {
 
-void train_dynamics(const std::string& config_file, const std::vector<std::string>& overrides, bool resume);
+void train_dynamics(const std::string& config_file, const std::vector<std::string>& overrides, core::PhaseStart start);
 
 }  // namespace wm::tools

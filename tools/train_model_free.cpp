@@ -14,7 +14,7 @@
 
 namespace wm::tools {
 
-void train_model_free(const std::string& config_file, const std::vector<std::string>& overrides, bool resume) {
+void train_model_free(const std::string& config_file, const std::vector<std::string>& overrides, core::PhaseStart start) {
   const LoadedConfig loaded = load_wm_config(config_file, overrides);
   WmConfig config = loaded.config;
   config.model_free.validate();
@@ -26,6 +26,7 @@ void train_model_free(const std::string& config_file, const std::vector<std::str
   config.policy_train.steps = (config.model_free.real_steps + per_update - 1) / per_update;
   config.policy_train.time_budget_s = 0;
   core::RunContext run = open_training_run(config, loaded.yaml);
+  core::claim_phase(run, "policy", start);  // before anything is written into the run folder
   const c10::Device device = core::resolve_device(config.run.device);
 
   auto env = envs::make_vector_env(config.env);
@@ -38,7 +39,7 @@ void train_model_free(const std::string& config_file, const std::vector<std::str
   core::ConfigSchema schema;
   describe(schema, config);
   run.set_config_yaml(core::config_to_yaml(schema));
-  run.dir().write_config(run.config_yaml());
+  run.dir().write_config(run.config_yaml(), "train_modelfree");
 
   // The training episodes and the evaluation's never share a seed.
   const uint64_t train_seed = static_cast<uint64_t>(config.run.seed) * 1000003u + 17u;
@@ -71,7 +72,7 @@ void train_model_free(const std::string& config_file, const std::vector<std::str
       return core::Scalars{{"policy/eval_return_mean", mean}, {"policy/eval_return_std", std}};
     };
   }
-  if (resume) core::resume_phase(run, phase);
+  if (start == core::PhaseStart::kResume) core::resume_phase(run, phase);
 
   spdlog::info("training the policy model-free (pixels, {} channels, GRU {}) on {} for {} real steps: {} updates of {} environments x {} steps",
                config.policy.channels, config.policy.hidden, env->name(), config.model_free.real_steps, options.steps, env->size(),

@@ -6,8 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "core/phase_start.h"
+
 namespace wm::tools {
 
-void train_model_free(const std::string& config_file, const std::vector<std::string>& overrides, bool resume);
+void train_model_free(const std::string& config_file, const std::vector<std::string>& overrides, core::PhaseStart start);
 
 }  // namespace wm::tools

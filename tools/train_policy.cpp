@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <memory>
 #include <numeric>
 
 #include "core/config.h"
@@ -41,10 +42,11 @@ void fit_actions(policy::PolicyOptions& o, const dynamics::DynamicsOptions& worl
 
 }  // namespace
 
-void train_policy(const std::string& config_file, const std::vector<std::string>& overrides, bool resume) {
+void train_policy(const std::string& config_file, const std::vector<std::string>& overrides, core::PhaseStart start) {
   const LoadedConfig loaded = load_wm_config(config_file, overrides);
   WmConfig config = loaded.config;
   core::RunContext run = open_training_run(config, loaded.yaml);
+  core::claim_phase(run, "policy", start);  // before anything is written into the run folder
   const c10::Device device = core::resolve_device(config.run.device);
   const auto& options = config.policy_train;
   options.validate();
@@ -83,11 +85,11 @@ void train_policy(const std::string& config_file, const std::vector<std::string>
   core::ConfigSchema schema;
   describe(schema, config);
   run.set_config_yaml(core::config_to_yaml(schema));
-  run.dir().write_config(run.config_yaml());
+  run.dir().write_config(run.config_yaml(), "train_policy");
 
   dataloader::WindowSamplerOptions sampling = data.sampling(options.batch_size, options.context);
   sampling.pad_before_start = false;
-  dataloader::PrefetchingSampler starts(dataloader::WindowSampler(data.train_part(), sampling), /*depth=*/2);
+  std::unique_ptr<dataloader::PrefetchingSampler> starts;  // made once the step is known (after --resume)
   policy::PolicyTrainer trainer(policy::ActorCritic(config.policy), policy::dreaming_model(world, options.dream_precision, device), inputs, options,
                                 device);
 
@@ -95,7 +97,7 @@ void train_policy(const std::string& config_file, const std::vector<std::string>
   core::TrainPhase phase{.name = "policy",
                          .options = &options,
                          .step = [&] { return trainer.step(); },
-                         .train_step = [&] { return trainer.train_step(data.to_batch(starts.next())); },
+                         .train_step = [&] { return trainer.train_step(data.to_batch(starts->next())); },
                          .evaluate = {},
                          .save = [&](core::CheckpointWriter& writer) { trainer.save(writer); },
                          .restore = [&](const core::Checkpoint& checkpoint) { trainer.restore(checkpoint); }};
@@ -109,7 +111,10 @@ void train_policy(const std::string& config_file, const std::vector<std::string>
       return core::Scalars{{"policy/eval_return_mean", mean}, {"policy/eval_return_std", std}};
     };
   }
-  if (resume) core::resume_phase(run, phase);
+  if (start == core::PhaseStart::kResume) core::resume_phase(run, phase);
+  // Batch k of the run is drawn from (seed, k): a resumed run continues the uninterrupted one's data.
+  sampling.first_batch = trainer.step();
+  starts = std::make_unique<dataloader::PrefetchingSampler>(dataloader::WindowSampler(data.train_part(), sampling), /*depth=*/2);
 
   const auto& p = config.policy;
   spdlog::info("training the policy ({} input, {} channels, GRU {}, {}) in {} ({} steps of dreams from {} real frames, {} trajectories) "

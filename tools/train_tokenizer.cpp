@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <memory>
+
 #include "core/train_loop.h"
 #include "dataloader/window_sampler.h"
 #include "tokenizer/tokenizer_trainer.h"
@@ -12,17 +14,18 @@
 
 namespace wm::tools {
 
-void train_tokenizer(const std::string& config_file, const std::vector<std::string>& overrides, bool resume) {
+void train_tokenizer(const std::string& config_file, const std::vector<std::string>& overrides, core::PhaseStart start) {
   const LoadedConfig loaded = load_wm_config(config_file, overrides);
   const WmConfig& config = loaded.config;
   core::RunContext run = open_training_run(config, loaded.yaml);
-  run.dir().write_config(loaded.yaml);
+  core::claim_phase(run, "tokenizer", start);  // before anything is written into the run folder
+  run.dir().write_config(loaded.yaml, "train_tokenizer");
   const c10::Device device = core::resolve_device(config.run.device);
   const auto& options = config.tokenizer_train;
 
   // Data: the training part and the held-out tail of every episode.
   const TokenizerData data(config, run.dir().root());
-  dataloader::PrefetchingSampler batches(dataloader::WindowSampler(data.train_part(), data.sampling(options.batch_size)), /*depth=*/3);
+  std::unique_ptr<dataloader::PrefetchingSampler> batches;  // made once the step is known (after --resume)
 
   tokenizer::TokenizerTrainer trainer(tokenizer::VQModel(config.tokenizer), options, device, config.run.precision);
   int64_t frames_seen = 0;
@@ -32,7 +35,7 @@ void train_tokenizer(const std::string& config_file, const std::vector<std::stri
                          .step = [&] { return trainer.step(); },
                          .train_step =
                              [&] {
-                               const torch::Tensor frames = frames_of(batches.next());
+                               const torch::Tensor frames = frames_of(batches->next());
                                core::Scalars scalars = trainer.train_step(frames);
                                frames_seen += frames.size(0);
                                scalars.emplace_back("tokenizer/frames_per_s", static_cast<double>(frames_seen) / (run.elapsed_s() - loop_start_s));
@@ -51,7 +54,11 @@ void train_tokenizer(const std::string& config_file, const std::vector<std::stri
       return scalars;
     };
   }
-  if (resume) core::resume_phase(run, phase);
+  if (start == core::PhaseStart::kResume) core::resume_phase(run, phase);
+  // Batch k of the run is drawn from (seed, k): a resumed run continues the uninterrupted one's data.
+  dataloader::WindowSamplerOptions sampling = data.sampling(options.batch_size);
+  sampling.first_batch = trainer.step();
+  batches = std::make_unique<dataloader::PrefetchingSampler>(dataloader::WindowSampler(data.train_part(), sampling), /*depth=*/3);
 
   spdlog::info("training the tokenizer ({}x{} -> {}x{} tokens of {}) on {} ({} episodes, {} held out) on {}",
                config.tokenizer.height, config.tokenizer.width, config.tokenizer.grid_height(), config.tokenizer.grid_width(),

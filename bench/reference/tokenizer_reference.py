@@ -3,6 +3,9 @@ implementation with. Same architecture, loss, optimizer and codebook updates as
 tokenizer/*.cpp; run by the benchmark with the same batch, threads and torch.
 
 Prints one JSON object: {"train_frames_per_s": ..., "encode_frames_per_s": ...}.
+`golden --dir D` instead loads the C++ model's weights from D (one .npy per parameter or
+buffer, named as in C++: the module names here follow tokenizer/*.cpp) and writes what one
+training step computes (tests/tokenizer/tokenizer_golden_test.cpp compares).
 """
 import argparse
 import json
@@ -46,25 +49,38 @@ class Attention(nn.Module):
         return x + self.out(y)
 
 
+class Downsample(nn.Module):
+    def __init__(self, ch):
+        super().__init__()
+        self.conv = nn.Conv2d(ch, ch, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+# Module names follow tokenizer/*.cpp, so the state_dict keys are the C++ parameter names
+# (the golden test loads the C++ weights by name).
 class Encoder(nn.Module):
     def __init__(self, o):
         super().__init__()
         ch = o.base * o.mult[0]
         self.stem = nn.Conv2d(3, ch, 3, padding=1)
-        layers = []
+        self.levels = nn.ModuleList()
         for level, m in enumerate(o.mult):
             for _ in range(o.res_blocks):
-                layers.append(ResBlock(ch, o.base * m))
+                self.levels.append(ResBlock(ch, o.base * m))
                 ch = o.base * m
             if level + 1 < len(o.mult):
-                layers.append(nn.Conv2d(ch, ch, 3, stride=2, padding=1))
-        self.levels = nn.Sequential(*layers)
-        self.mid = nn.Sequential(ResBlock(ch, ch), Attention(ch), ResBlock(ch, ch))
+                self.levels.append(Downsample(ch))
+        self.mid1, self.attention, self.mid2 = ResBlock(ch, ch), Attention(ch), ResBlock(ch, ch)
         self.norm_out = group_norm(ch)
         self.to_code = nn.Conv2d(ch, o.code_dim, 1)
 
     def forward(self, x):
-        h = self.mid(self.levels(self.stem(x)))
+        h = self.stem(x)
+        for layer in self.levels:
+            h = layer(h)
+        h = self.mid2(self.attention(self.mid1(h)))
         return self.to_code(F.silu(self.norm_out(h)))
 
 
@@ -82,20 +98,21 @@ class Decoder(nn.Module):
         super().__init__()
         ch = o.base * o.mult[-1]
         self.from_code = nn.Conv2d(o.code_dim, ch, 3, padding=1)
-        self.mid = nn.Sequential(ResBlock(ch, ch), Attention(ch), ResBlock(ch, ch))
-        layers = []
+        self.mid1, self.attention, self.mid2 = ResBlock(ch, ch), Attention(ch), ResBlock(ch, ch)
+        self.levels = nn.ModuleList()
         for level in reversed(range(len(o.mult))):
             for _ in range(o.res_blocks):
-                layers.append(ResBlock(ch, o.base * o.mult[level]))
+                self.levels.append(ResBlock(ch, o.base * o.mult[level]))
                 ch = o.base * o.mult[level]
             if level > 0:
-                layers.append(Upsample(ch))
-        self.levels = nn.Sequential(*layers)
+                self.levels.append(Upsample(ch))
         self.norm_out = group_norm(ch)
         self.to_rgb = nn.Conv2d(ch, 3, 3, padding=1)
 
     def forward(self, z):
-        h = self.levels(self.mid(self.from_code(z)))
+        h = self.mid2(self.attention(self.mid1(self.from_code(z))))
+        for layer in self.levels:
+            h = layer(h)
         return self.to_rgb(F.silu(self.norm_out(h)))
 
 
@@ -106,6 +123,7 @@ class Quantizer(nn.Module):
         self.register_buffer("codebook", initial.clone())
         self.register_buffer("ema_count", torch.ones(vocab))
         self.register_buffer("ema_sum", initial.clone())
+        self.register_buffer("recent_counts", torch.zeros(vocab))  # usage since the last restart check
         self.vocab, self.decay = vocab, decay
 
     def forward(self, z):
@@ -122,6 +140,7 @@ class Quantizer(nn.Module):
                 self.ema_count.mul_(self.decay).add_(counts, alpha=1 - self.decay)
                 self.ema_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
                 self.codebook.copy_(F.normalize(self.ema_sum / self.ema_count.clamp_min(1e-5)[:, None], dim=-1))
+                self.recent_counts.add_(counts)
         return quantized, tokens.reshape(b, h, w), commitment
 
 
@@ -132,10 +151,15 @@ class VQModel(nn.Module):
         self.quantizer = Quantizer(o.vocab, o.code_dim, 0.99)
 
     def loss(self, frames):
+        return self.forward_all(frames)[0]
+
+    def forward_all(self, frames):
+        """-> (loss, reconstruction in [-1, 1] [B, 3, H, W], tokens [B, h, w])"""
         x = frames.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-        quantized, _, commitment = self.quantizer(self.encoder(x))
-        diff = self.decoder(quantized) - x
-        return diff.abs().mean() + diff.pow(2).mean() + 0.25 * commitment
+        quantized, tokens, commitment = self.quantizer(self.encoder(x))
+        reconstruction = self.decoder(quantized)
+        diff = reconstruction - x
+        return diff.abs().mean() + diff.pow(2).mean() + 0.25 * commitment, reconstruction, tokens
 
     @torch.no_grad()
     def encode(self, frames):
@@ -152,8 +176,32 @@ def measure(fn, frames_per_call, seconds):
     return calls * frames_per_call / (time.perf_counter() - start)
 
 
+def golden(o):
+    """The C++ model's weights (<dir>/<parameter or buffer name>.npy) and frames (frames.npy)
+    in: one training-mode forward and backward, and the codebook after its EMA update, out
+    as .npy files beside them for tests/tokenizer/tokenizer_golden_test.cpp."""
+    import numpy as np
+    from pathlib import Path
+    d = Path(o.dir)
+    model = VQModel(o)
+    state = {name: torch.from_numpy(np.load(d / f"{name}.npy")) for name in model.state_dict()}
+    model.load_state_dict(state, strict=True)
+    frames = torch.from_numpy(np.load(d / "frames.npy"))
+    model.train()
+    loss, reconstruction, tokens = model.forward_all(frames)
+    loss.backward()
+    np.save(d / "twin_loss.npy", loss.detach().numpy())
+    np.save(d / "twin_reconstruction.npy", reconstruction.detach().numpy())
+    np.save(d / "twin_tokens.npy", tokens.numpy())
+    np.save(d / "twin_codebook.npy", model.quantizer.codebook.numpy())
+    for name in ("encoder.stem.weight", "encoder.mid1.conv1.weight", "decoder.to_rgb.weight", "decoder.attention.qkv.weight"):
+        np.save(d / f"twin_grad.{name}.npy", dict(model.named_parameters())[name].grad.numpy())
+
+
 def main():
     p = argparse.ArgumentParser()
+    p.add_argument("mode", nargs="?", choices=["bench", "golden"], default="bench")
+    p.add_argument("--dir", help="golden: the folder of the C++ weights and frames")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seconds", type=float, default=5.0)
@@ -168,6 +216,9 @@ def main():
     o = p.parse_args()
     o.mult = [int(m) for m in o.mult.split(",")]
     torch.set_num_threads(o.threads)
+    if o.mode == "golden":
+        golden(o)
+        return
     torch.manual_seed(0)
     model = VQModel(o)
     decay = [q for q in model.parameters() if q.dim() >= 2]

@@ -21,7 +21,7 @@ TEST(RunDir, CreatesItsFoldersAndWritesTheResolvedConfig) {
   EXPECT_EQ(run.root(), dir / "exp1");
   EXPECT_TRUE(std::filesystem::is_directory(run.logs()));
   EXPECT_TRUE(std::filesystem::is_directory(run.checkpoints()));
-  run.write_config(loaded.yaml);
+  run.write_config(loaded.yaml, "train_tokenizer");
 
   // The written file reproduces the run's config when loaded again.
   const auto reloaded = tools::load_wm_config(run.root() / "config.yaml", {});
@@ -31,6 +31,13 @@ TEST(RunDir, CreatesItsFoldersAndWritesTheResolvedConfig) {
   int files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(run.root())) files += entry.is_regular_file();
   EXPECT_EQ(files, 1);
+
+  // Another command's config replaces config.yaml, and each command's own copy stays.
+  const auto other = tools::load_wm_config("configs/demo.yaml", {"run.out_dir=" + dir.path().string(), "run.name=exp1", "run.seed=7"});
+  run.write_config(other.yaml, "train_dynamics");
+  EXPECT_EQ(tools::load_wm_config(run.root() / "config.yaml", {}).config.run.seed, 7);
+  EXPECT_EQ(tools::load_wm_config(run.root() / "configs" / "train_dynamics.yaml", {}).config.run.seed, 7);
+  EXPECT_EQ(tools::load_wm_config(run.root() / "configs" / "train_tokenizer.yaml", {}).yaml, loaded.yaml);
 }
 
 TEST(RunDir, ThreadsSplitTheCoresAmongLocalRanks) {

@@ -181,6 +181,28 @@ TEST_F(TrainLoop, AResumedPhaseContinuesFromItsNewestCheckpoint) {
   EXPECT_EQ(run.checkpoints().list("toy").front().filename(), "toy_000000010.ckpt");
 }
 
+// Resuming a phase that reached its last step adds nothing: no second final evaluation in
+// the metrics, no new checkpoint.
+TEST_F(TrainLoop, AFinishedPhaseResumedLogsItsFinalEvaluationOnce) {
+  {
+    RunContext run = context();
+    ToyPhase toy(toy_options());
+    run_phase(run, toy.phase(), 10);
+  }
+  RunContext run = context();
+  ToyPhase fresh(toy_options());
+  TrainPhase phase = fresh.phase();
+  ASSERT_TRUE(resume_phase(run, phase));
+  const auto before = std::filesystem::last_write_time(run.checkpoints().list("toy").front());
+  const PhaseReport report = run_phase(run, phase, 10);
+  EXPECT_EQ(report.steps, 0);
+  EXPECT_EQ(fresh.evaluations, 0);
+  int evaluations_at_10 = 0;
+  for (const auto& line : metrics_lines(run.dir().root())) evaluations_at_10 += line.contains("toy/weight") && line["step"] == 10;
+  EXPECT_EQ(evaluations_at_10, 1);
+  EXPECT_EQ(std::filesystem::last_write_time(run.checkpoints().list("toy").front()), before);
+}
+
 TEST_F(TrainLoop, ResumingWithoutACheckpointStartsFromScratch) {
   RunContext run = context();
   ToyPhase toy(toy_options());

@@ -4,6 +4,7 @@
 #include "core/checkpoint.h"
 #include "dynamics/dynamics_test_support.h"
 #include "dynamics/dynamics_trainer.h"
+#include "dynamics/kv_cache.h"
 #include "dynamics/token_baselines.h"
 #include "test_support.h"
 
@@ -46,6 +47,36 @@ TEST(DynamicsTrainer, ResumingIntoAModelOfAnotherShapeIsRefused) {
   EXPECT_NE(test::error_of([&] { other.restore(core::Checkpoint::load(dir / "d.ckpt")); }).find("another shape than the config's (2 layers x 64"),
             std::string::npos);
   EXPECT_NE(test::error_of([] { options(3).validate(); }).find("batch_size 8 does not divide into grad_accumulation 3"), std::string::npos);
+}
+
+// A context far beyond the machine's memory is one line with the estimate and the memory
+// available, before a step allocates anything (it used to run until the OOM killer ended it).
+TEST(DynamicsTrainer, AStepThatCannotFitInMemoryIsRefusedWithTheEstimate) {
+  DynamicsOptions o = small_dynamics_options();
+  o.context_steps = 4096;
+  o.width = 256;
+  DynamicsTrainOptions t = options(1);
+  t.batch_size = 64;
+  const WorldModel model(o);
+  const core::MemoryEstimate needs = estimate_training_memory(model, 64, core::Precision::kFp32);
+  // 64 windows x 4096 steps x (K + 1) positions, each at least 16 x width fp32 values per layer.
+  EXPECT_GE(needs.activations, 64.0 * static_cast<double>(o.max_positions()) * 16 * 256 * 4 * static_cast<double>(o.layers));
+  if (needs.total() <= static_cast<double>(core::available_memory_bytes())) GTEST_SKIP() << "this machine has the memory";
+  const std::string error = test::error_of([&] { DynamicsTrainer(model, t, c10::Device(c10::kCPU), core::Precision::kFp32); });
+  EXPECT_NE(error.find("dynamics.context_steps=4096"), std::string::npos) << error;
+  EXPECT_NE(error.find("needs about " + core::format_bytes(needs.total())), std::string::npos) << error;
+  EXPECT_NE(error.find("this machine has available"), std::string::npos) << error;
+  // Micro-batches hold a quarter of the activations at once.
+  EXPECT_DOUBLE_EQ(estimate_training_memory(model, 16, core::Precision::kFp32).activations, needs.activations / 4);
+}
+
+// The same for a dream's KV cache: refused before the cache is allocated.
+TEST(KVCache, ACacheThatCannotFitInMemoryIsRefused) {
+  const double bytes = 2.0 * 64 * 4096 * 8 * 65536 * 64 * 4;  // layers x batch x heads x positions x head_dim, fp32
+  if (bytes <= static_cast<double>(core::available_memory_bytes())) GTEST_SKIP() << "this machine has the memory";
+  const std::string error = test::error_of([] { KVCache(64, 4096, 8, 65536, 64, torch::TensorOptions().dtype(torch::kFloat32), KVLayout::kHeadMajor); });
+  EXPECT_NE(error.find("a dream's KV cache"), std::string::npos) << error;
+  EXPECT_NE(error.find("this machine has available"), std::string::npos) << error;
 }
 
 TEST(TokenBaselines, CopyAndUnigramMatchHandComputedBits) {

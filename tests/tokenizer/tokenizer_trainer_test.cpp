@@ -63,6 +63,42 @@ TEST(TokenizerTrainer, CheckpointRestoresWeightsOptimizerAndStep) {
   EXPECT_FALSE(loaded.content_hash.empty());
 }
 
+// Before the first restart check (restart_every steps) the usage is that of the steps so
+// far, then that of the last full span: never 0 while the batches use codes.
+TEST(TokenizerTrainer, CodebookUsageIsReportedBeforeTheFirstRestartCheck) {
+  torch::manual_seed(0);
+  const torch::Tensor frames = driving_frames(4, 32, 32, 3);
+  TokenizerOptions options = small_options();
+  options.restart_every = 5;
+  TokenizerTrainer trainer(VQModel(options), schedule(100, 2), c10::Device(c10::kCPU), core::Precision::kFp32);
+  for (int i = 1; i <= 7; ++i) {
+    const core::Scalars scalars = trainer.train_step(frames);
+    const double usage = core::find_scalar(scalars, "tokenizer/codebook_usage").value();
+    // Every step's batch uses at least one code, and at most all 256.
+    EXPECT_GT(usage, 0.0) << "step " << i;
+    EXPECT_LE(usage, 1.0) << "step " << i;
+    if (i < 5) {
+      const double used = (trainer.model()->quantizer()->recent_counts() > 0).sum().item<double>();
+      EXPECT_DOUBLE_EQ(usage, used / 256.0) << "step " << i << ": the codes used so far";
+    }
+  }
+}
+
+// Frames and a batch far beyond the machine's memory: one line with the estimate, before
+// a step allocates anything.
+TEST(TokenizerTrainer, AStepThatCannotFitInMemoryIsRefusedWithTheEstimate) {
+  const VQModel model(small_options(2048, 2048));
+  TokenizerTrainOptions options = schedule(10, 1);
+  options.batch_size = 256;
+  const core::MemoryEstimate needs = estimate_training_memory(model, 256, core::Precision::kFp32);
+  // At least the full-resolution maps: 256 frames x 2 x 5 maps x 16 channels x 2048 x 2048 fp32 values.
+  EXPECT_GE(needs.activations, 256.0 * 2 * 5 * 16 * 2048 * 2048 * 4);
+  if (needs.total() <= static_cast<double>(core::available_memory_bytes())) GTEST_SKIP() << "this machine has the memory";
+  const std::string error = test::error_of([&] { TokenizerTrainer(model, options, c10::Device(c10::kCPU), core::Precision::kFp32); });
+  EXPECT_NE(error.find("training the tokenizer (2048x2048 frames"), std::string::npos) << error;
+  EXPECT_NE(error.find("this machine has available; lower tokenizer_train.batch_size"), std::string::npos) << error;
+}
+
 TEST(TokenizerTrainer, ACheckpointWithoutATokenizerIsNamed) {
   test::TempDir dir;
   core::CheckpointWriter writer;

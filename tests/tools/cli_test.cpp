@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -74,6 +75,11 @@ TEST(Cli, BenchGemmJsonPrintsOneObjectPerLine) {
     EXPECT_EQ(record["device"], "cpu");
   }
   EXPECT_EQ(records, 2);  // fp32 and bf16
+
+  // A comma list of sizes, as the README writes it: each size in fp32 and bf16.
+  const auto listed = test::run_command(test::wm_binary() + " bench gemm --json --device cpu --sizes 32,64 --min-time 0.01");
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(std::count(listed.out.begin(), listed.out.end(), '\n'), 4) << listed.out;
 }
 
 TEST(Cli, BenchEnvReportsStepRatesAndReturns) {

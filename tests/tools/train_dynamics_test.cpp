@@ -100,7 +100,7 @@ TEST_F(TrainDynamics, TokenizesFramesOnTheFlyWithAFrozenTokenizer) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(std::filesystem::exists(dir_ / "d" / "checkpoints" / "dynamics_000000005.ckpt"));
 
-  const auto missing = test::run_command(test::wm_binary() + " train dynamics --config configs/demo.yaml" + run_ + kTinyModel +
+  const auto missing = test::run_command(test::wm_binary() + " train dynamics --config configs/demo.yaml" + run_ + " run.name=fresh" + kTinyModel +
                                          " data.path=" + (dir_ / "d" / "episodes").string() + " dynamics_train.steps=5");
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.err.find("set dynamics_train.tokenizer"), std::string::npos) << missing.err;

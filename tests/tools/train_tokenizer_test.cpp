@@ -44,12 +44,47 @@ TEST(TrainTokenizer, TrainsEvaluatesCheckpointsAndResumes) {
   EXPECT_TRUE(has_train);
   EXPECT_TRUE(std::filesystem::exists(dir / "t" / "checkpoints" / "tokenizer_000000010.ckpt"));
 
+  // The last step's evaluation (step 10, also an eval_every step) is logged once.
+  int evaluations_at_10 = 0;
+  for (const auto& m : metrics) evaluations_at_10 += m.contains("tokenizer/holdout_psnr_db") && m["step"] == 10;
+  EXPECT_EQ(evaluations_at_10, 1);
+  EXPECT_TRUE(std::filesystem::exists(dir / "t" / "configs" / "train_tokenizer.yaml"));
+
+  // Training again beside the checkpoints without --resume is refused before anything changes.
+  const std::string config_before = test::read_bytes(dir / "t" / "config.yaml");
+  const auto again = test::run_command(test::wm_binary() + " train tokenizer --config configs/demo.yaml" + run + kSmallModel +
+                                       " tokenizer_train.steps=20 run.seed=9");
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.err.find("already holds 2 tokenizer checkpoint(s), the newest tokenizer_000000010.ckpt: add --resume"), std::string::npos)
+      << again.err;
+  EXPECT_EQ(test::read_bytes(dir / "t" / "config.yaml"), config_before);
+
+  // --resume with a longer schedule names the changed key, old and new.
   const auto resumed = test::run_command(test::wm_binary() + " train tokenizer --resume --config configs/demo.yaml" + run +
                                          kSmallModel + " tokenizer_train.steps=15");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_NE(resumed.err.find("resumed from"), std::string::npos) << resumed.err;
+  EXPECT_NE(resumed.err.find("tokenizer_train.steps 10 -> 15"), std::string::npos) << resumed.err;
   const auto checkpoint = core::Checkpoint::load(dir / "t" / "checkpoints" / "tokenizer_000000015.ckpt");
   EXPECT_EQ(checkpoint.counter("tokenizer_step"), 15);
+
+  // --overwrite moves the old checkpoints and a copy of the metrics aside, and starts again.
+  EXPECT_NE(test::run_command(test::wm_binary() + " train tokenizer --resume --overwrite --config configs/demo.yaml" + run).exit_code, 0);
+  const auto over = test::run_command(test::wm_binary() + " train tokenizer --overwrite --config configs/demo.yaml" + run + kSmallModel +
+                                      " tokenizer_train.steps=5");
+  ASSERT_EQ(over.exit_code, 0) << over.err;
+  std::vector<std::filesystem::path> aside;
+  for (const auto& entry : std::filesystem::directory_iterator(dir / "t" / "checkpoints")) {
+    if (entry.is_directory() && entry.path().filename().string().starts_with("replaced_")) aside.push_back(entry.path());
+  }
+  ASSERT_EQ(aside.size(), 1u);
+  EXPECT_TRUE(std::filesystem::exists(aside[0] / "tokenizer_000000015.ckpt"));
+  EXPECT_TRUE(std::filesystem::exists(aside[0] / "metrics.jsonl"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "t" / "checkpoints" / "tokenizer_000000005.ckpt"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "t" / "checkpoints" / "tokenizer_000000015.ckpt"));
+  for (const auto& m : read_jsonl(dir / "t" / "metrics.jsonl")) {
+    if (m.contains("tokenizer/loss")) EXPECT_LE(m["step"].get<int64_t>(), 5) << "a line of the replaced training is left: " << m.dump();
+  }
 }
 
 // Driving-game episodes and a video at once, the video weighted 3:1: held-out PSNR per
@@ -82,7 +117,7 @@ TEST(TrainTokenizer, TrainsOnSeveralSourcesWithPerSourcePsnrAndTheMeanFrameBasel
   EXPECT_NE(r.err.find("clip.mp4 "), std::string::npos);
   EXPECT_NE(r.err.find("(mean frame "), std::string::npos) << r.err;
 
-  const auto bad = test::run_command(test::wm_binary() + " train tokenizer --config configs/demo.yaml" + run + kSmallModel + sources +
+  const auto bad = test::run_command(test::wm_binary() + " train tokenizer --config configs/demo.yaml" + run + " run.name=fresh" + kSmallModel + sources +
                                      " 'data.weights=[1]'");
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("data.weights has 1 entries for 2 data.paths"), std::string::npos) << bad.err;
