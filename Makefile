@@ -6,7 +6,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 WM := $(BUILD)/wm
 
-.PHONY: all setup configure build test demo bench clean
+.PHONY: all setup configure build test demo bench fuzz clean
 
 all: build
 
@@ -34,5 +34,11 @@ demo: build
 bench: build
 	@$(WM) bench gemm --json
 
+# libFuzzer on the parsers (config, .npy, actions CSV, token dump, checkpoint), each for
+# FUZZ_SECONDS; clang, ASan and UBSan, in build-fuzz/ (scripts/fuzz.sh).
+FUZZ_SECONDS ?= 60
+fuzz: build
+	@scripts/fuzz.sh --seconds $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-fuzz

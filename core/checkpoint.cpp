@@ -1,11 +1,9 @@
 #include "core/checkpoint.h"
 
-#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <cctype>
-#include <cerrno>
 #include <cstring>
 #include <iomanip>
 #include <regex>
@@ -129,10 +127,12 @@ uint32_t verify_bytes(const std::string& bytes, const std::filesystem::path& pat
   }
   uint64_t size = 0;
   std::memcpy(&size, bytes.data() + sizeof(kMagic), sizeof(size));
-  const uint64_t expected = kHeaderSize + size + kTrailerSize;
-  if (bytes.size() != expected) {
-    throw Error(name + " is truncated or has trailing bytes: expected " +
-                std::to_string(expected) + " bytes, found " + std::to_string(bytes.size()));
+  // Compared as the payload size the file has room for: a size field near 2^64 must not wrap
+  // around to the file's length and send the checksum reading past its end.
+  const uint64_t room = bytes.size() >= kHeaderSize + kTrailerSize ? bytes.size() - kHeaderSize - kTrailerSize : 0;
+  if (bytes.size() < kHeaderSize + kTrailerSize || size != room) {
+    throw Error(name + " is truncated or has trailing bytes: its header says a payload of " + std::to_string(size) +
+                " bytes, and the file (" + std::to_string(bytes.size()) + " bytes) holds " + std::to_string(room));
   }
   uint32_t stored = 0;
   std::memcpy(&stored, bytes.data() + kHeaderSize + size, sizeof(stored));
@@ -174,44 +174,53 @@ Checkpoint Checkpoint::load(const std::filesystem::path& path) {
 
 namespace {
 
-torch::serialize::InputArchive section(torch::serialize::InputArchive& root,
-                                       const std::string& key) {
+// A top-level section of the archive. One that is missing or not a section (a file another
+// program wrote with our header, or a damaged one whose checksum was recomputed) is a
+// wm::core::Error naming the checkpoint, not torch's exception.
+torch::serialize::InputArchive section(torch::serialize::InputArchive& root, const std::string& key, const std::filesystem::path& path) {
   torch::serialize::InputArchive sub;
-  root.read(key, sub);
+  bool found = false;
+  try {
+    found = root.try_read(key, sub);
+  } catch (const c10::Error& e) {
+    throw Error("checkpoint " + path.string() + ": its '" + key + "' section cannot be read: " + first_line(e.what_without_backtrace()));
+  }
+  if (!found) throw Error("checkpoint " + path.string() + " has no '" + key + "' section (not a checkpoint this wm wrote)");
   return sub;
 }
 
 }  // namespace
 
 bool Checkpoint::has_counter(const std::string& name) const {
-  auto counters = section(*archive_, "counters");
+  auto counters = section(*archive_, "counters", path_);
   c10::IValue value;
   return counters.try_read(name, value);
 }
 
 int64_t Checkpoint::counter(const std::string& name) const {
-  auto counters = section(*archive_, "counters");
+  auto counters = section(*archive_, "counters", path_);
   c10::IValue value;
   if (!counters.try_read(name, value)) {
     throw Error("checkpoint " + path_.string() + " has no counter '" + name + "'");
   }
+  if (!value.isInt()) throw Error("checkpoint " + path_.string() + ": counter '" + name + "' is not an integer");
   return value.toInt();
 }
 
 std::string Checkpoint::config_yaml() const {
-  auto meta = section(*archive_, "meta");
+  auto meta = section(*archive_, "meta", path_);
   c10::IValue value;
-  return meta.try_read("config_yaml", value) ? value.toStringRef() : std::string();
+  return meta.try_read("config_yaml", value) && value.isString() ? value.toStringRef() : std::string();
 }
 
 std::string Checkpoint::text(const std::string& name) const {
-  auto meta = section(*archive_, "meta");
+  auto meta = section(*archive_, "meta", path_);
   c10::IValue value;
-  return meta.try_read("text_" + name, value) ? value.toStringRef() : std::string();
+  return meta.try_read("text_" + name, value) && value.isString() ? value.toStringRef() : std::string();
 }
 
 bool Checkpoint::has_module(const std::string& name) const {
-  auto modules = section(*archive_, "modules");
+  auto modules = section(*archive_, "modules", path_);
   torch::serialize::InputArchive sub;
   return modules.try_read(name, sub);
 }
@@ -253,7 +262,7 @@ void check_module_matches(torch::serialize::InputArchive& archive, const torch::
 }  // namespace
 
 void Checkpoint::restore_module(const std::string& name, torch::nn::Module& module) const {
-  auto modules = section(*archive_, "modules");
+  auto modules = section(*archive_, "modules", path_);
   torch::serialize::InputArchive sub;
   if (!modules.try_read(name, sub)) {
     throw Error("checkpoint " + path_.string() + " has no module '" + name + "'");
@@ -270,7 +279,7 @@ void Checkpoint::restore_module(const std::string& name, torch::nn::Module& modu
 
 void Checkpoint::restore_optimizer(const std::string& name,
                                    torch::optim::Optimizer& optimizer) const {
-  auto optimizers = section(*archive_, "optimizers");
+  auto optimizers = section(*archive_, "optimizers", path_);
   torch::serialize::InputArchive sub;
   if (!optimizers.try_read(name, sub)) {
     throw Error("checkpoint " + path_.string() + " has no optimizer '" + name + "'");
@@ -284,7 +293,7 @@ void Checkpoint::restore_optimizer(const std::string& name,
 }
 
 void Checkpoint::restore_rng_states() const {
-  auto rng = section(*archive_, "rng");
+  auto rng = section(*archive_, "rng", path_);
   at::Tensor state;
   if (rng.try_read("cpu", state)) {
     at::Generator cpu = at::detail::getDefaultCPUGenerator();
@@ -351,8 +360,7 @@ void CheckpointDir::remove_dead_writers_temporaries() const {
     std::smatch match;
     const std::string file_name = entry.path().filename().string();
     if (!std::regex_match(file_name, match, temporary)) continue;
-    const pid_t pid = static_cast<pid_t>(std::stoll(match[1].str()));
-    if (::kill(pid, 0) == 0 || errno == EPERM) continue;  // a live writer's save in progress
+    if (match[1].length() > 9 || process_alive(std::stol(match[1].str()))) continue;  // a live writer's save in progress
     spdlog::warn("removing {}, left by a save that was killed", entry.path().string());
     std::filesystem::remove(entry.path(), ec);
   }

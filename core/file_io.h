@@ -24,4 +24,12 @@ void ensure_directory(const std::filesystem::path& dir);
 // "reason" text for the current errno, e.g. "No space left on device".
 std::string errno_text();
 
+// Whether process `pid` still runs: a temporary named by a live process is its work in
+// progress, one named by a dead process (killed mid-write) is garbage.
+bool process_alive(long pid);
+
+// Removes the entries of `dir` (files or folders) named <prefix><pid> whose process is gone,
+// e.g. ".dreams.dream.tmp.<pid>" of a `wm dream` that was killed. Returns how many went.
+int remove_dead_writers_temporaries(const std::filesystem::path& dir, const std::string& prefix);
+
 }  // namespace wm::core

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 
@@ -70,8 +71,9 @@ std::vector<int64_t> parse_shape(const std::string& value, const std::filesystem
     item.erase(item.find_last_not_of(' ') + 1);
     if (!item.empty()) {
       char* end = nullptr;
+      errno = 0;
       long long dim = std::strtoll(item.c_str(), &end, 10);
-      if (*end != '\0' || dim < 0) fail(path, "header shape '" + value + "' is malformed");
+      if (*end != '\0' || dim < 0 || errno == ERANGE) fail(path, "header shape '" + value + "' is malformed");
       shape.push_back(dim);
     }
     if (comma == std::string::npos) break;
@@ -107,6 +109,14 @@ NpyHeader read_npy_header(const std::filesystem::path& path) {
   if (static_cast<size_t>(in.gcount()) < len_size) fail(path, "truncated inside the header");
   for (size_t i = 0; i < len_size; ++i) header_len |= uint32_t(len_bytes[i]) << (8 * i);
 
+  std::error_code ec;
+  const size_t file_size = std::filesystem::file_size(path, ec);
+  if (ec) throw Error("cannot stat " + path.string() + ": " + ec.message());
+  // Checked before the header is read into memory: a damaged length field must not ask for 4 GB.
+  if (8 + len_size + header_len > file_size) {
+    fail(path, "truncated inside the header (its length field says " + std::to_string(header_len) + " bytes, the file holds " +
+                   std::to_string(file_size) + ")");
+  }
   std::string header(header_len, '\0');
   in.read(header.data(), header_len);
   if (static_cast<uint32_t>(in.gcount()) < header_len) fail(path, "truncated inside the header");
@@ -118,14 +128,16 @@ NpyHeader read_npy_header(const std::filesystem::path& path) {
   }
   out.shape = parse_shape(dict_value(header, "shape", path), path);
   out.data_offset = 8 + len_size + header_len;
-  size_t elements = 1;
-  for (int64_t d : out.shape) elements *= static_cast<size_t>(d);
-  out.data_bytes = elements * c10::elementSize(out.dtype);
-
-  std::error_code ec;
-  const size_t file_size = std::filesystem::file_size(path, ec);
-  if (ec) throw Error("cannot stat " + path.string() + ": " + ec.message());
-  if (file_size < out.data_offset + out.data_bytes) {
+  // The data size, checked for overflow: a shape whose product wraps around would pass the
+  // size check below and then allocate the unwrapped size.
+  size_t bytes = c10::elementSize(out.dtype);
+  for (int64_t d : out.shape) {
+    if (__builtin_mul_overflow(bytes, static_cast<size_t>(d), &bytes)) {
+      fail(path, "header shape " + dict_value(header, "shape", path) + " is larger than any file");
+    }
+  }
+  out.data_bytes = bytes;
+  if (file_size < out.data_offset || file_size - out.data_offset < out.data_bytes) {
     fail(path, "truncated: the header announces " + std::to_string(out.data_bytes) +
                    " bytes of data but the file holds " +
                    std::to_string(file_size - std::min(file_size, out.data_offset)));

@@ -5,7 +5,6 @@
 #include <torch/torch.h>
 
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -54,8 +53,7 @@ class StoreLock {
 bool writer_alive(const std::string& folder_name) {
   std::smatch match;
   if (!std::regex_match(folder_name, match, kWritingName)) return false;
-  const pid_t pid = static_cast<pid_t>(std::stoll(match[1].str()));
-  return ::kill(pid, 0) == 0 || errno == EPERM;
+  return match[1].length() > 9 || core::process_alive(std::stol(match[1].str()));
 }
 
 // The complete episode folders, by number, those numbered above `after` only.

@@ -14,6 +14,7 @@ apt_packages=(
   libspdlog-dev libyaml-cpp-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg
   chromium  # headless, for the test that renders wm dream's report.html
+  clang libclang-rt-dev  # libFuzzer and the sanitizers, for make fuzz
 )
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   apt_packages+=(python3 python3-venv)

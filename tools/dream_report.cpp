@@ -236,6 +236,8 @@ DreamReport write_dream_report(const DreamOptions& options, double video_fps) {
   const std::filesystem::path out_absolute = std::filesystem::absolute(report.out).lexically_normal();
   const std::filesystem::path folder = out_absolute.has_filename() ? out_absolute : out_absolute.parent_path();  // "dreams/" -> "dreams"
   core::ensure_directory(folder.parent_path());
+  // What a killed report left (a run killed while it wrote its report) goes first.
+  core::remove_dead_writers_temporaries(folder.parent_path(), "." + folder.filename().string() + ".dream.tmp.");
   Staging staging(folder.parent_path() / ("." + folder.filename().string() + ".dream.tmp." + std::to_string(::getpid())));
 
   const DreamResult result = dream_from_run(options, staging.dir() / "scratch");

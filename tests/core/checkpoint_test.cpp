@@ -100,8 +100,23 @@ TEST(Checkpoint, TruncatedFileNamesExpectedAndFoundSizes) {
   std::ofstream(dir / "a.ckpt", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
   const std::string message = error_of([&] { Checkpoint::load(dir / "a.ckpt"); });
   EXPECT_NE(message.find("truncated"), std::string::npos) << message;
-  EXPECT_NE(message.find("expected " + std::to_string(bytes.size()) + " bytes"), std::string::npos)
+  EXPECT_NE(message.find("a payload of " + std::to_string(bytes.size() - 20) + " bytes, and the file (" +
+                         std::to_string(bytes.size() / 2) + " bytes) holds " + std::to_string(bytes.size() / 2 - 20)),
+            std::string::npos)
       << message;
+}
+
+// A size field that wraps around 2^64 to the file's own length (18 bytes: a header and 2
+// bytes) is refused before the checksum is read from past the end of the file.
+TEST(Checkpoint, ASizeFieldThatWrapsAroundIsRefused) {
+  test::TempDir dir;
+  std::string bytes = "WMCKPT01";
+  const uint64_t size = ~uint64_t{0} - 1;  // 16 + size + 4 == 18 (mod 2^64)
+  bytes.append(reinterpret_cast<const char*>(&size), sizeof(size));
+  bytes.append("xy");
+  std::ofstream(dir / "a.ckpt", std::ios::binary) << bytes;
+  const std::string message = error_of([&] { Checkpoint::load(dir / "a.ckpt"); });
+  EXPECT_NE(message.find("truncated or has trailing bytes"), std::string::npos) << message;
 }
 
 TEST(Checkpoint, OtherFileIsNotACheckpoint) {

@@ -68,6 +68,32 @@ TEST(Npy, TruncatedHeaderIsAnError) {
   EXPECT_NE(error_of([&] { read_npy(path); }).find("truncated inside the header"), std::string::npos);
 }
 
+// Found by fuzz_npy: a version-3 header whose length field says 4 GB is refused from the file
+// size, before 4 GB are allocated to read it.
+TEST(Npy, AHeaderLengthBeyondTheFileIsRefusedBeforeReadingIt) {
+  test::TempDir dir;
+  const auto path = dir / "h.npy";
+  write_bytes(path, std::string("\x93NUMPY\x03\x00\xff\xff\xff\xff", 12) + std::string(52, '\xff'));
+  const std::string message = error_of([&] { read_npy(path); });
+  EXPECT_NE(message.find("its length field says 4294967295 bytes, the file holds 64"), std::string::npos) << message;
+}
+
+// A shape whose element count wraps around 2^64 (to 0 bytes, which the file "holds") is
+// refused, not allocated at its real size.
+TEST(Npy, AShapeLargerThanAnyFileIsRefused) {
+  test::TempDir dir;
+  const auto path = dir / "s.npy";
+  std::string header = "{'descr': '|u1', 'fortran_order': False, 'shape': (4294967296, 4294967296), }";
+  header.append(64 - (10 + header.size() + 1) % 64, ' ');
+  header += '\n';
+  std::string bytes("\x93NUMPY\x01\x00", 8);
+  bytes += static_cast<char>(header.size() & 0xff);
+  bytes += static_cast<char>(header.size() >> 8);
+  write_bytes(path, bytes + header);
+  const std::string message = error_of([&] { read_npy(path); });
+  EXPECT_NE(message.find("is larger than any file"), std::string::npos) << message;
+}
+
 TEST(Npy, NotAnNpyFileIsAnError) {
   test::TempDir dir;
   const auto path = dir / "x.npy";

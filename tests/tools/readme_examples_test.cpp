@@ -12,11 +12,14 @@
 //     steps in the example get `<part>_train.steps=4`; `wm train all` gets one short epoch;
 //     environments end episodes after env.max_steps=60 (so short collections store episodes);
 //     benchmarks get their own shortest settings (kBenchBudget below: a value the example
-//     gives is replaced, as CLI11 takes an option once, except the sizes lists it shows);
+//     gives is replaced, as CLI11 takes an option once, except the sizes lists it shows); the
+//     kill soak runs one trial of the tokenizer;
 //   - skipped, each with its reason in the output: setup and build commands (make, cmake,
-//     scripts/setup.sh: what runs this test), ctest (this test is one), configs needing a GPU
+//     scripts/setup.sh: what runs this test; make fuzz, which CI runs on its own), ctest (this test is one), configs needing a GPU
 //     where none is visible, and the Udacity dream of runs that BENCHMARKS.md's long runs made.
 #include <gtest/gtest.h>
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -131,6 +134,10 @@ const std::map<std::string, std::vector<BenchOption>> kBenchBudget = {
 
 // The example with the short budget, or "" with `why` set when it is skipped here.
 std::string with_short_budget(std::string command, const std::string& shared, bool gpu, std::string& why) {
+  if (command.rfind("make fuzz", 0) == 0) {
+    why = "the fuzzers, which CI runs on its own after the tests";
+    return "";
+  }
   for (const char* setup : {"make ", "cmake ", "scripts/setup.sh", "cd build && ctest"}) {
     if (command.rfind(setup, 0) == 0) {
       why = "setup, build and the test suite: what runs this test";
@@ -152,6 +159,10 @@ std::string with_short_budget(std::string command, const std::string& shared, bo
     }
     size_t at;
     while ((at = command.find("../shared/")) != std::string::npos) command.replace(at, 10, shared + "/");
+  }
+  if (command.rfind("scripts/kill_soak.sh", 0) == 0) {
+    return set_option(set_option(command, "--trials", "1"), "--parts", "tokenizer") + " --out " +
+           (std::filesystem::temp_directory_path() / ("wm_readme_soak_" + std::to_string(::getpid()))).string();
   }
   auto at_least = [](long floor) { return [floor](long n) { return std::to_string(std::max(floor, n)); }; };
   if (command.find(" collect ") != std::string::npos) {
