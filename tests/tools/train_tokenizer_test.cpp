@@ -83,7 +83,9 @@ TEST(TrainTokenizer, TrainsEvaluatesCheckpointsAndResumes) {
   EXPECT_TRUE(std::filesystem::exists(dir / "t" / "checkpoints" / "tokenizer_000000005.ckpt"));
   EXPECT_FALSE(std::filesystem::exists(dir / "t" / "checkpoints" / "tokenizer_000000015.ckpt"));
   for (const auto& m : read_jsonl(dir / "t" / "metrics.jsonl")) {
-    if (m.contains("tokenizer/loss")) EXPECT_LE(m["step"].get<int64_t>(), 5) << "a line of the replaced training is left: " << m.dump();
+    if (m.contains("tokenizer/loss")) {
+      EXPECT_LE(m["step"].get<int64_t>(), 5) << "a line of the replaced training is left: " << m.dump();
+    }
   }
 }
 
