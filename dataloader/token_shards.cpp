@@ -144,7 +144,9 @@ bool is_token_dump(const std::filesystem::path& root) {
   std::ifstream in(root / "manifest.json");
   if (!in) return false;
   const auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  return !j.is_discarded() && j.is_object() && j.value("format", "") == kTokenShardsFormat;
+  // Checked for type first: j.value() throws on a "format" that is not a string (found by fuzz_token_dump).
+  return !j.is_discarded() && j.is_object() && j.contains("format") && j["format"].is_string() &&
+         j["format"].get<std::string>() == kTokenShardsFormat;
 }
 
 TokenManifest read_token_manifest(const std::filesystem::path& root) {

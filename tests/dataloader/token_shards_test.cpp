@@ -72,6 +72,16 @@ TEST(TokenShards, VerifyNamesWhatIsWrong) {
   EXPECT_THROW(read_token_manifest(dir / "nowhere"), core::Error);
 }
 
+// Found by fuzz_token_dump in CI: a manifest whose "format" is a number threw nlohmann's
+// type_error out of is_token_dump; it is not a dump, and reading it is one line naming it.
+TEST(TokenShards, AManifestWhoseFormatIsNotAStringIsNotADump) {
+  test::TempDir dir;
+  test::write_text(dir / "manifest.json", "{\"format\": 0, \"shards\": []}");
+  EXPECT_FALSE(is_token_dump(dir.path()));
+  const std::string message = test::error_of([&] { read_token_manifest(dir.path()); });
+  EXPECT_NE(message.find((dir / "manifest.json").string()), std::string::npos) << message;
+}
+
 TEST(TokenShards, AnInterruptedDumpIsNamedAsOneToFinishNotAsNoDump) {
   test::TempDir dir;
   TokenShard written = shard("a.mp4", 4, "h1");
