@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <fstream>
+#include <limits>
+#include <stdexcept>
 
 #include "core/crc32c.h"
 #include "core/error.h"
@@ -14,6 +16,26 @@
 namespace wm::dataloader {
 
 namespace {
+
+// A field of the manifest or of a shard's meta.json that is present but not what it must be.
+struct BadField : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// nlohmann's get<int64_t>() converts a fraction or an out-of-range number without a check
+// (undefined behaviour, found by fuzz_token_dump), so whole numbers are read through this.
+int64_t whole_number(const nlohmann::json& j, const std::string& key, int64_t min, int64_t max) {
+  const bool fits = (j.is_number_unsigned() && j.get<uint64_t>() <= static_cast<uint64_t>(max) &&
+                     static_cast<int64_t>(j.get<uint64_t>()) >= min) ||
+                    (j.is_number_integer() && !j.is_number_unsigned() && j.get<int64_t>() >= min && j.get<int64_t>() <= max);
+  if (!fits) {
+    throw BadField(key + " is " + j.dump() + ", expected a whole number from " + std::to_string(min) + " to " + std::to_string(max));
+  }
+  return j.get<int64_t>();
+}
+
+constexpr int64_t kMaxCount = int64_t{1} << 48;  // frames, pixels, grid cells, codes: far above any real dump
+constexpr int64_t kMaxCrc = 0xFFFFFFFFLL;
 
 nlohmann::ordered_json meta_to_json(const ShardMeta& m) {
   return {{"name", m.name},
@@ -30,13 +52,13 @@ ShardMeta meta_from_json(const nlohmann::json& j) {
   ShardMeta m;
   m.name = j.at("name").get<std::string>();
   m.source = j.at("source").get<std::string>();
-  m.frames = j.at("frames").get<int64_t>();
+  m.frames = whole_number(j.at("frames"), "frames", 0, kMaxCount);
   m.fps = j.at("fps").get<double>();
-  m.source_height = j.at("source_frame").at(0).get<int64_t>();
-  m.source_width = j.at("source_frame").at(1).get<int64_t>();
+  m.source_height = whole_number(j.at("source_frame").at(0), "source_frame[0]", 0, kMaxCount);
+  m.source_width = whole_number(j.at("source_frame").at(1), "source_frame[1]", 0, kMaxCount);
   m.tokenizer_hash = j.at("tokenizer_hash").get<std::string>();
   m.has_actions = j.at("actions").get<bool>();
-  m.tokens_crc32c = j.at("tokens_crc32c").get<uint32_t>();
+  m.tokens_crc32c = static_cast<uint32_t>(whole_number(j.at("tokens_crc32c"), "tokens_crc32c", 0, kMaxCrc));
   return m;
 }
 
@@ -98,6 +120,8 @@ std::optional<ShardMeta> read_shard_meta(const std::filesystem::path& shard_dir)
   try {
     return meta_from_json(j);
   } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  } catch (const BadField&) {
     return std::nullopt;
   }
 }
@@ -172,22 +196,31 @@ TokenManifest read_token_manifest(const std::filesystem::path& root) {
     }
     TokenManifest m;
     const auto& t = j.at("tokenizer");
-    m.tokenizer = {t.at("checkpoint").get<std::string>(), t.at("hash").get<std::string>(),
-                   t.at("grid").at(0).get<int64_t>(),     t.at("grid").at(1).get<int64_t>(),
-                   t.at("vocab_size").get<int64_t>(),     t.at("frame").at(0).get<int64_t>(),
-                   t.at("frame").at(1).get<int64_t>()};
+    m.tokenizer = {t.at("checkpoint").get<std::string>(),
+                   t.at("hash").get<std::string>(),
+                   whole_number(t.at("grid").at(0), "tokenizer.grid[0]", 1, kMaxCount),
+                   whole_number(t.at("grid").at(1), "tokenizer.grid[1]", 1, kMaxCount),
+                   whole_number(t.at("vocab_size"), "tokenizer.vocab_size", 1, std::numeric_limits<int32_t>::max()),
+                   whole_number(t.at("frame").at(0), "tokenizer.frame[0]", 1, kMaxCount),
+                   whole_number(t.at("frame").at(1), "tokenizer.frame[1]", 1, kMaxCount)};
     for (const auto& s : j.at("shards")) {
       ShardMeta meta;
       meta.name = s.at("name").get<std::string>();
+      // A shard is a folder directly under the dump: a name that leaves it is not one.
+      if (meta.name.empty() || meta.name == "." || meta.name == ".." || meta.name.find('/') != std::string::npos) {
+        throw BadField("shards[].name " + s.at("name").dump() + " is not the name of a folder in the dump");
+      }
       meta.source = s.at("source").get<std::string>();
-      meta.frames = s.at("frames").get<int64_t>();
-      meta.tokens_crc32c = s.at("tokens_crc32c").get<uint32_t>();
+      meta.frames = whole_number(s.at("frames"), "shards[].frames", 0, kMaxCount);
+      meta.tokens_crc32c = static_cast<uint32_t>(whole_number(s.at("tokens_crc32c"), "shards[].tokens_crc32c", 0, kMaxCrc));
       meta.has_actions = s.at("actions").get<bool>();
       meta.tokenizer_hash = m.tokenizer.hash;
       m.shards.push_back(std::move(meta));
     }
     return m;
   } catch (const nlohmann::json::exception& e) {
+    throw core::Error(path.string() + ": " + e.what());
+  } catch (const BadField& e) {
     throw core::Error(path.string() + ": " + e.what());
   }
 }

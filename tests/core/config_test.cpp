@@ -100,6 +100,18 @@ TEST(Config, AFolderGivenAsTheConfigFileIsNamedAsAFolder) {
   EXPECT_EQ(error_of([&] { load_config_file(dir / "missing.yaml", schema); }).find("is a folder"), std::string::npos);
 }
 
+// Found by fuzz_config: an include whose name the file system refuses (here longer than a
+// file name may be) escaped as std::filesystem's exception; it is one line naming the file.
+TEST(Config, AnIncludeTheFileSystemRefusesIsNamedWithTheReason) {
+  test::TempDir dir;
+  const std::string long_name(300, 'b');
+  test::write_text(dir / "a.yaml", "include: " + long_name + ".yaml\n");
+  TestOptions options;
+  ConfigSchema schema = make_schema(options);
+  const std::string message = error_of([&] { load_config_file(dir / "a.yaml", schema); });
+  EXPECT_NE(message.find(long_name + ".yaml cannot be opened: File name too long (included from "), std::string::npos) << message;
+}
+
 TEST(Config, UnknownKeyNamesTheKeyTheFileAndTheClosestKey) {
   test::TempDir dir;
   test::write_text(dir / "c.yaml", "seed: 1\ntrain:\n  stpes: 7\n");

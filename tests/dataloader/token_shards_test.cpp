@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/npy.h"
 #include "dataloader/token_shard_source.h"
 #include "dataloader/token_shards.h"
@@ -80,6 +81,40 @@ TEST(TokenShards, AManifestWhoseFormatIsNotAStringIsNotADump) {
   EXPECT_FALSE(is_token_dump(dir.path()));
   const std::string message = test::error_of([&] { read_token_manifest(dir.path()); });
   EXPECT_NE(message.find((dir / "manifest.json").string()), std::string::npos) << message;
+}
+
+// Found by fuzz_token_dump (UBSan): a fraction or an out-of-range number was cast to an integer
+// without a check. Each is now one line naming the manifest and the key.
+TEST(TokenShards, ANumberThatIsNotAWholeNumberInRangeIsNamedWithItsKey) {
+  test::TempDir dir;
+  TokenShard written = shard("a.mp4", 4, "h1");
+  write_token_shard(dir.path(), written);
+  rebuild_token_manifest(dir.path(), identity("h1"));
+  const std::string valid = core::read_file(dir / "manifest.json");
+  ASSERT_NO_THROW(read_token_manifest(dir.path()));
+
+  const std::vector<std::pair<std::string, std::string>> damages = {
+      {"\"vocab_size\": 16", "\"vocab_size\": 1e300"},     {"\"vocab_size\": 16", "\"vocab_size\": 16.5"},
+      {"\"vocab_size\": 16", "\"vocab_size\": -16"},       {"\"frames\": 4,", "\"frames\": -4,"},
+      {"\"frames\": 4,", "\"frames\": 18446744073709551615,"}, {"\"name\": \"a.mp4\"", "\"name\": \"..\""}};
+  for (const auto& [from, to] : damages) {
+    std::string text = valid;
+    const auto at = text.rfind(from);  // the last: "frames" also stands at the top, where it is not read
+    ASSERT_NE(at, std::string::npos) << from << " in " << valid;
+    text.replace(at, from.size(), to);
+    test::write_text(dir / "manifest.json", text);
+    const std::string message = test::error_of([&] { read_token_manifest(dir.path()); });
+    EXPECT_NE(message.find((dir / "manifest.json").string()), std::string::npos) << to << ": " << message;
+    const std::string key = to.substr(1, to.find('"', 1) - 1);
+    EXPECT_NE(message.find(key), std::string::npos) << to << ": " << message;
+  }
+  // A shard's own meta.json with a negative checksum is not a readable shard (the dump re-does it).
+  std::string meta = core::read_file(dir / "a.mp4" / "meta.json");
+  const auto crc = meta.find("\"tokens_crc32c\": ");
+  ASSERT_NE(crc, std::string::npos) << meta;
+  meta.replace(crc, meta.find('\n', crc) - crc, "\"tokens_crc32c\": -1");
+  test::write_text(dir / "a.mp4" / "meta.json", meta);
+  EXPECT_FALSE(read_shard_meta(dir / "a.mp4"));
 }
 
 TEST(TokenShards, AnInterruptedDumpIsNamedAsOneToFinishNotAsNoDump) {

@@ -159,16 +159,10 @@ TEST(CopyPath, GreedyTokenByTokenDreamsAreTheFullPassArgmax) {
     torch::NoGradGuard no_grad;
     model->named_parameters()["copy_gate.weight"].normal_(0.0, 0.5);
   }
-  const int64_t K = o.tokens_per_frame, P = o.positions_per_step();
   const int64_t rebuilds = follow_greedy_dream(model, shifting_batch(o, 3, 6), 8, [&](int64_t step, const torch::Tensor& tokens,
                                                                                       const torch::Tensor& actions, const torch::Tensor& dreamed) {
-    const torch::Tensor predicted = model->forward(tokens, actions).argmax(-1);  // [3, S * P]
-    const int64_t last = tokens.size(1) - 1;
-    // Token 0 of the dreamed frame from the action row before it, token j from row j - 1.
-    EXPECT_TRUE(torch::equal(predicted.select(1, (last - 1) * P + K), dreamed.select(1, 0))) << "step " << step << ", token 0";
-    for (int64_t j = 1; j < K; ++j) {
-      EXPECT_TRUE(torch::equal(predicted.select(1, last * P + j - 1), dreamed.select(1, j))) << "step " << step << ", token " << j;
-    }
+    SCOPED_TRACE("step " + std::to_string(step));
+    expect_token_by_token_argmax(model, tokens, actions, dreamed);
   });
   EXPECT_EQ(rebuilds, 2);
   }

@@ -48,6 +48,15 @@ DynamicsBatch shifting_batch(const DynamicsOptions& o, int64_t batch, uint64_t s
   return b;
 }
 
+DynamicsBatch graded_shifting_batch(const DynamicsOptions& o, int64_t batch, uint64_t seed, int64_t padded) {
+  DynamicsBatch b = shifting_batch(o, batch, seed, padded);
+  const torch::Tensor scales = torch::tensor({0.0f, 0.5f, 1.0f, 2.0f, 5.0f, 10.0f, 15.0f, 20.0f});
+  const torch::Tensor first = b.tokens.select(2, 0), second = b.tokens.select(2, 1);  // [B, L]
+  b.rewards = scales.index({first.remainder(8)}) * b.rewards;  // b.rewards: +1 right, -1 left
+  b.dones = first.eq(second).to(torch::kUInt8);
+  return b;
+}
+
 DynamicsOptions shifting_world_model_options(bool continuous) {
   DynamicsOptions o = small_dynamics_options(continuous);
   o.layers = 4;
@@ -86,6 +95,15 @@ int64_t follow_greedy_dream(WorldModel model, const DynamicsBatch& b, int64_t st
     check(step, torch::stack(frames, 1), torch::stack(window_actions, 1), s.tokens);
   }
   return rebuilds;
+}
+
+void expect_token_by_token_argmax(WorldModel model, const torch::Tensor& tokens, const torch::Tensor& actions, const torch::Tensor& dreamed) {
+  const int64_t K = model->options().tokens_per_frame, P = model->options().positions_per_step();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor predicted = model->forward(tokens, actions).argmax(-1);  // [B, S * P]
+  const int64_t last = tokens.size(1) - 1;
+  EXPECT_TRUE(torch::equal(predicted.select(1, (last - 1) * P + K), dreamed.select(1, 0))) << "token 0";
+  for (int64_t j = 1; j < K; ++j) EXPECT_TRUE(torch::equal(predicted.select(1, last * P + j - 1), dreamed.select(1, j))) << "token " << j;
 }
 
 double scalar_named(const core::Scalars& scalars, const std::string& name) {

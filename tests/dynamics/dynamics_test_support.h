@@ -19,6 +19,11 @@ DynamicsOptions small_dynamics_options(bool continuous = false);
 // first `padded` steps of the first window are masked out.
 DynamicsBatch shifting_batch(const DynamicsOptions& options, int64_t batch, uint64_t seed, int64_t padded = 0);
 
+// The same frames and actions with harder targets: the reward is a scale read from the
+// frame's first token (0, 0.5, 1, 2, 5, 10, 15 or 20) with the action's sign (+ right,
+// - left), and the episode ends where the frame's first two tokens are equal.
+DynamicsBatch graded_shifting_batch(const DynamicsOptions& options, int64_t batch, uint64_t seed, int64_t padded = 0);
+
 // The recipe the learning tests train the shifting world with (model: small_dynamics_options
 // with 4 layers). Copying a token from the previous frame, one place left or right as that
 // step's action says, takes two hops of attention (find the action, then the token). With
@@ -35,6 +40,11 @@ DynamicsTrainOptions shifting_world_training();
 // -> the number of cache rebuilds.
 using DreamCheck = std::function<void(int64_t step, const torch::Tensor& tokens, const torch::Tensor& actions, const torch::Tensor& dreamed)>;
 int64_t follow_greedy_dream(WorldModel model, const DynamicsBatch& b, int64_t steps, const DreamCheck& check);
+
+// Token-by-token decoding: `dreamed` [B, K], the last of `tokens` [B, S, K], is the full
+// pass's argmax over the window: token 0 from the action row before the frame, token j from
+// the frame's row j - 1. A test failure naming the token otherwise.
+void expect_token_by_token_argmax(WorldModel model, const torch::Tensor& tokens, const torch::Tensor& actions, const torch::Tensor& dreamed);
 
 // The value logged under `name`; a test failure when there is none.
 double scalar_named(const core::Scalars& scalars, const std::string& name);

@@ -119,10 +119,53 @@ TEST(Imagination, RunsPastTheContextByRebuildingTheCache) {
   }
 }
 
+// Greedy token-by-token dreams of the plain model past two cache rebuilds: each frame is the
+// full pass's argmax over the window the cache holds at that moment.
+TEST(Imagination, GreedyDreamsAreTheFullPassArgmaxAcrossCacheRebuilds) {
+  for (bool continuous : {false, true})
+  for (bool rotary : {false, true}) {
+    SCOPED_TRACE(std::string(continuous ? "continuous" : "discrete") + (rotary ? ", rotary" : ", learned positions only"));
+    WorldModel model = small_model(continuous, 10, rotary);  // L = 6: rebuilt from the last 3 steps
+    const int64_t rebuilds = follow_greedy_dream(model, shifting_batch(model->options(), 3, 11), 10,
+                                                 [&](int64_t step, const torch::Tensor& tokens, const torch::Tensor& actions,
+                                                     const torch::Tensor& dreamed) {
+                                                   SCOPED_TRACE("step " + std::to_string(step));
+                                                   expect_token_by_token_argmax(model, tokens, actions, dreamed);
+                                                 });
+    EXPECT_EQ(rebuilds, 2);
+  }
+}
+
+// top_k 3 at a high temperature: every dreamed token is among the 3 most likely at its
+// position in the full pass over the dreamed sequence, and many are not the most likely one;
+// top_k 1 is the argmax whatever the temperature.
 TEST(Imagination, TopKSamplesOnlyAmongTheKMostLikely) {
   WorldModel model = small_model(false, 8);
-  const DynamicsBatch b = shifting_batch(model->options(), 64, 9);
-  Imagination greedy(model, 64, {.temperature = 0.0}), top1(model, 64, {.temperature = 5.0, .top_k = 1});
+  const auto& o = model->options();
+  const int64_t B = 64, K = o.tokens_per_frame, P = o.positions_per_step();
+  const DynamicsBatch b = shifting_batch(o, B, 9);
+  Imagination dream(model, B, {.temperature = 5.0, .top_k = 3, .seed = 1});
+  dream.reset(b.tokens.narrow(1, 0, 1), b.actions.narrow(1, 0, 0));
+  torch::Tensor tokens = b.tokens.narrow(1, 0, 3).clone();  // [B, 3, K]: frames 1 and 2 dreamed
+  tokens.select(1, 1).copy_(dream.step(b.actions.select(1, 0)).tokens);
+  tokens.select(1, 2).copy_(dream.step(b.actions.select(1, 1)).tokens);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor logits = model->forward(tokens, b.actions.narrow(1, 0, 3));  // [B, 3 * P, V]
+  const torch::Tensor third_largest = std::get<0>(logits.topk(3, -1)).select(-1, 2), most_likely = logits.argmax(-1);  // [B, 3 * P]
+  int64_t not_most_likely = 0;
+  for (int64_t step = 1; step <= 2; ++step) {
+    for (int64_t j = 0; j < K; ++j) {
+      const int64_t position = j == 0 ? (step - 1) * P + K : step * P + j - 1;  // where token j of the frame is predicted
+      const torch::Tensor chosen = tokens.select(1, step).select(1, j);          // [B]
+      const torch::Tensor chosen_logit = logits.select(1, position).gather(1, chosen.unsqueeze(1)).squeeze(1);
+      // 1e-4: the cached pass and the full pass differ in rounding, not in rank.
+      EXPECT_TRUE((chosen_logit >= third_largest.select(1, position) - 1e-4).all().item<bool>()) << "frame " << step << ", token " << j;
+      not_most_likely += (chosen != most_likely.select(1, position)).sum().item<int64_t>();
+    }
+  }
+  EXPECT_GT(not_most_likely, B * 2 * K / 4) << "at temperature 5 the second and third most likely are drawn often";
+
+  Imagination greedy(model, B, {.temperature = 0.0}), top1(model, B, {.temperature = 5.0, .top_k = 1});
   greedy.reset(b.tokens.narrow(1, 0, 1), b.actions.narrow(1, 0, 0));
   top1.reset(b.tokens.narrow(1, 0, 1), b.actions.narrow(1, 0, 0));
   EXPECT_TRUE(torch::equal(greedy.step(b.actions.select(1, 0)).tokens, top1.step(b.actions.select(1, 0)).tokens));
