@@ -27,6 +27,11 @@ cmake -S tests/fuzz -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_
   -DWM_BUILD="$PWD/build" >/dev/null
 cmake --build build-fuzz -j "$(nproc)"
 
+# Scratch folders of harnesses no longer running (a crash skips their own clean-up).
+for scratch in /dev/shm/wm_fuzz_*; do
+  if [[ -d $scratch ]] && ! kill -0 "${scratch##*_}" 2>/dev/null; then rm -rf "$scratch"; fi
+done
+
 # Seeds: real files of each kind.
 seeds=build-fuzz/seeds
 if [[ ! -f $seeds/.made ]]; then

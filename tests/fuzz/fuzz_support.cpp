@@ -13,13 +13,19 @@
 namespace wm::fuzz {
 
 const std::filesystem::path& scratch() {
-  static const std::filesystem::path folder = [] {
+  // Never freed: the clean-up at exit still needs it after static destructors ran.
+  static const std::filesystem::path* folder = [] {
     const std::filesystem::path base = std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
-    std::filesystem::path path = base / ("wm_fuzz_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(path);
+    auto* path = new std::filesystem::path(base / ("wm_fuzz_" + std::to_string(::getpid())));
+    std::filesystem::create_directories(*path);
+    // Removed at a normal exit; scripts/fuzz.sh removes those of harnesses that crashed.
+    std::atexit([] {
+      std::error_code ignored;
+      std::filesystem::remove_all(scratch(), ignored);
+    });
     return path;
   }();
-  return folder;
+  return *folder;
 }
 
 std::filesystem::path write_input(const std::string& name, std::string_view bytes) {
