@@ -82,12 +82,15 @@ DynamicsBatch DynamicsTrainer::to_device(const DynamicsBatch& b) const {
   return {b.tokens.to(device_, torch::kInt64), b.actions.to(device_), b.rewards.to(device_), b.dones.to(device_), b.mask.to(device_)};
 }
 
+void DynamicsTrainer::set_gradient_sync(const core::GradientSyncFactory& make) { gradient_sync_ = make(model_->parameters()); }
+
 core::Scalars DynamicsTrainer::train_step(const DynamicsBatch& host_batch) {
   const auto start = std::chrono::steady_clock::now();
   const double lr = learning_rate();
   core::set_learning_rate(*optimizer_, lr);
 
-  // Forward, loss and backward per micro-batch; gradients add up over them.
+  // Forward, loss and backward per micro-batch; gradients add up over them, and only the last
+  // micro-batch's backward exchanges them with the other ranks.
   const DynamicsBatch batch = to_device(host_batch);
   const int64_t micro = batch.tokens.size(0) / options_.grad_accumulation;
   optimizer_->zero_grad();
@@ -100,10 +103,12 @@ core::Scalars DynamicsTrainer::train_step(const DynamicsBatch& host_batch) {
       core::AutocastGuard autocast(device_, precision_);
       loss = model_->compute_loss({part(batch.tokens), part(batch.actions), part(batch.rewards), part(batch.dones), part(batch.mask)});
     }
+    gradient_sync_->before_backward(/*last=*/m + 1 == options_.grad_accumulation);
     (loss.total / static_cast<double>(options_.grad_accumulation)).backward();
     loss_sum += loss.total.item<double>();
     accumulate(sums, loss.logs);
   }
+  gradient_sync_->finish();  // from here the gradients are the mean over all ranks
   const double grad_norm = torch::nn::utils::clip_grad_norm_(model_->parameters(), options_.grad_clip);
   optimizer_->step();
   ++step_;

@@ -12,6 +12,7 @@
 #include "core/checkpoint.h"
 #include "core/config_schema.h"
 #include "core/device.h"
+#include "core/gradient_sync.h"
 #include "core/host_memory.h"
 #include "core/metrics.h"
 #include "core/training_options.h"
@@ -49,6 +50,10 @@ class DynamicsTrainer {
   // The loss terms on held-out batches, averaged, without updating anything.
   core::Scalars evaluate(const std::vector<DynamicsBatch>& batches);
 
+  // Data parallelism: the step's gradients go through a GradientSync of `make` from now on
+  // (one process: LocalGradients, the default).
+  void set_gradient_sync(const core::GradientSyncFactory& make);
+
   int64_t step() const { return step_; }
   double learning_rate() const;
   WorldModel& model() { return model_; }
@@ -64,6 +69,7 @@ class DynamicsTrainer {
   c10::Device device_;
   core::Precision precision_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::unique_ptr<core::GradientSync> gradient_sync_ = std::make_unique<core::LocalGradients>();
   int64_t step_ = 0;
 };
 

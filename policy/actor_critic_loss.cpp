@@ -125,15 +125,17 @@ void relive(ActorCritic& policy, Trajectory& t) {
   t.values = torch::stack(values, 1);
 }
 
-core::Scalars update_actor_critic(ActorCritic& policy, torch::optim::Optimizer& optimizer, Trajectory& t, const PolicyTrainOptions& options,
-                                  double& return_scale) {
+core::Scalars update_actor_critic(ActorCritic& policy, torch::optim::Optimizer& optimizer, core::GradientSync& sync, Trajectory& t,
+                                  const PolicyTrainOptions& options, double& return_scale) {
   const ActorCriticTargets targets = actor_critic_targets(t, options, return_scale);
   core::Scalars first;
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
     if (epoch > 0) relive(policy, t);
     const ActorCriticLoss loss = actor_critic_loss(t, targets, options, policy->options());
     optimizer.zero_grad();
+    sync.before_backward(/*last=*/true);
     loss.total.backward();
+    sync.finish();  // from here the gradients are the mean over all ranks
     // Both towers' norms are logged; the clip acts on their joint norm or, with
     // clip_towers_apart, on each (under the joint norm the critic's gradient, tens of times the
     // actor's while values chase returns of tens of units, scales the actor's step down).

@@ -12,6 +12,7 @@
 
 #include <vector>
 
+#include "core/gradient_sync.h"
 #include "core/metrics.h"
 #include "policy/actor_critic.h"
 #include "policy/policy_options.h"
@@ -69,10 +70,10 @@ ActorCriticLoss actor_critic_loss(const Trajectory& t, const ActorCriticTargets&
 void relive(ActorCritic& policy, Trajectory& t);
 
 // All of an update: the targets, then policy_train.epochs passes of zero-grad -> backward ->
-// clip -> step. Returns the first pass's scalars and the gradient norms (policy/grad_norm,
+// gradient boundary (`sync`: the mean over ranks under data parallelism) -> clip -> step. Returns the first pass's scalars and the gradient norms (policy/grad_norm,
 // policy/actor_grad_norm, policy/critic_grad_norm) before clipping, with
 // policy/clip_fraction from the last pass (the share of steps whose ratio left the clip range).
-core::Scalars update_actor_critic(ActorCritic& policy, torch::optim::Optimizer& optimizer, Trajectory& t, const PolicyTrainOptions& options,
-                                  double& return_scale);
+core::Scalars update_actor_critic(ActorCritic& policy, torch::optim::Optimizer& optimizer, core::GradientSync& sync, Trajectory& t,
+                                  const PolicyTrainOptions& options, double& return_scale);
 
 }  // namespace wm::policy

@@ -27,6 +27,8 @@ ModelFreeTrainer::ModelFreeTrainer(ActorCritic policy, PolicyInputs inputs, Poli
   running_returns_.assign(static_cast<size_t>(env_.size()), 0.0);
 }
 
+void ModelFreeTrainer::set_gradient_sync(const core::GradientSyncFactory& make) { gradient_sync_ = make(policy_->parameters()); }
+
 core::Scalars ModelFreeTrainer::train_step() {
   const auto start = std::chrono::steady_clock::now();
   const double lr = options_.learning_rate(step_);
@@ -76,7 +78,7 @@ core::Scalars ModelFreeTrainer::train_step() {
   lived.alive = torch::ones_like(lived.rewards);  // every real step was lived (an ended episode's successor included)
   lived.start_state = start_state;
   lived.state_resets = lived.continues;
-  core::Scalars scalars = update_actor_critic(policy_, *optimizer_, lived, options_, return_scale_);
+  core::Scalars scalars = update_actor_critic(policy_, *optimizer_, *gradient_sync_, lived, options_, return_scale_);
   state_ = state_.detach();
   ++step_;
 

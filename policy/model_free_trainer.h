@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/checkpoint.h"
+#include "core/gradient_sync.h"
 #include "core/metrics.h"
 #include "envs/vector_env.h"
 #include "policy/actor_critic.h"
@@ -28,6 +29,10 @@ class ModelFreeTrainer {
   // Plays H steps in every environment, then one update.
   core::Scalars train_step();
 
+  // Data parallelism: the update's gradients go through a GradientSync of `make` from now on
+  // (one process: LocalGradients, the default).
+  void set_gradient_sync(const core::GradientSyncFactory& make);
+
   int64_t step() const { return step_; }
   int64_t real_steps() const { return real_steps_; }  // environment steps taken, all environments together
   ActorCritic& policy() { return policy_; }
@@ -44,6 +49,7 @@ class ModelFreeTrainer {
   envs::VectorEnv& env_;
   c10::Device device_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::unique_ptr<core::GradientSync> gradient_sync_ = std::make_unique<core::LocalGradients>();
   std::vector<uint8_t> frames_;          // [N, H, W, 3]: every environment's current frame
   std::vector<envs::StepResult> results_;
   at::Tensor state_;                     // [N, 2 * hidden], detached between updates

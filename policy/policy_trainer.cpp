@@ -40,6 +40,8 @@ void PolicyTrainer::set_world_model(dynamics::WorldModel world_model) {
   dream_.reset();  // the next batch makes a dream (and its cache) for the new model
 }
 
+void PolicyTrainer::set_gradient_sync(const core::GradientSyncFactory& make) { gradient_sync_ = make(policy_->parameters()); }
+
 core::Scalars PolicyTrainer::train_step(const dynamics::DynamicsBatch& starts) {
   const auto start = std::chrono::steady_clock::now();
   const double lr = options_.learning_rate(step_);
@@ -56,7 +58,7 @@ core::Scalars PolicyTrainer::train_step(const dynamics::DynamicsBatch& starts) {
   const double imagine_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ImaginedRollout& r = rollout_;
 
-  core::Scalars scalars = update_actor_critic(policy_, *optimizer_, r, options_, return_scale_);
+  core::Scalars scalars = update_actor_critic(policy_, *optimizer_, *gradient_sync_, r, options_, return_scale_);
   ++step_;
 
   scalars.insert(scalars.end(), {{"policy/imagined_return", (r.alive * r.rewards).sum(1).mean().item<double>()},

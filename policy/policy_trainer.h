@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "core/checkpoint.h"
+#include "core/gradient_sync.h"
 #include "core/metrics.h"
 #include "dynamics/imagination.h"
 #include "dynamics/world_model.h"
@@ -36,6 +37,10 @@ class PolicyTrainer {
   // A new world model to dream in (wm train all: the dynamics model after its latest epoch).
   void set_world_model(dynamics::WorldModel world_model);
 
+  // Data parallelism: the update's gradients go through a GradientSync of `make` from now on
+  // (one process: LocalGradients, the default).
+  void set_gradient_sync(const core::GradientSyncFactory& make);
+
   int64_t step() const { return step_; }
   ActorCritic& policy() { return policy_; }
   PolicyInputs& inputs() { return inputs_; }
@@ -53,6 +58,7 @@ class PolicyTrainer {
   PolicyTrainOptions options_;
   c10::Device device_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::unique_ptr<core::GradientSync> gradient_sync_ = std::make_unique<core::LocalGradients>();
   std::optional<dynamics::Imagination> dream_;  // made at the first batch (its size fixes the cache)
   double return_scale_ = 0;                      // EMA of the 5th-95th percentile range of returns
   int64_t step_ = 0;

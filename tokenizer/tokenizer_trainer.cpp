@@ -83,6 +83,11 @@ double TokenizerTrainer::learning_rate() const {
   return options_.learning_rate(step_);
 }
 
+void TokenizerTrainer::set_gradient_sync(const core::GradientSyncFactory& make) {
+  gradient_sync_ = make(model_->parameters());
+  if (discriminator_) discriminator_gradient_sync_ = make(discriminator_->parameters());
+}
+
 core::Scalars TokenizerTrainer::train_step(const torch::Tensor& frames) {
   const double lr = learning_rate();
   core::set_learning_rate(*optimizer_, lr);
@@ -107,7 +112,9 @@ core::Scalars TokenizerTrainer::train_step(const torch::Tensor& frames) {
     }
   }
   optimizer_->zero_grad();
+  gradient_sync_->before_backward(/*last=*/true);
   loss.total.backward();
+  gradient_sync_->finish();  // from here the gradients are the mean over all ranks
   const double grad_norm = torch::nn::utils::clip_grad_norm_(model_->parameters(), options_.grad_clip);
   optimizer_->step();
 
@@ -121,7 +128,9 @@ core::Scalars TokenizerTrainer::train_step(const torch::Tensor& frames) {
       discriminator_loss = discriminator_hinge_loss(real_logits, fake_logits);
     }
     discriminator_optimizer_->zero_grad();
+    discriminator_gradient_sync_->before_backward(/*last=*/true);
     discriminator_loss.backward();
+    discriminator_gradient_sync_->finish();
     discriminator_optimizer_->step();
     loss.logs.emplace_back("gan_discriminator", discriminator_loss.item<double>());
     // Share of patches the discriminator gets right: 0.5 means it cannot tell them apart.

@@ -12,6 +12,7 @@
 #include "core/checkpoint.h"
 #include "core/config_schema.h"
 #include "core/device.h"
+#include "core/gradient_sync.h"
 #include "core/host_memory.h"
 #include "core/metrics.h"
 #include "core/training_options.h"
@@ -58,6 +59,10 @@ class TokenizerTrainer {
   // PSNR (dB) of encode -> decode on uint8 frames, and the share of codes they use.
   std::pair<double, double> evaluate(const torch::Tensor& frames);
 
+  // Data parallelism: the autoencoder's and the discriminator's gradients each go through a
+  // GradientSync of `make` from now on (one process: LocalGradients, the default).
+  void set_gradient_sync(const core::GradientSyncFactory& make);
+
   int64_t step() const { return step_; }
   double learning_rate() const;
   VQModel& model() { return model_; }
@@ -75,6 +80,8 @@ class TokenizerTrainer {
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   PatchDiscriminator discriminator_{nullptr};
   std::unique_ptr<torch::optim::AdamW> discriminator_optimizer_;
+  std::unique_ptr<core::GradientSync> gradient_sync_ = std::make_unique<core::LocalGradients>();
+  std::unique_ptr<core::GradientSync> discriminator_gradient_sync_ = std::make_unique<core::LocalGradients>();
   int64_t step_ = 0;
   double last_usage_ = -1;  // share of codes used over the last full restart span; -1: none has ended yet
   int64_t restarts_ = 0;
