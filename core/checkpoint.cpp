@@ -189,18 +189,29 @@ torch::serialize::InputArchive section(torch::serialize::InputArchive& root, con
   return sub;
 }
 
+// Reading inside a section: torch's exception on a damaged entry (found in review: the
+// section() wrapping stopped one level up) becomes one line naming the checkpoint and entry.
+template <class F>
+auto read_entry(const std::filesystem::path& path, const std::string& entry, F&& read) {
+  try {
+    return read();
+  } catch (const c10::Error& e) {
+    throw Error("checkpoint " + path.string() + ": " + entry + " cannot be read: " + first_line(e.what_without_backtrace()));
+  }
+}
+
 }  // namespace
 
 bool Checkpoint::has_counter(const std::string& name) const {
   auto counters = section(*archive_, "counters", path_);
   c10::IValue value;
-  return counters.try_read(name, value);
+  return read_entry(path_, "counter '" + name + "'", [&] { return counters.try_read(name, value); });
 }
 
 int64_t Checkpoint::counter(const std::string& name) const {
   auto counters = section(*archive_, "counters", path_);
   c10::IValue value;
-  if (!counters.try_read(name, value)) {
+  if (!read_entry(path_, "counter '" + name + "'", [&] { return counters.try_read(name, value); })) {
     throw Error("checkpoint " + path_.string() + " has no counter '" + name + "'");
   }
   if (!value.isInt()) throw Error("checkpoint " + path_.string() + ": counter '" + name + "' is not an integer");
@@ -210,19 +221,21 @@ int64_t Checkpoint::counter(const std::string& name) const {
 std::string Checkpoint::config_yaml() const {
   auto meta = section(*archive_, "meta", path_);
   c10::IValue value;
-  return meta.try_read("config_yaml", value) && value.isString() ? value.toStringRef() : std::string();
+  return read_entry(path_, "its config", [&] { return meta.try_read("config_yaml", value); }) && value.isString() ? value.toStringRef()
+                                                                                                       : std::string();
 }
 
 std::string Checkpoint::text(const std::string& name) const {
   auto meta = section(*archive_, "meta", path_);
   c10::IValue value;
-  return meta.try_read("text_" + name, value) && value.isString() ? value.toStringRef() : std::string();
+  return read_entry(path_, "text '" + name + "'", [&] { return meta.try_read("text_" + name, value); }) && value.isString() ? value.toStringRef()
+                                                                                                                   : std::string();
 }
 
 bool Checkpoint::has_module(const std::string& name) const {
   auto modules = section(*archive_, "modules", path_);
   torch::serialize::InputArchive sub;
-  return modules.try_read(name, sub);
+  return read_entry(path_, "module '" + name + "'", [&] { return modules.try_read(name, sub); });
 }
 
 namespace {
@@ -264,10 +277,10 @@ void check_module_matches(torch::serialize::InputArchive& archive, const torch::
 void Checkpoint::restore_module(const std::string& name, torch::nn::Module& module) const {
   auto modules = section(*archive_, "modules", path_);
   torch::serialize::InputArchive sub;
-  if (!modules.try_read(name, sub)) {
+  if (!read_entry(path_, "module '" + name + "'", [&] { return modules.try_read(name, sub); })) {
     throw Error("checkpoint " + path_.string() + " has no module '" + name + "'");
   }
-  check_module_matches(sub, module, "checkpoint " + path_.string() + ": module '" + name + "'");
+  read_entry(path_, "module '" + name + "'", [&] { check_module_matches(sub, module, "checkpoint " + path_.string() + ": module '" + name + "'"); });
   try {
     module.load(sub);
   } catch (const c10::Error& e) {
@@ -281,7 +294,7 @@ void Checkpoint::restore_optimizer(const std::string& name,
                                    torch::optim::Optimizer& optimizer) const {
   auto optimizers = section(*archive_, "optimizers", path_);
   torch::serialize::InputArchive sub;
-  if (!optimizers.try_read(name, sub)) {
+  if (!read_entry(path_, "optimizer '" + name + "'", [&] { return optimizers.try_read(name, sub); })) {
     throw Error("checkpoint " + path_.string() + " has no optimizer '" + name + "'");
   }
   try {
@@ -294,19 +307,21 @@ void Checkpoint::restore_optimizer(const std::string& name,
 
 void Checkpoint::restore_rng_states() const {
   auto rng = section(*archive_, "rng", path_);
-  at::Tensor state;
-  if (rng.try_read("cpu", state)) {
-    at::Generator cpu = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(cpu.mutex());
-    cpu.set_state(state);
-  }
-  const int gpus = static_cast<int>(torch::cuda::device_count());
-  for (int i = 0; i < gpus; ++i) {
-    if (!rng.try_read("cuda" + std::to_string(i), state)) continue;
-    auto generator = at::globalContext().defaultGenerator(c10::Device(c10::kCUDA, i));
-    std::lock_guard<std::mutex> lock(generator.mutex());
-    generator.set_state(state);
-  }
+  read_entry(path_, "the random generators' states", [&] {
+    at::Tensor state;
+    if (rng.try_read("cpu", state)) {
+      at::Generator cpu = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(cpu.mutex());
+      cpu.set_state(state);
+    }
+    const int gpus = static_cast<int>(torch::cuda::device_count());
+    for (int i = 0; i < gpus; ++i) {
+      if (!rng.try_read("cuda" + std::to_string(i), state)) continue;
+      auto generator = at::globalContext().defaultGenerator(c10::Device(c10::kCUDA, i));
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      generator.set_state(state);
+    }
+  });
 }
 
 CheckpointDir::CheckpointDir(std::filesystem::path dir, int64_t keep_last)

@@ -170,7 +170,12 @@ void flatten(const YAML::Node& node, const std::string& key, std::vector<std::pa
 
 std::vector<std::pair<std::string, std::string>> leaves_of(const std::string& yaml, const std::string& section) {
   std::vector<std::pair<std::string, std::string>> leaves;
-  const YAML::Node root = YAML::Load(yaml);
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    throw Error("a config kept in a checkpoint is not valid YAML: " + e.msg);
+  }
   if (root.IsMap() && root[section]) flatten(root[section], section, leaves);
   return leaves;
 }

@@ -212,8 +212,14 @@ std::string EpisodeStore::append(const Episode& episode) {
 
   // Then, one writer at a time: the next free number, the rename, the manifest.
   const StoreLock lock(dir_);
-  pick_up_new_episodes();
-  check_fits();  // another writer's first episode may have fixed the store's shape
+  try {
+    pick_up_new_episodes();
+    check_fits();  // another writer's first episode may have fixed the store's shape
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove_all(tmp, ignored);  // refused: this writer's arrays go too
+    throw;
+  }
   const auto folders = episode_folders(dir_);
   const std::string name = episode_name(folders.empty() ? 0 : folders.back().first + 1);
   const std::filesystem::path final_dir = dir_ / name;
@@ -236,18 +242,21 @@ void EpisodeStore::add_episode_folder(const std::filesystem::path& path, const s
                                       std::vector<EpisodeInfo>& into) {
   std::vector<int64_t> shape;
   int64_t dim = 0;
+  EpisodeInfo info;
   try {
-    into.push_back(inspect_episode(path, shape, dim, known));
+    info = inspect_episode(path, shape, dim, known);
   } catch (const core::Error& e) {
     spdlog::warn("skipping damaged episode: {}", e.what());
     return;
   }
-  if (frame_shape_.empty()) {
-    frame_shape_ = shape;
-    action_dim_ = dim;
-  } else if (shape != frame_shape_ || dim != action_dim_) {
+  // Checked before it joins the list: a refused episode must not stay listed without its
+  // mapping (found in review).
+  if (!frame_shape_.empty() && (shape != frame_shape_ || dim != action_dim_)) {
     throw core::Error(path.string() + ": frame shape or action kind differs from the store's other episodes");
   }
+  frame_shape_ = shape;
+  action_dim_ = dim;
+  into.push_back(std::move(info));
 }
 
 void EpisodeStore::pick_up_new_episodes() {

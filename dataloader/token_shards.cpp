@@ -201,8 +201,9 @@ TokenManifest read_token_manifest(const std::filesystem::path& root) {
                    whole_number(t.at("grid").at(0), "tokenizer.grid[0]", 1, kMaxCount),
                    whole_number(t.at("grid").at(1), "tokenizer.grid[1]", 1, kMaxCount),
                    whole_number(t.at("vocab_size"), "tokenizer.vocab_size", 1, std::numeric_limits<int32_t>::max()),
-                   whole_number(t.at("frame").at(0), "tokenizer.frame[0]", 1, kMaxCount),
-                   whole_number(t.at("frame").at(1), "tokenizer.frame[1]", 1, kMaxCount)};
+                   // 0 x 0: tokens imported without a tokenizer (wm tokens import)
+                   whole_number(t.at("frame").at(0), "tokenizer.frame[0]", 0, kMaxCount),
+                   whole_number(t.at("frame").at(1), "tokenizer.frame[1]", 0, kMaxCount)};
     for (const auto& s : j.at("shards")) {
       ShardMeta meta;
       meta.name = s.at("name").get<std::string>();

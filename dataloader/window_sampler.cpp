@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "core/seed_mix.h"
 
 namespace wm::dataloader {
 
@@ -17,18 +18,6 @@ WindowSampler::WindowSampler(std::shared_ptr<const WindowSource> source, WindowS
                       std::to_string(options_.batch) + ") must be at least 1");
   }
 }
-
-namespace {
-
-// SplitMix64's finaliser: neighbouring (seed, batch) pairs give unrelated generator seeds.
-uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
 
 // An episode among [first, N), chosen with probability proportional to its length (or to
 // the weight the source gives it).
@@ -69,7 +58,7 @@ WindowBatch WindowSampler::allocate() const {
 WindowBatch WindowSampler::sample() {
   const int64_t n = source_->num_episodes();
   if (n == 0) throw core::Error("window sampler: the source has no episodes yet");
-  rng_.seed(mix(mix(options_.seed) ^ static_cast<uint64_t>(next_batch_++)));
+  rng_.seed(core::seed_for(options_.seed, static_cast<uint64_t>(next_batch_++)));
   WindowBatch batch = allocate();
   const int64_t l = options_.window;
   const int64_t recent_first =

@@ -103,7 +103,9 @@ class C10dProcessGroup final : public ProcessGroup {
 
   std::vector<std::string> all_gather_text(const std::string& key, const std::string& text) override {
     return named("exchanging " + key, env_, [&] {
-      const std::string prefix = "wm/" + std::to_string(env_.restart_count) + "/text/" + key + "/";
+      // Numbered per call (every rank calls in the same order): a rank that is a call ahead
+      // never overwrites what a slower one has still to read.
+      const std::string prefix = "wm/" + std::to_string(env_.restart_count) + "/text/" + std::to_string(text_calls_++) + "/" + key + "/";
       store_->set(prefix + std::to_string(env_.rank), std::vector<uint8_t>(text.begin(), text.end()));
       std::vector<std::string> all;
       for (int r = 0; r < env_.world_size; ++r) {
@@ -120,6 +122,7 @@ class C10dProcessGroup final : public ProcessGroup {
   std::chrono::milliseconds timeout_;
   c10::intrusive_ptr<c10d::TCPStore> store_;
   c10::intrusive_ptr<c10d::Backend> backend_;
+  int64_t text_calls_ = 0;
 };
 
 }  // namespace

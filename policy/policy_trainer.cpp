@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "core/error.h"
+#include "core/seed_mix.h"
 #include "dynamics/dream_precision.h"
 #include "policy/policy_checkpoint.h"
 #include "tokenizer/tokenizer_checkpoint.h"
@@ -50,7 +51,8 @@ core::Scalars PolicyTrainer::train_step(const dynamics::DynamicsBatch& starts) {
   if (!dream_ || dream_->cache().batch() != B) {
     dream_.emplace(world_model_, B, dynamics::SamplingOptions{.temperature = options_.temperature});
   }
-  dream_->reseed(static_cast<uint64_t>(step_));  // each step's dream from its own draws: a resumed run dreams the same
+  // Each step's dream from its own draws, keyed by the run's seed: a resumed run dreams the same.
+  dream_->reseed(core::seed_for(dream_seed_, static_cast<uint64_t>(step_)));
 
   // Imagine: the policy acts inside the world model for H steps from the real windows.
   const at::Tensor context_actions = starts.actions.narrow(1, 0, T - 1).to(device_);

@@ -41,6 +41,9 @@ class PolicyTrainer {
   // (one process: LocalGradients, the default).
   void set_gradient_sync(const core::GradientSyncFactory& make);
 
+  // The run's seed (run.seed): the dreams' draws follow it (0 until set).
+  void set_dream_seed(uint64_t seed) { dream_seed_ = seed; }
+
   int64_t step() const { return step_; }
   ActorCritic& policy() { return policy_; }
   PolicyInputs& inputs() { return inputs_; }
@@ -60,6 +63,7 @@ class PolicyTrainer {
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   std::unique_ptr<core::GradientSync> gradient_sync_ = std::make_unique<core::LocalGradients>();
   std::optional<dynamics::Imagination> dream_;  // made at the first batch (its size fixes the cache)
+  uint64_t dream_seed_ = 0;
   double return_scale_ = 0;                      // EMA of the 5th-95th percentile range of returns
   int64_t step_ = 0;
   ImaginedRollout rollout_;

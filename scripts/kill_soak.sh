@@ -29,8 +29,14 @@ done
 wm=build/wm
 python=.venv/bin/python
 [[ -x $wm ]] || { echo "kill_soak.sh: $wm is not built (make build)" >&2; exit 2; }
+# Only a folder this script made (it leaves a marker) is emptied: --out never deletes a user's folder.
+if [[ -e $out && ! -f $out/.kill_soak ]]; then
+  echo "kill_soak.sh: $out exists and is not a kill soak's folder; pass a new --out" >&2
+  exit 2
+fi
 rm -rf "$out"
 mkdir -p "$out"
+touch "$out/.kill_soak"
 
 # A small world, shared by every trial: expert episodes at 32x32 and a tokenizer for dynamics.
 common="run.out_dir=$out run.device=cpu run.threads=2 log.every_steps=1 checkpoint.every_steps=1 checkpoint.keep_last=3"
@@ -89,9 +95,20 @@ for part in $parts; do
 import json, os, re, sys
 run = sys.argv[1]
 metrics, folder = os.path.join(run, "metrics.jsonl"), os.path.join(run, "checkpoints")
+def steps_logged(kind):
+    # A line the kill cut short is not a logged step (the resume drops it).
+    steps = []
+    for line in open(metrics) if os.path.exists(metrics) else []:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if f"{kind}/loss" in entry:
+            steps.append(entry["step"])
+    return steps
 lost = 0
 for kind in ("tokenizer", "dynamics", "policy"):
-    logged = [json.loads(l)["step"] for l in open(metrics) if f'"{kind}/loss"' in l] if os.path.exists(metrics) else []
+    logged = steps_logged(kind)
     saved = [int(m.group(1)) for f in os.listdir(folder) if (m := re.fullmatch(kind + r"_(\d+)\.ckpt", f))] if os.path.isdir(folder) else []
     lost += max(0, max(logged, default=0) - max(saved, default=0))
 print(lost)

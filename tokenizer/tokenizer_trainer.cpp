@@ -2,6 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <bit>
+#include <cstdlib>
+
 #include <cmath>
 
 #include "core/device.h"
@@ -174,6 +177,9 @@ void TokenizerTrainer::save(core::CheckpointWriter& writer) {
   }
   writer.set_counter("tokenizer_step", step_);
   writer.set_counter("tokenizer_restarts", restarts_);
+  // The usage figure logged until the next restart span ends (exact: a resumed run logs what
+  // the uninterrupted one logs).
+  writer.set_text("tokenizer_last_usage", std::to_string(std::bit_cast<uint64_t>(last_usage_)));
 }
 
 void TokenizerTrainer::restore(const core::Checkpoint& checkpoint) {
@@ -186,6 +192,11 @@ void TokenizerTrainer::restore(const core::Checkpoint& checkpoint) {
   }
   step_ = checkpoint.counter("tokenizer_step");
   restarts_ = checkpoint.counter("tokenizer_restarts");
+  const std::string usage = checkpoint.text("tokenizer_last_usage");  // empty in checkpoints before it was kept
+  char* end = nullptr;
+  const uint64_t bits = std::strtoull(usage.c_str(), &end, 10);
+  if (!usage.empty() && *end != '\0') throw core::Error(checkpoint.path().string() + ": tokenizer_last_usage '" + usage + "' is not a number");
+  last_usage_ = usage.empty() ? -1.0 : std::bit_cast<double>(bits);
 }
 
 }  // namespace wm::tokenizer

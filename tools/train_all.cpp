@@ -124,6 +124,7 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
   config.policy.action_high.assign(actions.high.begin(), actions.high.end());
   policy::PolicyTrainer policy(policy::ActorCritic(config.policy), policy::dreaming_model(dynamics.model(), config.policy_train.dream_precision, device),
                                inputs, config.policy_train, device);
+  policy.set_dream_seed(static_cast<uint64_t>(config.run.seed));
   core::ConfigSchema schema;
   describe(schema, config);
   run.set_config_yaml(core::config_to_yaml(schema));

@@ -92,6 +92,7 @@ void train_policy(const std::string& config_file, const std::vector<std::string>
   std::unique_ptr<dataloader::PrefetchingSampler> starts;  // made once the step is known (after --resume)
   policy::PolicyTrainer trainer(policy::ActorCritic(config.policy), policy::dreaming_model(world, options.dream_precision, device), inputs, options,
                                 device);
+  trainer.set_dream_seed(static_cast<uint64_t>(config.run.seed));
 
   const uint64_t eval_seed = static_cast<uint64_t>(config.run.seed) * 7919u + 1000003u;  // the same episodes at every evaluation
   core::TrainPhase phase{.name = "policy",

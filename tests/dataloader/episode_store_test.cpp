@@ -140,6 +140,27 @@ TEST(EpisodeStore, EpisodesThatDoNotFitAreRejected) {
             std::string::npos);
 }
 
+// Found in review: an episode of another shape that a second writer slipped into the store was
+// listed before the shape check refused it, so the store was left listing an episode it had no
+// mapping for (std::out_of_range on read), and the refused writer's arrays stayed behind.
+TEST(EpisodeStore, AForeignEpisodeRefusedAtAppendLeavesTheStoreAsItWas) {
+  test::TempDir dir;
+  EpisodeStore store(dir / "store", EpisodeStore::Mode::kAppend);
+  store.append(make_episode(3, 0));
+  {
+    EpisodeStore other(dir / "other", EpisodeStore::Mode::kAppend);  // continuous actions: another kind
+    other.append(make_episode(3, 0, /*continuous=*/true));
+  }
+  std::filesystem::rename(dir / "other" / "ep_000000", dir / "store" / "ep_000001");
+  const std::string message = error_of([&] { store.append(make_episode(4, 10)); });
+  EXPECT_NE(message.find("ep_000001: frame shape or action kind differs"), std::string::npos) << message;
+  EXPECT_EQ(store.num_episodes(), 1);
+  EXPECT_TRUE(torch::equal(store.load(0).frames, make_episode(3, 0).frames));
+  for (const auto& entry : std::filesystem::directory_iterator(dir / "store")) {
+    EXPECT_EQ(entry.path().filename().string().find(".writing."), std::string::npos) << entry.path();
+  }
+}
+
 TEST(EpisodeStore, ReaderRefreshSeesEpisodesAppendedLater) {
   test::TempDir dir;
   EpisodeStore writer(dir.path(), EpisodeStore::Mode::kAppend);
