@@ -375,7 +375,7 @@ void CheckpointDir::remove_dead_writers_temporaries() const {
     std::smatch match;
     const std::string file_name = entry.path().filename().string();
     if (!std::regex_match(file_name, match, temporary)) continue;
-    if (match[1].length() > 9 || process_alive(std::stol(match[1].str()))) continue;  // a live writer's save in progress
+    if (!writer_gone(match[1].str())) continue;  // a live writer's save in progress
     spdlog::warn("removing {}, left by a save that was killed", entry.path().string());
     std::filesystem::remove(entry.path(), ec);
   }

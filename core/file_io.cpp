@@ -85,15 +85,18 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view bytes
 
 bool process_alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
 
+bool writer_gone(const std::string& pid_digits) {
+  if (pid_digits.empty() || pid_digits.size() > 9 || pid_digits.find_first_not_of("0123456789") != std::string::npos) return false;
+  return !process_alive(std::stol(pid_digits));
+}
+
 int remove_dead_writers_temporaries(const std::filesystem::path& dir, const std::string& prefix) {
   int removed = 0;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
     if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
-    const std::string pid = name.substr(prefix.size());
-    if (pid.find_first_not_of("0123456789") != std::string::npos || pid.size() > 9) continue;
-    if (process_alive(std::stol(pid))) continue;
+    if (!writer_gone(name.substr(prefix.size()))) continue;
     std::filesystem::remove_all(entry.path(), ec);
     removed += !ec;
   }

@@ -28,6 +28,10 @@ std::string errno_text();
 // progress, one named by a dead process (killed mid-write) is garbage.
 bool process_alive(long pid);
 
+// Whether the writer named by `pid_digits` (the digits in a temporary's name) is gone, so its
+// temporary may be removed. Not digits, or more than 9 of them: not a pid we wrote, never gone.
+bool writer_gone(const std::string& pid_digits);
+
 // Removes the entries of `dir` (files or folders) named <prefix><pid> whose process is gone,
 // e.g. ".dreams.dream.tmp.<pid>" of a `wm dream` that was killed. Returns how many went.
 int remove_dead_writers_temporaries(const std::filesystem::path& dir, const std::string& prefix);

@@ -47,8 +47,12 @@ int64_t available_memory_bytes() {
     if (fields >> key >> kib && key == "MemAvailable:") available = kib * 1024;
   }
   // cgroup v2: the limit less what the group already uses.
+  // An unreadable memory.current counts as nothing used (never a negative room).
   const int64_t limit = read_limit("/sys/fs/cgroup/memory.max");
-  if (limit != std::numeric_limits<int64_t>::max()) available = std::min(available, limit - read_limit("/sys/fs/cgroup/memory.current"));
+  const int64_t used = read_limit("/sys/fs/cgroup/memory.current");
+  if (limit != std::numeric_limits<int64_t>::max()) {
+    available = std::min(available, std::max<int64_t>(0, limit - (used == std::numeric_limits<int64_t>::max() ? 0 : used)));
+  }
   return available;
 }
 

@@ -24,9 +24,10 @@ int64_t available_memory_bytes();
 std::string format_bytes(double bytes);
 
 // What a training step keeps in memory, estimated from the model's shape before the first
-// step allocates it: a lower bound (only what surely is held), so a refusal is never wrong.
+// step allocates it: only what a step surely adds to what the process already holds (the model's
+// weights exist when it is checked), so a refusal means the step cannot fit.
 struct MemoryEstimate {
-  double weights = 0;      // parameters, gradients and AdamW's two moments: 16 bytes a parameter
+  double weights = 0;      // gradients and AdamW's two moments: 12 bytes a parameter
   double activations = 0;  // what backward needs of one (micro-)batch's forward pass
   double total() const { return weights + activations; }
   // "weights, gradients and AdamW state 1.2 GB, activations 810.0 GB"

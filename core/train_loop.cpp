@@ -1,9 +1,11 @@
 #include "core/train_loop.h"
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <cmath>
 #include <ctime>
+#include <fstream>
 
 #include "core/config.h"
 #include "core/error.h"
@@ -93,8 +95,17 @@ void claim_phase(RunContext& run, const std::string& phase, PhaseStart start) {
   for (int n = 2; std::filesystem::exists(aside); ++n) aside = run.dir().checkpoints() / ("replaced_" + utc_stamp() + "_" + std::to_string(n));
   ensure_directory(aside);
   const std::filesystem::path metrics = run.dir().root() / "metrics.jsonl";
-  if (std::filesystem::exists(metrics)) std::filesystem::copy_file(metrics, aside / "metrics.jsonl");
-  for (const auto& path : existing) std::filesystem::rename(path, aside / path.filename());
+  std::error_code ec;
+  if (std::filesystem::exists(metrics)) std::filesystem::copy_file(metrics, aside / "metrics.jsonl", ec);
+  if (ec) throw Error("--overwrite: cannot copy " + metrics.string() + " to " + aside.string() + ": " + ec.message() + " (nothing was moved)");
+  for (size_t i = 0; i < existing.size(); ++i) {
+    std::filesystem::rename(existing[i], aside / existing[i].filename(), ec);
+    if (!ec) continue;
+    // Put back what already moved: the run keeps all its checkpoints or none of them moves.
+    std::error_code ignored;
+    for (size_t j = 0; j < i; ++j) std::filesystem::rename(aside / existing[j].filename(), existing[j], ignored);
+    throw Error("--overwrite: cannot move " + existing[i].string() + " to " + aside.string() + ": " + ec.message() + " (nothing was moved)");
+  }
   const int64_t dropped = run.drop_metrics_after(phase, -1);
   spdlog::warn("--overwrite: moved {} {} checkpoint(s) and a copy of metrics.jsonl to {}; {} metrics line(s) of the old {} training dropped",
                existing.size(), phase, aside.string(), dropped, phase);
@@ -143,6 +154,23 @@ void end_on_best(RunContext& run, const TrainPhase& phase, const RunContext::Bes
                phase.name, best.step, phase.best_metric, best.value, stopped_at, moved);
 }
 
+// The held-out figures of `phase` that metrics.jsonl holds at `step` (what the evaluation of a
+// finished phase logged; what wm train all reports when it resumes after that phase ended).
+Scalars logged_evaluation(const RunContext& run, const std::string& phase, int64_t step) {
+  Scalars figures;
+  if (!run.writes()) return figures;
+  std::ifstream in(run.dir().root() / "metrics.jsonl");
+  const std::string prefix = phase + "/holdout_";
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("step") || !j["step"].is_number_integer() || j["step"].get<int64_t>() != step) continue;
+    for (const auto& [name, value] : j.items()) {
+      if (name.rfind(prefix, 0) == 0 && value.is_number()) figures.emplace_back(name, value.get<double>());
+    }
+  }
+  return figures;
+}
+
 }  // namespace
 
 PhaseReport run_phase(RunContext& run, const TrainPhase& phase, int64_t until_step) {
@@ -156,8 +184,9 @@ PhaseReport run_phase(RunContext& run, const TrainPhase& phase, int64_t until_st
   if (best.stopped) return PhaseReport{.evaluation = best.figures};  // stopped early before: over
   const int64_t first = phase.step();
   // Already there (a finished run resumed): its final evaluation and checkpoint exist, as the
-  // checkpoint of a last step is written only after its evaluation (below).
-  if (first >= until_step) return PhaseReport{};
+  // checkpoint of a last step is written only after its evaluation (below). Its figures are
+  // reported from metrics.jsonl, not measured again.
+  if (first >= until_step) return PhaseReport{.evaluation = logged_evaluation(run, phase.name, first)};
   const auto start = std::chrono::steady_clock::now();
   auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   PhaseReport report;

@@ -89,11 +89,11 @@ struct TrainPhase {
   std::function<void(const Checkpoint&)> restore;   // their inverse; throws wm::core::Error on a mismatch
 };
 
-// What a training command does with its phase's checkpoints before it writes anything in the
-// run folder. kFresh: a wm::core::Error naming the newest one and the ways on when the run
+// What a training command does with its phase's checkpoints before its first step, once its
+// data and trainer exist (so a command that fails on them moves nothing). kFresh: a wm::core::Error naming the newest one and the ways on when the run
 // already holds checkpoints of `phase`. kOverwrite: they and a copy of metrics.jsonl move
-// into checkpoints/replaced_<UTC time>/, and the phase's lines leave metrics.jsonl.
-// kResume: nothing (resume_phase follows once the trainer exists).
+// into checkpoints/replaced_<UTC time>/ (all or, on an error, none), and the phase's lines
+// leave metrics.jsonl. Two commands started at once on one run are not told apart. kResume: nothing (resume_phase follows once the trainer exists).
 void claim_phase(RunContext& run, const std::string& phase, PhaseStart start);
 
 // Restores the phase (and the RNG states) from the newest valid checkpoint of its kind, and

@@ -53,7 +53,7 @@ class StoreLock {
 bool writer_alive(const std::string& folder_name) {
   std::smatch match;
   if (!std::regex_match(folder_name, match, kWritingName)) return false;
-  return match[1].length() > 9 || core::process_alive(std::stol(match[1].str()));
+  return !core::writer_gone(match[1].str());
 }
 
 // The complete episode folders, by number, those numbered above `after` only.

@@ -48,7 +48,7 @@ core::MemoryEstimate estimate_training_memory(const WorldModel& model, int64_t m
   const double positions = static_cast<double>(micro_batch) * static_cast<double>(o.max_positions());
   const double element = precision == core::Precision::kBf16 ? 2.0 : 4.0;
   core::MemoryEstimate estimate;
-  estimate.weights = 16.0 * parameters;
+  estimate.weights = 12.0 * parameters;  // gradients and AdamW's two moments (the fp32 weights are already allocated)
   estimate.activations = positions * (16.0 * static_cast<double>(o.layers * o.width) * element + 2.0 * 4.0 * static_cast<double>(o.vocab_size));
   return estimate;
 }

@@ -50,7 +50,7 @@ core::MemoryEstimate estimate_training_memory(const VQModel& model, int64_t batc
     values += 2.0 * (4.0 * static_cast<double>(o.res_blocks) + 1.0) * static_cast<double>(o.base_channels * o.channel_mult[level]) * pixels;
   }
   core::MemoryEstimate estimate;
-  estimate.weights = 16.0 * parameters;
+  estimate.weights = 12.0 * parameters;  // gradients and AdamW's two moments (the fp32 weights are already allocated)
   estimate.activations = static_cast<double>(batch) * values * (precision == core::Precision::kBf16 ? 2.0 : 4.0);
   return estimate;
 }

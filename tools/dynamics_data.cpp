@@ -31,10 +31,18 @@ void fit_actions(dynamics::DynamicsOptions& o, const dataloader::WindowSource& s
 
 constexpr uint64_t kHoldoutSeed = 1234567;  // fixed: the held-out windows never depend on the run's seed
 
+// Without data.path: the run's token dump, or its episodes when a tokenizer is named to
+// tokenize them on the fly (found in review: run/tokens was opened as frames).
+std::filesystem::path default_data_path(const WmConfig& config, const std::filesystem::path& run_root) {
+  if (!config.data.path.empty()) return config.data.path;
+  if (!dataloader::is_token_dump(run_root / "tokens") && !config.dynamics_train.tokenizer.empty()) return run_root / "episodes";
+  return run_root / "tokens";
+}
+
 }  // namespace
 
 DynamicsData::DynamicsData(WmConfig& config, const std::filesystem::path& run_root, c10::Device device)
-    : path_(config.data.path.empty() ? run_root / "tokens" : std::filesystem::path(config.data.path)),
+    : path_(default_data_path(config, run_root)),
       window_(config.dynamics.context_steps),
       seed_(static_cast<uint64_t>(config.run.seed)) {
   open(config, device, /*tokenize_once=*/false);

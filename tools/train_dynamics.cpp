@@ -21,7 +21,6 @@ void train_dynamics(const std::string& config_file, const std::vector<std::strin
   const LoadedConfig loaded = load_wm_config(config_file, overrides);
   WmConfig config = loaded.config;
   core::RunContext run = open_training_run(config, loaded.yaml);
-  core::claim_phase(run, "dynamics", start);  // before anything is written into the run folder
   const c10::Device device = core::resolve_device(config.run.device);
   const auto& train_options = config.dynamics_train;
 
@@ -31,7 +30,6 @@ void train_dynamics(const std::string& config_file, const std::vector<std::strin
   core::ConfigSchema schema;
   describe(schema, config);
   run.set_config_yaml(core::config_to_yaml(schema));
-  run.dir().write_config(run.config_yaml(), "train_dynamics");
   std::unique_ptr<dataloader::PrefetchingSampler> batches;  // made once the step is known (after --resume)
 
   // Fixed held-out batches, and the baselines fit on training windows.
@@ -64,6 +62,10 @@ void train_dynamics(const std::string& config_file, const std::vector<std::strin
       return scalars;
     };
   }
+  // Once everything that reads the inputs has succeeded: a command that fails on its data or
+  // model, or is refused here, leaves the run's checkpoints and configs as they were.
+  core::claim_phase(run, "dynamics", start);
+  run.dir().write_config(run.config_yaml(), "train_dynamics");
   if (start == core::PhaseStart::kResume) core::resume_phase(run, phase);
   // Batch k of the run is drawn from (seed, k): a resumed run continues the uninterrupted one's data.
   dataloader::WindowSamplerOptions sampling = data.sampling(train_options.batch_size);
@@ -83,7 +85,8 @@ void train_dynamics(const std::string& config_file, const std::vector<std::strin
   if (baselines) {
     const dynamics::TokenBaselines b = baselines->evaluate(holdout);
     baseline_figures = b;
-    run.write_metrics(trainer.step(), b.scalars());
+    // Logged once, at the start of training: a resumed run already has them at step 0.
+    if (trainer.step() == 0) run.write_metrics(0, b.scalars());
     spdlog::info("baselines on the same held-out tokens: unigram {:.3f} bits/token; copy the previous frame {:.3f} bits/token "
                  "(accuracy {:.1f}%); on the changed tokens unigram {:.3f}, copy {:.3f} bits (accuracy 0); on the unchanged "
                  "unigram {:.3f}, copy {:.3f} bits (accuracy 100%)",

@@ -26,7 +26,6 @@ void train_model_free(const std::string& config_file, const std::vector<std::str
   config.policy_train.steps = (config.model_free.real_steps + per_update - 1) / per_update;
   config.policy_train.time_budget_s = 0;
   core::RunContext run = open_training_run(config, loaded.yaml);
-  core::claim_phase(run, "policy", start);  // before anything is written into the run folder
   const c10::Device device = core::resolve_device(config.run.device);
 
   auto env = envs::make_vector_env(config.env);
@@ -39,7 +38,6 @@ void train_model_free(const std::string& config_file, const std::vector<std::str
   core::ConfigSchema schema;
   describe(schema, config);
   run.set_config_yaml(core::config_to_yaml(schema));
-  run.dir().write_config(run.config_yaml(), "train_modelfree");
 
   // The training episodes and the evaluation's never share a seed.
   const uint64_t train_seed = static_cast<uint64_t>(config.run.seed) * 1000003u + 17u;
@@ -72,6 +70,10 @@ void train_model_free(const std::string& config_file, const std::vector<std::str
       return core::Scalars{{"policy/eval_return_mean", mean}, {"policy/eval_return_std", std}};
     };
   }
+  // Once everything that reads the inputs has succeeded: a command that fails on its data or
+  // model, or is refused here, leaves the run's checkpoints and configs as they were.
+  core::claim_phase(run, "policy", start);
+  run.dir().write_config(run.config_yaml(), "train_modelfree");
   if (start == core::PhaseStart::kResume) core::resume_phase(run, phase);
 
   spdlog::info("training the policy model-free (pixels, {} channels, GRU {}) on {} for {} real steps: {} updates of {} environments x {} steps",

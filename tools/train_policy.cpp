@@ -46,7 +46,6 @@ void train_policy(const std::string& config_file, const std::vector<std::string>
   const LoadedConfig loaded = load_wm_config(config_file, overrides);
   WmConfig config = loaded.config;
   core::RunContext run = open_training_run(config, loaded.yaml);
-  core::claim_phase(run, "policy", start);  // before anything is written into the run folder
   const c10::Device device = core::resolve_device(config.run.device);
   const auto& options = config.policy_train;
   options.validate();
@@ -85,7 +84,6 @@ void train_policy(const std::string& config_file, const std::vector<std::string>
   core::ConfigSchema schema;
   describe(schema, config);
   run.set_config_yaml(core::config_to_yaml(schema));
-  run.dir().write_config(run.config_yaml(), "train_policy");
 
   dataloader::WindowSamplerOptions sampling = data.sampling(options.batch_size, options.context);
   sampling.pad_before_start = false;
@@ -112,6 +110,10 @@ void train_policy(const std::string& config_file, const std::vector<std::string>
       return core::Scalars{{"policy/eval_return_mean", mean}, {"policy/eval_return_std", std}};
     };
   }
+  // Once everything that reads the inputs has succeeded: a command that fails on its data or
+  // model, or is refused here, leaves the run's checkpoints and configs as they were.
+  core::claim_phase(run, "policy", start);
+  run.dir().write_config(run.config_yaml(), "train_policy");
   if (start == core::PhaseStart::kResume) core::resume_phase(run, phase);
   // Batch k of the run is drawn from (seed, k): a resumed run continues the uninterrupted one's data.
   sampling.first_batch = trainer.step();

@@ -18,8 +18,6 @@ void train_tokenizer(const std::string& config_file, const std::vector<std::stri
   const LoadedConfig loaded = load_wm_config(config_file, overrides);
   const WmConfig& config = loaded.config;
   core::RunContext run = open_training_run(config, loaded.yaml);
-  core::claim_phase(run, "tokenizer", start);  // before anything is written into the run folder
-  run.dir().write_config(loaded.yaml, "train_tokenizer");
   const c10::Device device = core::resolve_device(config.run.device);
   const auto& options = config.tokenizer_train;
 
@@ -54,6 +52,10 @@ void train_tokenizer(const std::string& config_file, const std::vector<std::stri
       return scalars;
     };
   }
+  // Once everything that reads the inputs has succeeded: a command that fails on its data or
+  // model, or is refused here, leaves the run's checkpoints and configs as they were.
+  core::claim_phase(run, "tokenizer", start);
+  run.dir().write_config(loaded.yaml, "train_tokenizer");
   if (start == core::PhaseStart::kResume) core::resume_phase(run, phase);
   // Batch k of the run is drawn from (seed, k): a resumed run continues the uninterrupted one's data.
   dataloader::WindowSamplerOptions sampling = data.sampling(options.batch_size);

@@ -87,7 +87,7 @@ struct ToyPhase {
             .evaluate =
                 [this] {
                   ++evaluations;
-                  return Scalars{{"toy/weight", weight.item<double>()}};
+                  return Scalars{{"toy/holdout_weight", weight.item<double>()}};
                 },
             .save =
                 [this](CheckpointWriter& writer) {
@@ -153,7 +153,7 @@ TEST_F(TrainLoop, LogsEvaluatesAndCheckpointsAtTheirCadenceAndOnceMoreAtTheEnd) 
   for (const auto& line : metrics_lines(run.dir().root())) {
     EXPECT_TRUE(line.contains("time_s"));
     if (line.contains("toy/loss")) loss_steps.push_back(line["step"]);
-    if (line.contains("toy/weight")) eval_steps.push_back(line["step"]);
+    if (line.contains("toy/holdout_weight")) eval_steps.push_back(line["step"]);
   }
   EXPECT_EQ(loss_steps, (std::vector<int64_t>{3, 6, 9}));
   EXPECT_EQ(eval_steps, (std::vector<int64_t>{4, 8, 10}));
@@ -198,9 +198,20 @@ TEST_F(TrainLoop, AFinishedPhaseResumedLogsItsFinalEvaluationOnce) {
   EXPECT_EQ(report.steps, 0);
   EXPECT_EQ(fresh.evaluations, 0);
   int evaluations_at_10 = 0;
-  for (const auto& line : metrics_lines(run.dir().root())) evaluations_at_10 += line.contains("toy/weight") && line["step"] == 10;
+  double logged_weight = 0;
+  for (const auto& line : metrics_lines(run.dir().root())) {
+    if (!line.contains("toy/holdout_weight") || line["step"] != 10) continue;
+    ++evaluations_at_10;
+    logged_weight = line["toy/holdout_weight"].get<double>();
+  }
   EXPECT_EQ(evaluations_at_10, 1);
   EXPECT_EQ(std::filesystem::last_write_time(run.checkpoints().list("toy").front()), before);
+  // Its figures are still reported (wm train all's summary and baselines read them), from the
+  // logged evaluation.
+  const std::optional<double> weight = find_scalar(report.evaluation, "toy/holdout_weight");
+  ASSERT_TRUE(weight.has_value());
+  EXPECT_DOUBLE_EQ(*weight, logged_weight);
+  EXPECT_NE(logged_weight, 0.0);
 }
 
 TEST_F(TrainLoop, ResumingWithoutACheckpointStartsFromScratch) {
@@ -238,7 +249,7 @@ TrainPhase scripted_phase(ToyPhase& toy, std::vector<double> curve) {
   phase.best_metric = "toy/holdout";
   phase.evaluate = [&toy, curve] {
     const size_t i = static_cast<size_t>(toy.evaluations++);
-    return Scalars{{"toy/holdout", curve[std::min(i, curve.size() - 1)]}, {"toy/weight", toy.weight.item<double>()}};
+    return Scalars{{"toy/holdout", curve[std::min(i, curve.size() - 1)]}, {"toy/holdout_weight", toy.weight.item<double>()}};
   };
   return phase;
 }

@@ -39,7 +39,8 @@ std::vector<std::string> figure_names(const std::filesystem::path& metrics, cons
   std::set<std::string> names;
   std::ifstream in(metrics);
   for (std::string line; std::getline(in, line);) {
-    for (const auto& [name, value] : nlohmann::json::parse(line).items()) {
+    const nlohmann::json entry = nlohmann::json::parse(line);  // kept: items() refers into it
+    for (const auto& [name, value] : entry.items()) {
       const bool speed = name.size() > 6 && name.compare(name.size() - 6, 6, "_per_s") == 0;
       if (name.rfind(prefix, 0) == 0 && !speed) names.insert(name);
     }
