@@ -2,16 +2,14 @@
 // this process: 2 ranks with batch b end where 1 rank with batch 2b ends, accumulation
 // micro-steps send nothing, and the start-up checks name what differs.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <functional>
 #include <thread>
 
 #include "dist/bucketed_all_reduce.h"
 #include "dist/data_parallel.h"
+#include "dist/launcher.h"
 #include "dist/process_group.h"
 #include "dynamics/dynamics_test_support.h"
 #include "test_support.h"
@@ -19,23 +17,10 @@
 namespace wm::dist {
 namespace {
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
 // Runs `body(group)` on `world` ranks, one thread each, joined over a fresh port; a failure in
 // any rank's body is reported after all have ended.
 void on_ranks(int world, const std::function<void(ProcessGroup&)>& body) {
-  const int port = free_port();
+  const int port = free_local_port();
   std::vector<std::string> errors(static_cast<size_t>(world));
   std::vector<std::thread> threads;
   for (int rank = 0; rank < world; ++rank) {
