@@ -127,10 +127,15 @@ TEST(Cli, BenchTokenizerComparesWithThePyTorchReference) {
   }
 }
 
-TEST(Cli, WmrunSaysNotYetAndFails) {
-  const auto r = test::run_command(std::string(WM_BINARY_DIR) + "/wmrun");
-  EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.err.find("not yet implemented"), std::string::npos);
+TEST(Cli, WmrunWithoutACommandShowsItsUsageAndFails) {
+  const auto bare = test::run_command(std::string(WM_BINARY_DIR) + "/wmrun");
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_NE(bare.out.find("usage: wmrun"), std::string::npos) << bare.out;
+  const auto help = test::run_command(std::string(WM_BINARY_DIR) + "/wmrun --help");
+  EXPECT_EQ(help.exit_code, 0);
+  const auto flags_only = test::run_command(std::string(WM_BINARY_DIR) + "/wmrun --standalone");
+  EXPECT_EQ(flags_only.exit_code, 2);
+  EXPECT_NE(flags_only.err.find("wmrun: no worker command given"), std::string::npos) << flags_only.err;
 }
 
 }  // namespace
