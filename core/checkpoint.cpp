@@ -153,8 +153,9 @@ std::string Checkpoint::verify(const std::filesystem::path& path) {
   }
 }
 
-Checkpoint Checkpoint::load(const std::filesystem::path& path) {
-  const std::string bytes = read_file(path);
+Checkpoint Checkpoint::load(const std::filesystem::path& path) { return from_bytes(read_file(path), path); }
+
+Checkpoint Checkpoint::from_bytes(const std::string& bytes, const std::filesystem::path& path) {
   const std::string name = "checkpoint " + path.string();
   const uint32_t actual = verify_bytes(bytes, path);
   uint64_t size = 0;

@@ -58,6 +58,9 @@ class Checkpoint {
   // Verifies magic, size and checksum before parsing: a truncated or corrupt file throws an
   // Error that names the file and the problem.
   static Checkpoint load(const std::filesystem::path& path);
+  // The same checks and parsing of a file's bytes read elsewhere (rank 0 reads a checkpoint
+  // and sends it to the other ranks); `path` names it in errors.
+  static Checkpoint from_bytes(const std::string& bytes, const std::filesystem::path& path);
   // Magic, size and checksum only (no parsing): empty when intact, else what is wrong.
   static std::string verify(const std::filesystem::path& path);
 

@@ -160,7 +160,7 @@ namespace {
 // Leaves of a YAML map as (dotted key, value as YAML text), in the map's order.
 void flatten(const YAML::Node& node, const std::string& key, std::vector<std::pair<std::string, std::string>>& leaves) {
   if (node.IsMap()) {
-    for (const auto& item : node) flatten(item.second, key + "." + item.first.as<std::string>(), leaves);
+    for (const auto& item : node) flatten(item.second, (key.empty() ? "" : key + ".") + item.first.as<std::string>(), leaves);
     return;
   }
   YAML::Emitter out;
@@ -176,7 +176,8 @@ std::vector<std::pair<std::string, std::string>> leaves_of(const std::string& ya
   } catch (const YAML::Exception& e) {
     throw Error("a config kept in a checkpoint is not valid YAML: " + e.msg);
   }
-  if (root.IsMap() && root[section]) flatten(root[section], section, leaves);
+  if (section.empty() && root.IsMap()) flatten(root, "", leaves);
+  if (!section.empty() && root.IsMap() && root[section]) flatten(root[section], section, leaves);
   return leaves;
 }
 

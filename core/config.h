@@ -32,8 +32,8 @@ struct ChangedKey {
   std::string old_value, new_value;
 };
 
-// The keys under `section` (e.g. "dynamics_train") that differ between two YAML configs
-// (config_to_yaml's, or a checkpoint's), in the order the old one lists them.
+// The keys under `section` (e.g. "dynamics_train"; "": every section) that differ between two
+// YAML configs (config_to_yaml's, or a checkpoint's), in the order the old one lists them.
 std::vector<ChangedKey> changed_keys(const std::string& old_yaml, const std::string& new_yaml, const std::string& section);
 
 }  // namespace wm::core

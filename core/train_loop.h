@@ -1,10 +1,12 @@
 // One training-loop skeleton for every phase of a run (tokenizer, dynamics, policy): resume
 // from the newest valid checkpoint, optimizer steps up to a target or a time budget, the
 // metrics / evaluation / checkpoint cadence, the final evaluation and save, and rank
-// awareness (rank 0 alone writes metrics and checkpoints). `wm train <part>` runs a phase
-// once to its last step; `wm train all` runs each phase a slice at a time, epoch by epoch.
+// awareness: under data parallelism every rank runs the same loop in step; each step's figures
+// are combined over the ranks (core/ranks.h) and rank 0 alone writes metrics and checkpoints,
+// and every rank restores what rank 0 reads. `wm train <part>` runs a phase once to its last
+// step; `wm train all` runs each phase a slice at a time, epoch by epoch.
 //
-//   RunContext run(config.run, config.log, config.checkpoint, config_yaml, rank);
+//   RunContext run(config.run, config.log, config.checkpoint, config_yaml, ranks);
 //   TrainPhase phase{"dynamics", options, [&] { return trainer.step(); },
 //                    [&] { return trainer.train_step(next_batch()); }, evaluate, save, restore};
 //   resume_phase(run, phase);           // with --resume
@@ -22,6 +24,7 @@
 #include "core/metrics.h"
 #include "core/options.h"
 #include "core/phase_start.h"
+#include "core/ranks.h"
 #include "core/run_dir.h"
 #include "core/training_options.h"
 
@@ -30,8 +33,10 @@ namespace wm::core {
 // What every phase of a run shares: its folder, metrics, checkpoints and cadences.
 class RunContext {
  public:
-  // Creates the run folder; rank 0 opens metrics.jsonl (and TensorBoard).
-  RunContext(const RunOptions& run, LogOptions log, CheckpointOptions checkpoint, std::string config_yaml, int rank = 0);
+  // Creates the run folder; rank 0 opens metrics.jsonl (and TensorBoard). `ranks`: the job's
+  // processes (none: a job of one).
+  RunContext(const RunOptions& run, LogOptions log, CheckpointOptions checkpoint, std::string config_yaml,
+             std::shared_ptr<Ranks> ranks = nullptr);
 
   const RunDir& dir() const { return dir_; }
   const LogOptions& log() const { return log_; }
@@ -41,12 +46,31 @@ class RunContext {
   // The config as the data completed it (e.g. the dynamics model's vocabulary): what later
   // checkpoints store.
   void set_config_yaml(std::string yaml) { config_yaml_ = std::move(yaml); }
-  int rank() const { return rank_; }
-  bool writes() const { return rank_ == 0; }
+  Ranks& ranks() const { return *ranks_; }
+  const std::shared_ptr<Ranks>& shared_ranks() const { return ranks_; }
+  int rank() const { return ranks_->rank(); }
+  bool writes() const { return rank() == 0; }
+  // A checkpoint just restored rank 0's random streams on every rank: the other ranks take
+  // their own again (diverge_random_stream), salted with `step`.
+  void diverge_random_stream(int64_t step) const;
   // Seconds since this context was made (the "time_s" of every metrics line).
   double elapsed_s() const;
-  // Writes a metrics line on rank 0 (with time_s added); nothing elsewhere.
-  void write_metrics(int64_t step, Scalars scalars);
+  // Collective: the figures combined over the ranks (combine_figures), written as a metrics
+  // line by rank 0 (with time_s added). Returns what was written.
+  Scalars write_metrics(int64_t step, Scalars scalars);
+  // A metrics line of figures already the same on every rank (rank 0; elsewhere nothing).
+  void write_combined_metrics(int64_t step, Scalars scalars);
+  // Collective: rank 0 writes the run's config files (RunDir::write_config).
+  void write_config(const std::string& yaml, const std::string& command);
+  // Collective: `work` run on rank 0 alone, its text returned on every rank; whatever it throws
+  // there is thrown on every rank as wm::core::Error with its message (the others would
+  // otherwise wait for a broadcast that never comes). One process: just `work()`.
+  std::string from_rank0(const std::function<std::string()>& work);
+  // Collective: the checkpoint at `path` as rank 0 reads it, on every rank (the others need
+  // not see rank 0's files). Throws wm::core::Error on every rank when rank 0 cannot read it.
+  Checkpoint checkpoint_from_rank0(const std::filesystem::path& path);
+  // Collective: the newest valid checkpoint of `kind` that rank 0 finds, on every rank.
+  std::optional<Checkpoint> latest_checkpoint_from_rank0(const std::string& kind);
   // See MetricsWriter::drop_after (rank 0; elsewhere nothing).
   int64_t drop_metrics_after(const std::string& phase, int64_t step);
 
@@ -70,7 +94,8 @@ class RunContext {
   CheckpointOptions checkpoint_;
   CheckpointDir checkpoints_;
   std::string config_yaml_;
-  int rank_;
+  uint64_t seed_;
+  std::shared_ptr<Ranks> ranks_;
   std::unique_ptr<MetricsWriter> metrics_;
   std::map<std::string, BestEvaluation> best_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
@@ -123,7 +148,8 @@ struct PhaseReport {
 // is then best long before the schedule ends.
 PhaseReport run_phase(RunContext& run, const TrainPhase& phase, int64_t until_step);
 
-// A checkpoint of the phase at its current step (rank 0; elsewhere nothing, and an empty path).
+// A checkpoint of the phase at its current step, written by rank 0 (elsewhere an empty path);
+// collective: every rank waits until it is on disk.
 std::filesystem::path save_phase(RunContext& run, const TrainPhase& phase);
 
 }  // namespace wm::core

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -65,6 +66,8 @@ std::vector<DumpUnit> find_units(const std::vector<std::filesystem::path>& input
           it.disable_recursion_pending();
         }
       }
+      // Directory order is the file system's: sorted, every rank splits the same list.
+      std::sort(stores.begin(), stores.end());
     }
     for (const auto& dir : stores) {
       auto store = std::make_shared<const EpisodeStore>(dir, EpisodeStore::Mode::kRead);
@@ -269,7 +272,10 @@ TokenDumpResult dump_tokens(const std::vector<std::filesystem::path>& inputs, co
                             const TokenizerIdentity& tokenizer, const FrameEncoder& encode, const TokenDumpOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   core::ensure_directory(out);
-  if (const int removed = remove_partial_shards(out); removed > 0) {
+  const bool one_rank = options.world_size <= 1;
+  // One process: every partial shard is an interrupted run's. Under a launcher the other ranks'
+  // may be being written now: each rank clears only its own sources' (below).
+  if (const int removed = one_rank ? remove_partial_shards(out) : 0; removed > 0) {
     spdlog::info("removed {} partial shard(s) an interrupted run left in {}", removed, out.string());
   }
 
@@ -279,6 +285,7 @@ TokenDumpResult dump_tokens(const std::vector<std::filesystem::path>& inputs, co
   const std::vector<DumpUnit> found = find_units(inputs, options.video.glob);
   for (size_t i = 0; i < found.size(); ++i) {
     if (static_cast<int>(i % static_cast<size_t>(std::max(1, options.world_size))) != options.rank) continue;
+    if (!one_rank) std::filesystem::remove_all(out / (found[i].name + ".tmp"));
     ++result.sources;
     const auto meta = read_shard_meta(out / found[i].name);
     if (!options.force && meta && meta->tokenizer_hash == tokenizer.hash && meta->source == found[i].source.string()) {

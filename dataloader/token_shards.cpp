@@ -3,7 +3,13 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <stdexcept>
@@ -138,7 +144,28 @@ int remove_partial_shards(const std::filesystem::path& root) {
   return removed;
 }
 
+namespace {
+
+// An exclusive flock held for its lifetime (released by the kernel if the process dies).
+class ManifestLock {
+ public:
+  explicit ManifestLock(const std::filesystem::path& root) : fd_(::open((root / ".manifest.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)) {
+    if (fd_ < 0) throw core::Error("cannot open " + (root / ".manifest.lock").string() + ": " + std::strerror(errno));
+    while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+    }
+  }
+  ~ManifestLock() { ::close(fd_); }
+  ManifestLock(const ManifestLock&) = delete;
+  ManifestLock& operator=(const ManifestLock&) = delete;
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
 TokenManifest rebuild_token_manifest(const std::filesystem::path& root, const TokenizerIdentity& tokenizer) {
+  const ManifestLock lock(root);
   TokenManifest manifest;
   manifest.tokenizer = tokenizer;
   for (const auto& entry : std::filesystem::directory_iterator(root)) {

@@ -68,7 +68,9 @@ struct TokenManifest {
 };
 
 // Lists every complete shard under `root` whose tokenizer hash is `tokenizer.hash` and
-// writes manifest.json atomically.
+// writes manifest.json atomically. Rebuilds are serialized by a lock on <root>/.manifest.lock:
+// the ranks of a launched dump each rebuild when their share is done, and the last one lists
+// every rank's shards.
 TokenManifest rebuild_token_manifest(const std::filesystem::path& root, const TokenizerIdentity& tokenizer);
 TokenManifest read_token_manifest(const std::filesystem::path& root);
 // Whether `root` holds a token dump (a manifest.json of this format).

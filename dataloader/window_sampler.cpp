@@ -12,6 +12,9 @@ namespace wm::dataloader {
 
 WindowSampler::WindowSampler(std::shared_ptr<const WindowSource> source, WindowSamplerOptions options)
     : source_(std::move(source)), options_(options), rng_(options.seed), next_batch_(options.first_batch) {
+  if (options_.ranks < 1 || options_.rank < 0 || options_.rank >= options_.ranks) {
+    throw core::Error("window sampler: rank " + std::to_string(options_.rank) + " of " + std::to_string(options_.ranks) + " is not a rank of the job");
+  }
   if (options_.first_batch < 0) throw core::Error("window sampler: first_batch = " + std::to_string(options_.first_batch) + " is negative");
   if (options_.window < 1 || options_.batch < 1) {
     throw core::Error("window sampler: window (" + std::to_string(options_.window) + ") and batch (" +
@@ -58,7 +61,7 @@ WindowBatch WindowSampler::allocate() const {
 WindowBatch WindowSampler::sample() {
   const int64_t n = source_->num_episodes();
   if (n == 0) throw core::Error("window sampler: the source has no episodes yet");
-  rng_.seed(core::seed_for(options_.seed, static_cast<uint64_t>(next_batch_++)));
+  rng_.seed(core::seed_for(options_.seed, static_cast<uint64_t>(next_batch_++ * options_.ranks + options_.rank)));
   WindowBatch batch = allocate();
   const int64_t l = options_.window;
   const int64_t recent_first =

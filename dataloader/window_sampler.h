@@ -36,6 +36,10 @@ struct WindowSamplerOptions {
   // batch first_batch. A trainer resumed at step s starts its sampler at batch s and sees
   // the batches the uninterrupted run saw.
   int64_t first_batch = 0;
+  // Data parallelism: rank `rank` of `ranks` draws its batch k from (seed, k * ranks + rank), so
+  // the ranks together draw one process's sequence of batches, interleaved, none twice.
+  int64_t rank = 0;
+  int64_t ranks = 1;
 };
 
 class WindowSampler {

@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "core/config.h"
 #include "core/error.h"
 
 namespace wm::dist {
@@ -17,6 +18,19 @@ void check_same_config(ProcessGroup& group, const std::string& config_yaml) {
   const std::vector<std::string> all = group.all_gather_text("config", config_yaml);
   for (int rank = 1; rank < static_cast<int>(all.size()); ++rank) {
     if (all[static_cast<size_t>(rank)] == all[0]) continue;
+    // The first key that differs, named; where the texts are not configs, the first line.
+    std::vector<core::ChangedKey> keys;
+    try {
+      keys = core::changed_keys(all[0], all[static_cast<size_t>(rank)], "");
+    } catch (const core::Error&) {
+    }
+    if (!keys.empty()) {
+      const core::ChangedKey& k = keys.front();
+      throw core::Error("the ranks' configs differ: " + k.key + " is " + (k.new_value.empty() ? "(unset)" : k.new_value) + " on rank " +
+                        std::to_string(rank) + " but " + (k.old_value.empty() ? "(unset)" : k.old_value) + " on rank 0" +
+                        (keys.size() > 1 ? " (and " + std::to_string(keys.size() - 1) + " more key(s))" : "") +
+                        "; every rank must run the same config");
+    }
     std::istringstream mine(all[static_cast<size_t>(rank)]), first(all[0]);
     std::string a, b;
     int line = 0;
@@ -30,17 +44,6 @@ void check_same_config(ProcessGroup& group, const std::string& config_yaml) {
       }
     }
   }
-}
-
-core::Scalars average_over_ranks(ProcessGroup& group, core::Scalars scalars) {
-  if (group.world_size() == 1 || scalars.empty()) return scalars;
-  std::vector<double> values;
-  for (const auto& [name, value] : scalars) values.push_back(value);
-  at::Tensor t = at::tensor(values, at::kDouble).to(group.device());
-  group.all_reduce_sum(t);
-  t = t.cpu() / static_cast<double>(group.world_size());
-  for (size_t i = 0; i < scalars.size(); ++i) scalars[i].second = t[static_cast<int64_t>(i)].item<double>();
-  return scalars;
 }
 
 }  // namespace wm::dist

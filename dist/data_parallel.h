@@ -1,5 +1,5 @@
 // What data-parallel training does around the gradient all-reduce: the same weights on every
-// rank at the start, the same config everywhere, and logged figures averaged over the ranks.
+// rank at the start and the same config everywhere (figures: core::combine_figures).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -7,7 +7,6 @@
 #include <string>
 #include <vector>
 
-#include "core/metrics.h"
 #include "dist/process_group.h"
 
 namespace wm::dist {
@@ -18,9 +17,5 @@ void broadcast_from_rank0(ProcessGroup& group, std::vector<at::Tensor> tensors);
 // Throws wm::core::Error on every rank when a rank's resolved config differs from rank 0's,
 // naming the first line that differs (e.g. `dynamics.width: 256` on rank 1 against `128`).
 void check_same_config(ProcessGroup& group, const std::string& config_yaml);
-
-// The figures of a step, each averaged over the ranks (every rank logs the same names in the
-// same order: one all-reduce for all of them).
-core::Scalars average_over_ranks(ProcessGroup& group, core::Scalars scalars);
 
 }  // namespace wm::dist

@@ -15,15 +15,19 @@ namespace wm::dist {
 
 namespace {
 
-// c10d reports a timeout or a lost peer as c10::Error (DistBackendError and friends): one line
-// naming what this rank was doing.
+// c10d reports a timeout or a lost peer as c10::Error (DistBackendError and friends), Gloo's
+// transport as its own exceptions (gloo::IoException): one line naming what this rank was doing.
 template <class F>
 auto named(const std::string& what, const WorkerEnv& env, F&& f) {
+  const std::string doing = "rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) + ": " + what + " failed: ";
   try {
     return f();
+  } catch (const core::Error&) {
+    throw;
   } catch (const c10::Error& e) {
-    throw core::Error("rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) + ": " + what + " failed: " +
-                      e.what_without_backtrace());
+    throw core::Error(doing + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw core::Error(doing + e.what());
   }
 }
 

@@ -84,6 +84,11 @@ DynamicsBatch DynamicsTrainer::to_device(const DynamicsBatch& b) const {
 
 void DynamicsTrainer::set_gradient_sync(const core::GradientSyncFactory& make) { gradient_sync_ = make(model_->parameters()); }
 
+void DynamicsTrainer::share_across(const std::shared_ptr<core::Ranks>& ranks) {
+  core::broadcast_module(*ranks, *model_);
+  set_gradient_sync(ranks->gradient_sync());
+}
+
 core::Scalars DynamicsTrainer::train_step(const DynamicsBatch& host_batch) {
   const auto start = std::chrono::steady_clock::now();
   const double lr = learning_rate();

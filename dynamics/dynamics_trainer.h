@@ -15,6 +15,7 @@
 #include "core/gradient_sync.h"
 #include "core/host_memory.h"
 #include "core/metrics.h"
+#include "core/ranks.h"
 #include "core/training_options.h"
 #include "dynamics/world_model.h"
 
@@ -53,6 +54,9 @@ class DynamicsTrainer {
   // Data parallelism: the step's gradients go through a GradientSync of `make` from now on
   // (one process: LocalGradients, the default).
   void set_gradient_sync(const core::GradientSyncFactory& make);
+  // Data parallelism over `ranks` (collective): rank 0's model on every rank, and gradients
+  // averaged at the step's boundary (the accumulation micro-steps send nothing).
+  void share_across(const std::shared_ptr<core::Ranks>& ranks);
 
   int64_t step() const { return step_; }
   double learning_rate() const;

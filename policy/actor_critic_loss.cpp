@@ -45,17 +45,21 @@ Trajectory TrajectorySteps::stack() const {
   return t;
 }
 
-ActorCriticTargets actor_critic_targets(const Trajectory& t, const PolicyTrainOptions& options, double& return_scale) {
+ActorCriticTargets actor_critic_targets(const Trajectory& t, const PolicyTrainOptions& options, double& return_scale, core::Ranks* ranks) {
   torch::NoGradGuard no_grad;
   ActorCriticTargets targets;
   const int64_t H = t.rewards.size(1);
   // λ-returns of the rewards, bootstrapped by the (frozen) values.
   targets.returns = lambda_returns(t.rewards, t.continues, t.values.detach(), options.gamma, options.lambda);  // [B, H]
-  const at::Tensor lived = t.alive > 0;
+  // Batch statistics are the job's: under data parallelism every rank's rows, in rank order
+  // ([ranks * B, H]), so each rank scales by the same numbers, those of one process's batch.
+  auto job_rows = [&](const at::Tensor& rows) { return ranks ? core::gather_rows(*ranks, rows.contiguous()) : rows; };
+  const at::Tensor job_alive = job_rows(t.alive);
+  targets.alive_steps_per_rank = std::max(1.0, job_alive.sum().item<double>() / (ranks ? ranks->world_size() : 1));
   if (options.normalize_returns) {
     // DreamerV3: divide by the spread of returns (5th to 95th percentile), tracked with an
     // EMA, but never scale small returns up.
-    const at::Tensor flat = targets.returns.masked_select(lived);
+    const at::Tensor flat = job_rows(targets.returns).masked_select(job_alive > 0);
     const at::Tensor q = torch::quantile(flat, torch::tensor({0.05, 0.95}, flat.options()));
     const double range = (q[1] - q[0]).item<double>();
     return_scale = return_scale <= 0 ? range : 0.99 * return_scale + 0.01 * range;
@@ -65,9 +69,10 @@ ActorCriticTargets actor_critic_targets(const Trajectory& t, const PolicyTrainOp
   if (options.normalize_advantages) {
     // Mean and spread weighted by the chance each step was reached (a dream's nearly ended
     // steps count little, as in the loss).
-    const at::Tensor w = t.alive / t.alive.sum().clamp_min(1e-6);
-    const at::Tensor mean = (w * targets.advantages).sum();
-    const at::Tensor spread = (w * (targets.advantages - mean).pow(2)).sum().sqrt();
+    const at::Tensor w = job_alive / job_alive.sum().clamp_min(1e-6);
+    const at::Tensor advantages = job_rows(targets.advantages);
+    const at::Tensor mean = (w * advantages).sum();
+    const at::Tensor spread = (w * (advantages - mean).pow(2)).sum().sqrt();
     targets.advantages = (targets.advantages - mean) / (spread + 1e-6);
   }
   targets.old_log_probs = t.log_probs.detach();
@@ -78,7 +83,7 @@ ActorCriticLoss actor_critic_loss(const Trajectory& t, const ActorCriticTargets&
                                   const PolicyOptions& policy_options) {
   const int64_t H = t.rewards.size(1);
   const at::Tensor& weight = t.alive;
-  const at::Tensor alive_steps = weight.sum().clamp_min(1.0);
+  const double steps = targets.alive_steps_per_rank;
   const at::Tensor& advantages = targets.advantages;
 
   // REINFORCE with the value as baseline, written as PPO's clipped surrogate: on the pass
@@ -87,15 +92,14 @@ ActorCriticLoss actor_critic_loss(const Trajectory& t, const ActorCriticTargets&
   const at::Tensor ratio = torch::exp(t.log_probs - targets.old_log_probs);  // [B, H]
   const at::Tensor clipped = ratio.clamp(1.0 - options.clip_ratio, 1.0 + options.clip_ratio);
   const at::Tensor surrogate = torch::min(ratio * advantages, clipped * advantages);
-  const at::Tensor actor_loss = -(weight * surrogate).sum() / alive_steps;
-  const at::Tensor entropy = (weight * t.entropies).sum() / alive_steps;
+  const at::Tensor actor_loss = -(weight * surrogate).sum() / steps;
+  const at::Tensor entropy = (weight * t.entropies).sum() / steps;
   const at::Tensor value_error = t.values.narrow(1, 0, H) - targets.returns;
   const at::Tensor regression_error = value_regression_error(t.values.narrow(1, 0, H), targets.returns, policy_options);
-  const at::Tensor value_loss = 0.5 * (weight * regression_error.pow(2)).sum() / alive_steps;
+  const at::Tensor value_loss = 0.5 * (weight * regression_error.pow(2)).sum() / steps;
 
   ActorCriticLoss loss;
   loss.total = actor_loss - options.entropy_weight * entropy + value_loss;
-  const double steps = alive_steps.item<double>();
   const at::Tensor was_clipped = ((ratio - 1.0).abs() > options.clip_ratio).to(weight.scalar_type());
   loss.scalars = {{"policy/loss", loss.total.item<double>()},
                   {"policy/actor_loss", actor_loss.item<double>()},
@@ -126,8 +130,8 @@ void relive(ActorCritic& policy, Trajectory& t) {
 }
 
 core::Scalars update_actor_critic(ActorCritic& policy, torch::optim::Optimizer& optimizer, core::GradientSync& sync, Trajectory& t,
-                                  const PolicyTrainOptions& options, double& return_scale) {
-  const ActorCriticTargets targets = actor_critic_targets(t, options, return_scale);
+                                  const PolicyTrainOptions& options, double& return_scale, core::Ranks* ranks) {
+  const ActorCriticTargets targets = actor_critic_targets(t, options, return_scale, ranks);
   core::Scalars first;
   for (int64_t epoch = 0; epoch < options.epochs; ++epoch) {
     if (epoch > 0) relive(policy, t);

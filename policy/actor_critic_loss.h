@@ -14,6 +14,7 @@
 
 #include "core/gradient_sync.h"
 #include "core/metrics.h"
+#include "core/ranks.h"
 #include "policy/actor_critic.h"
 #include "policy/policy_options.h"
 
@@ -54,11 +55,18 @@ struct ActorCriticTargets {
   at::Tensor advantages;      // [B, H]: returns - values, scaled as the options say
   at::Tensor old_log_probs;   // [B, H]: of the policy that lived the steps
   double scale = 1.0;         // what the advantages were divided by
+  // What the loss's sums over steps divide by: the job's alive steps over its ranks (one
+  // process: its own), so that averaging the ranks' gradients gives one process's gradient of
+  // the whole batch even when the ranks' dreams end at different steps.
+  double alive_steps_per_rank = 1.0;
 };
 
 // `return_scale`: the running 5th-95th percentile range of returns that normalize_returns
 // divides advantages by (DreamerV3); updated here, kept by the caller (it is checkpointed).
-ActorCriticTargets actor_critic_targets(const Trajectory& t, const PolicyTrainOptions& options, double& return_scale);
+// `ranks` (data parallelism): the percentiles and the advantages' mean and spread are taken over
+// every rank's batch, so return_scale and the scaling stay the same on every rank.
+ActorCriticTargets actor_critic_targets(const Trajectory& t, const PolicyTrainOptions& options, double& return_scale,
+                                        core::Ranks* ranks = nullptr);
 
 // The loss of one pass: t's log_probs, entropies and values are this pass's (with gradients);
 // `policy_options` says in which scale the critic regresses (symlog_value).
@@ -74,6 +82,6 @@ void relive(ActorCritic& policy, Trajectory& t);
 // policy/actor_grad_norm, policy/critic_grad_norm) before clipping, with
 // policy/clip_fraction from the last pass (the share of steps whose ratio left the clip range).
 core::Scalars update_actor_critic(ActorCritic& policy, torch::optim::Optimizer& optimizer, core::GradientSync& sync, Trajectory& t,
-                                  const PolicyTrainOptions& options, double& return_scale);
+                                  const PolicyTrainOptions& options, double& return_scale, core::Ranks* ranks = nullptr);
 
 }  // namespace wm::policy

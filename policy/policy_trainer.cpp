@@ -43,6 +43,12 @@ void PolicyTrainer::set_world_model(dynamics::WorldModel world_model) {
 
 void PolicyTrainer::set_gradient_sync(const core::GradientSyncFactory& make) { gradient_sync_ = make(policy_->parameters()); }
 
+void PolicyTrainer::share_across(const std::shared_ptr<core::Ranks>& ranks) {
+  core::broadcast_module(*ranks, *policy_);
+  set_gradient_sync(ranks->gradient_sync());
+  ranks_ = ranks;
+}
+
 core::Scalars PolicyTrainer::train_step(const dynamics::DynamicsBatch& starts) {
   const auto start = std::chrono::steady_clock::now();
   const double lr = options_.learning_rate(step_);
@@ -60,7 +66,7 @@ core::Scalars PolicyTrainer::train_step(const dynamics::DynamicsBatch& starts) {
   const double imagine_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ImaginedRollout& r = rollout_;
 
-  core::Scalars scalars = update_actor_critic(policy_, *optimizer_, *gradient_sync_, r, options_, return_scale_);
+  core::Scalars scalars = update_actor_critic(policy_, *optimizer_, *gradient_sync_, r, options_, return_scale_, ranks_.get());
   ++step_;
 
   scalars.insert(scalars.end(), {{"policy/imagined_return", (r.alive * r.rewards).sum(1).mean().item<double>()},

@@ -12,6 +12,7 @@
 #include "core/checkpoint.h"
 #include "core/gradient_sync.h"
 #include "core/metrics.h"
+#include "core/ranks.h"
 #include "dynamics/imagination.h"
 #include "dynamics/world_model.h"
 #include "policy/actor_critic.h"
@@ -40,6 +41,10 @@ class PolicyTrainer {
   // Data parallelism: the update's gradients go through a GradientSync of `make` from now on
   // (one process: LocalGradients, the default).
   void set_gradient_sync(const core::GradientSyncFactory& make);
+  // Data parallelism over `ranks` (collective): rank 0's policy on every rank, gradients
+  // averaged at the update's boundary, the return and advantage scaling taken over every
+  // rank's dreams. Each rank dreams from its own starts with its own draws (set_dream_seed).
+  void share_across(const std::shared_ptr<core::Ranks>& ranks);
 
   // The run's seed (run.seed): the dreams' draws follow it (0 until set).
   void set_dream_seed(uint64_t seed) { dream_seed_ = seed; }
@@ -62,6 +67,7 @@ class PolicyTrainer {
   c10::Device device_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   std::unique_ptr<core::GradientSync> gradient_sync_ = std::make_unique<core::LocalGradients>();
+  std::shared_ptr<core::Ranks> ranks_;  // none: one process
   std::optional<dynamics::Imagination> dream_;  // made at the first batch (its size fixes the cache)
   uint64_t dream_seed_ = 0;
   double return_scale_ = 0;                      // EMA of the 5th-95th percentile range of returns

@@ -91,6 +91,13 @@ void TokenizerTrainer::set_gradient_sync(const core::GradientSyncFactory& make) 
   if (discriminator_) discriminator_gradient_sync_ = make(discriminator_->parameters());
 }
 
+void TokenizerTrainer::share_across(const std::shared_ptr<core::Ranks>& ranks) {
+  core::broadcast_module(*ranks, *model_);
+  if (discriminator_) core::broadcast_module(*ranks, *discriminator_);
+  set_gradient_sync(ranks->gradient_sync());
+  model_->quantizer()->share_across(ranks);
+}
+
 core::Scalars TokenizerTrainer::train_step(const torch::Tensor& frames) {
   const double lr = learning_rate();
   core::set_learning_rate(*optimizer_, lr);

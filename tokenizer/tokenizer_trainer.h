@@ -13,6 +13,7 @@
 #include "core/config_schema.h"
 #include "core/device.h"
 #include "core/gradient_sync.h"
+#include "core/ranks.h"
 #include "core/host_memory.h"
 #include "core/metrics.h"
 #include "core/training_options.h"
@@ -62,6 +63,11 @@ class TokenizerTrainer {
   // Data parallelism: the autoencoder's and the discriminator's gradients each go through a
   // GradientSync of `make` from now on (one process: LocalGradients, the default).
   void set_gradient_sync(const core::GradientSyncFactory& make);
+  // Data parallelism over `ranks` (collective): rank 0's weights and codebook on every rank,
+  // gradients averaged at the step's boundary, the codebook's statistics summed and its
+  // restarts drawn once for all (VectorQuantizer::share_across), so every rank keeps the same
+  // model.
+  void share_across(const std::shared_ptr<core::Ranks>& ranks);
 
   int64_t step() const { return step_; }
   double learning_rate() const;

@@ -42,7 +42,12 @@ QuantizerOutput VectorQuantizerImpl::forward(const torch::Tensor& z) {
     torch::NoGradGuard no_grad;
     torch::Tensor counts = torch::bincount(tokens, /*weights=*/{}, vocab_size_).to(flat.dtype());
     torch::Tensor sums = torch::zeros({vocab_size_, d}, flat.options()).index_add_(0, tokens, flat.detach());
-    if (reduce_statistics) reduce_statistics(counts, sums);
+    if (ranks_) {
+      torch::Tensor both = torch::cat({counts.unsqueeze(1), sums}, 1);  // [V, 1 + D]: one all-reduce
+      ranks_->sum(both);
+      counts = both.select(1, 0).contiguous();
+      sums = both.narrow(1, 1, d).contiguous();
+    }
     ema_update(counts, sums);
     recent_counts_.add_(counts);
     last_inputs_ = flat.detach();
@@ -83,11 +88,19 @@ int64_t VectorQuantizerImpl::restart_dead_codes(double* usage) {
   const torch::Tensor dead = (recent_counts_ == 0).nonzero().squeeze(1);
   if (usage) *usage = 1.0 - static_cast<double>(dead.numel()) / static_cast<double>(vocab_size_);
   const int64_t n = dead.numel();
+  // The counts are the same on every rank (summed in forward): so are `dead` and this branch.
   if (n > 0 && last_inputs_.defined() && last_inputs_.size(0) > 0) {
     // Each dead code becomes a (slightly perturbed) encoder output of the last batch, so it
-    // sits where the data is and wins some lookups at once.
-    const torch::Tensor pick = torch::randint(last_inputs_.size(0), {n}, torch::TensorOptions().dtype(torch::kLong).device(last_inputs_.device()));
-    const torch::Tensor fresh = unit_rows(last_inputs_.index_select(0, pick) + 0.01 * torch::randn({n, code_dim_}, last_inputs_.options()));
+    // sits where the data is and wins some lookups at once. Under data parallelism the batch is
+    // every rank's ([ranks * N, D], in rank order: one process's batch of them all), and rank
+    // 0's draw goes to all.
+    const torch::Tensor candidates = ranks_ ? core::gather_rows(*ranks_, last_inputs_) : last_inputs_;  // [N', D]
+    torch::Tensor fresh = torch::empty({n, code_dim_}, candidates.options());
+    if (!ranks_ || ranks_->rank() == 0) {  // the others draw nothing: they receive
+      const torch::Tensor pick = torch::randint(candidates.size(0), {n}, torch::TensorOptions().dtype(torch::kLong).device(candidates.device()));
+      fresh = unit_rows(candidates.index_select(0, pick) + 0.01 * torch::randn({n, code_dim_}, candidates.options()));
+    }
+    if (ranks_) ranks_->broadcast_from_rank0({fresh});
     codebook_.index_copy_(0, dead, fresh);
     ema_sum_.index_copy_(0, dead, fresh);
     ema_count_.index_fill_(0, dead, 1.0);

@@ -5,7 +5,9 @@
 
 #include <torch/nn/module.h>
 
-#include <functional>
+#include <memory>
+
+#include "core/ranks.h"
 
 #include "tokenizer/tokenizer_options.h"
 
@@ -32,9 +34,11 @@ class VectorQuantizerImpl : public torch::nn::Module {
   // returns how many were restarted. `usage` is the share of codes used in that span.
   int64_t restart_dead_codes(double* usage);
 
-  // Before the EMA update, per-batch statistics pass through this hook: a data-parallel
-  // wrapper all-reduces them here so every rank keeps the same codebook.
-  std::function<void(torch::Tensor& counts, torch::Tensor& sums)> reduce_statistics;
+  // Data parallelism: from now on each batch's statistics are summed over `ranks` before the
+  // EMA update (the update of one process seeing every rank's batch), and restarts draw from
+  // every rank's latest encoder outputs on rank 0, which sends the new vectors to all: every
+  // rank keeps the same codebook.
+  void share_across(std::shared_ptr<core::Ranks> ranks) { ranks_ = std::move(ranks); }
 
   const torch::Tensor& codebook() const { return codebook_; }
   // Usage counts since the last restart check, and the latest normalized encoder outputs.
@@ -54,6 +58,7 @@ class VectorQuantizerImpl : public torch::nn::Module {
   torch::Tensor ema_sum_;        // [V, D]
   torch::Tensor recent_counts_;  // [V]
   torch::Tensor last_inputs_;    // [N, D] normalized encoder outputs of the last training batch
+  std::shared_ptr<core::Ranks> ranks_;  // none: one process
 };
 TORCH_MODULE(VectorQuantizer);
 

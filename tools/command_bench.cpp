@@ -6,6 +6,7 @@
 #include <memory>
 #include <unistd.h>
 
+#include "bench/allreduce_bench.h"
 #include "bench/bench_record.h"
 #include "bench/decode_bench.h"
 #include "bench/dump_bench.h"
@@ -156,6 +157,43 @@ void add_bench_command(CLI::App& app) {
       spdlog::warn("bench decode: {} does not exist; nothing measured", decode->options.video.string());
     }
     for (const auto& record : records) bench::print_record(record, decode->json);
+  });
+
+  struct AllreduceArgs {
+    bool json = false;
+    std::string worker;  // set by the bench itself for the processes it launches
+    bench::AllreduceBenchOptions options;
+  };
+  auto allreduce = std::make_shared<AllreduceArgs>();
+  CLI::App* allreduce_cmd = bench->add_subcommand(
+      "allreduce", "Data-parallel world-model training on 1 and 2 ranks (wmrun workers, Gloo): tokens/s against one rank, bucketed "
+                   "all-reduce overlapped with backward against one all-reduce per parameter, the share of communication hidden");
+  allreduce_cmd->add_flag("--json", allreduce->json, "one JSON object per line");
+  allreduce_cmd->add_option("--ranks", allreduce->options.ranks, "job sizes, each launched on this machine, e.g. 1,2")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  allreduce_cmd->add_option("--steps", allreduce->options.steps, "timed optimizer steps per variant")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1000}));
+  allreduce_cmd->add_option("--batch", allreduce->options.batch, "windows per rank and step")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1024}));
+  allreduce_cmd->add_option("--bucket-mb", allreduce->options.bucket_mb, "gradient bucket size")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 4096.0));
+  allreduce_cmd->add_flag("--iris", allreduce->options.iris, "IRIS's model size instead of the demo's");
+  allreduce_cmd->add_option("--timeout", allreduce->options.timeout_s, "seconds the workers wait for each other")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 86400.0));
+  allreduce_cmd->add_option("--worker", allreduce->worker, "(internal) run as a launched worker, rank 0 writing its figures here")
+      ->group("");
+  allreduce_cmd->callback([allreduce] {
+    if (!allreduce->worker.empty()) {
+      bench::run_allreduce_worker(allreduce->options, allreduce->worker);
+      return;
+    }
+    for (const auto& record : bench::run_allreduce_bench(allreduce->options)) bench::print_record(record, allreduce->json);
   });
 
   struct DynamicsArgs {

@@ -18,9 +18,11 @@
 #include "core/run_dir.h"
 #include "dataloader/token_dump.h"
 #include "dataloader/token_import.h"
+#include "dist/worker_env.h"
 #include "tokenizer/tokenizer_checkpoint.h"
 #include "tools/checkpoint_paths.h"
 #include "tools/commands.h"
+#include "tools/training_run.h"
 #include "tools/wm_config.h"
 #include "viz/video_writer.h"
 
@@ -36,11 +38,6 @@ struct DumpArgs {
   bool force = false;
 };
 
-int env_int(const char* name, int fallback) {
-  const char* value = std::getenv(name);
-  return value ? std::atoi(value) : fallback;
-}
-
 dataloader::TokenizerIdentity identity_of(const tokenizer::LoadedTokenizer& loaded, const std::string& checkpoint) {
   const auto& o = loaded.model->options();
   return {checkpoint, loaded.content_hash, o.grid_height(), o.grid_width(), o.vocab_size, o.height, o.width};
@@ -51,9 +48,13 @@ void run_dump(const DumpArgs& args) {
   if (inputs.empty()) throw core::Error("wm tokens dump: no input given (videos, image folders, episode stores, or folders of them)");
   const LoadedConfig loaded = load_wm_config(args.config_file, overrides);
   const WmConfig& config = loaded.config;
-  core::init_logging(config.log, {}, /*rank=*/0);
-  core::configure_threads(config.run.threads, /*local_world_size=*/1);
-  const c10::Device device = core::resolve_device(config.run.device);
+  // Under a launcher (wmrun, torchrun, srun, mpirun) each rank takes every world_size-th source;
+  // no collective is needed: shards are folders of their own, and the manifest rebuilt under a
+  // lock by each rank at its end lists them all once the last rank is done.
+  const dist::WorkerEnv env = dist::worker_env();
+  core::init_logging(config.log, {}, env.rank);
+  core::configure_threads(config.run.threads, env.local_world_size);
+  const c10::Device device = training_device(config);
 
   // The tokenizer first: a checkpoint that does not load stops the run before any work.
   const std::filesystem::path checkpoint = resolve_checkpoint(args.tokenizer, "tokenizer");
@@ -71,8 +72,8 @@ void run_dump(const DumpArgs& args) {
   options.batch = args.batch > 0 ? args.batch : dataloader::auto_dump_batch(device.is_cuda());
   options.decode_threads = args.decode_threads;
   options.force = args.force;
-  options.rank = env_int("RANK", 0);  // set by the launcher
-  options.world_size = env_int("WORLD_SIZE", 1);
+  options.rank = env.rank;
+  options.world_size = env.world_size;
   spdlog::info("tokenizer {} ({}x{} frames -> {}x{} tokens of {}, hash {}) on {}", checkpoint.string(), identity.frame_height,
                identity.frame_width, identity.grid_height, identity.grid_width, identity.vocab_size, identity.hash.substr(0, 12),
                device.str());

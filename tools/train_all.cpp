@@ -8,10 +8,12 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <sstream>
 
 #include "core/config.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/seed_mix.h"
 #include "core/train_loop.h"
 #include "dataloader/window_sampler.h"
 #include "dynamics/dynamics_trainer.h"
@@ -44,10 +46,10 @@ struct LoopState {
   bool has(const std::string& phase) const { return std::find(done.begin(), done.end(), phase) != done.end(); }
   bool has_trained(const std::string& phase) const { return std::find(trained.begin(), trained.end(), phase) != trained.end(); }
 
-  static std::optional<LoopState> load(const std::filesystem::path& path, const LoopOptions& loop) {
-    if (!std::filesystem::exists(path)) return std::nullopt;
+  // The state in `text`, as read from `path`.
+  static LoopState parse(const std::string& text, const std::filesystem::path& path, const LoopOptions& loop) {
     try {
-      const auto j = nlohmann::json::parse(core::read_file(path));
+      const auto j = nlohmann::json::parse(text);
       LoopState s;
       s.epoch = j.at("epoch").get<int64_t>();
       s.done = j.at("done").get<std::vector<std::string>>();
@@ -96,9 +98,16 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
   }
 
   core::RunContext run = open_training_run(config, loaded.yaml);
-  const c10::Device device = core::resolve_device(config.run.device);
+  core::Ranks& ranks = run.ranks();
+  const c10::Device device = training_device(config);
   const std::filesystem::path root = run.dir().root();
-  config.data.path = (root / "episodes").string();  // the loop learns from what it collects
+  // The loop learns from what it collects. Data parallel, each rank collects its share of the
+  // job's real steps into a store of its own and samples its batches from it (the gradients
+  // are averaged, the data stays where it was collected); rank 0's store is the run's
+  // episodes/, which wm dream and the reports read.
+  const std::filesystem::path episodes = run.writes() ? root / "episodes" : root / ("episodes_rank" + std::to_string(run.rank()));
+  config.data.path = episodes.string();
+  const int64_t collect_steps = (loop.collect_steps + ranks.world_size() - 1) / ranks.world_size();
 
   // The environment fixes the frames and the actions every component works with.
   auto env = envs::make_vector_env(config.env);
@@ -107,7 +116,15 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
                       " but tokenizer.height/width say " + std::to_string(config.tokenizer.height) + "x" + std::to_string(config.tokenizer.width));
   }
   const envs::ActionSpace& actions = env->action_space();
-  dataloader::EpisodeStore store(root / "episodes", dataloader::EpisodeStore::Mode::kAppend);
+  dataloader::EpisodeStore store(episodes, dataloader::EpisodeStore::Mode::kAppend);
+  // Collective: the job's figures of its stores (metrics lines are numbered by the job's real
+  // steps).
+  auto job_sum = [&](int64_t mine) {
+    at::Tensor t = torch::tensor({static_cast<double>(mine)}, torch::kFloat64);
+    ranks.sum(t);
+    return static_cast<int64_t>(t.item<double>());
+  };
+  auto job_steps = [&] { return job_sum(store.total_steps()); };
 
   tokenizer::TokenizerTrainer tokenizer(tokenizer::VQModel(config.tokenizer), config.tokenizer_train, device, config.run.precision);
   config.dynamics.tokens_per_frame = config.tokenizer.tokens_per_frame();
@@ -124,11 +141,12 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
   config.policy.action_high.assign(actions.high.begin(), actions.high.end());
   policy::PolicyTrainer policy(policy::ActorCritic(config.policy), policy::dreaming_model(dynamics.model(), config.policy_train.dream_precision, device),
                                inputs, config.policy_train, device);
-  policy.set_dream_seed(static_cast<uint64_t>(config.run.seed));
+  // Each rank dreams with draws of its own (rank 0 of a job, or one process, from run.seed).
+  policy.set_dream_seed(run.writes() ? static_cast<uint64_t>(config.run.seed) : core::seed_for(static_cast<uint64_t>(config.run.seed), static_cast<uint64_t>(run.rank())));
   core::ConfigSchema schema;
   describe(schema, config);
   run.set_config_yaml(core::config_to_yaml(schema));
-  run.dir().write_config(run.config_yaml(), "train_all");
+  run.write_config(run.config_yaml(), "train_all");
 
   // Each epoch's data: the store as it now is.
   std::unique_ptr<TokenizerData> frames;
@@ -165,8 +183,16 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
   // Resume: the loop's state, and each component from its newest valid checkpoint.
   const std::filesystem::path state_path = root / "loop_state.json";
   LoopState state;
-  if (const std::optional<LoopState> stored = LoopState::load(state_path, loop)) {
-    state = *stored;
+  auto save_state = [&] {
+    run.from_rank0([&] {
+      state.save(state_path);
+      return std::string();
+    });
+  };
+  // Rank 0's state, on every rank.
+  const std::string stored_state = run.from_rank0([&] { return std::filesystem::exists(state_path) ? core::read_file(state_path) : std::string(); });
+  if (!stored_state.empty()) {
+    state = LoopState::parse(stored_state, state_path, loop);
     // A component that has trained must come back from a checkpoint: carrying on from
     // scratch would pass an untrained model off as a trained one.
     for (const core::TrainPhase* phase : {&tokenizer_phase, &dynamics_phase, &policy_phase}) {
@@ -177,6 +203,9 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
     }
     spdlog::info("resuming the loop at epoch {} (done in it: {})", state.epoch, state.done.empty() ? "nothing" : nlohmann::json(state.done).dump());
   }
+  tokenizer.share_across(run.shared_ranks());
+  dynamics.share_across(run.shared_ranks());
+  policy.share_across(run.shared_ranks());
   // Wall-clock seconds by phase: this epoch's (each phase's time runs from the previous mark)
   // and the whole run's (of this process).
   std::vector<std::pair<std::string, double>> epoch_seconds, total_seconds;
@@ -198,10 +227,10 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
     phase_clock = now;
     add_seconds(epoch_seconds, phase, seconds);
     add_seconds(total_seconds, phase, seconds);
-    run.write_metrics(store.total_steps(), {{"loop/seconds_" + phase, seconds}});
+    run.write_metrics(job_steps(), {{"loop/seconds_" + phase, seconds}});
     state.done.push_back(phase);
     if (phase != "collect" && phase != "eval" && !state.has_trained(phase)) state.trained.push_back(phase);
-    state.save(state_path);
+    save_state();
   };
   const uint64_t eval_seed = static_cast<uint64_t>(config.run.seed) * 7919u + 1000003u;
   // The policy's draws from `seed`: an evaluation is the same whenever it runs (a resumed
@@ -213,9 +242,8 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
   };
   // Each phase's windows from its own seed, the data cursor at its step: no two epochs
   // replay the same batches, and a resumed phase draws the batches it would have drawn.
-  auto reseeded = [&](dataloader::WindowSamplerOptions options, uint64_t phase, int64_t step) {
+  auto reseeded = [&](dataloader::WindowSamplerOptions options, uint64_t phase) {
     options.seed = static_cast<uint64_t>(config.run.seed) * 1000003u + phase * 7919u;
-    options.first_batch = step;
     return options;
   };
 
@@ -232,13 +260,14 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
     if (!eval_env) eval_env = envs::make_vector_env(config.env);
     return *eval_env;
   };
-  for (; state.epoch <= loop.epochs; state.epoch += 1, state.done.clear(), state.save(state_path)) {
+  for (; state.epoch <= loop.epochs; state.epoch += 1, state.done.clear(), save_state()) {
     const int64_t e = state.epoch;
     epoch_seconds.clear();
     phase_clock = std::chrono::steady_clock::now();
     std::string summary = "epoch " + std::to_string(e) + "/" + std::to_string(loop.epochs) + ":";
     if (!state.has("collect") && loop.collect_steps > 0) {
-      const uint64_t seed = collection_seed(config.run.seed, store);
+      const uint64_t seed = run.writes() ? collection_seed(config.run.seed, store)
+                                         : core::seed_for(collection_seed(config.run.seed, store), static_cast<uint64_t>(run.rank()));
       std::unique_ptr<envs::Agent> agent;
       if (state.has_trained("policy")) {
         agent = policy_agent(seed);
@@ -248,27 +277,33 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
                                                                                   loop.first_agent_hold);
       }
       if (!collector) collector = std::make_unique<Collector>(*env, store, seed);
-      const CollectReport report = collector->collect(*agent, loop.collect_steps, [&](int64_t, double episode_return) {
-        run.write_metrics(store.total_steps(), {{"collect/episode_return", episode_return}});
-      });
+      const CollectReport report = collector->collect(*agent, collect_steps, {}, run.writes());
       policy.policy()->train();
-      const envs::ReturnStats r = envs::summarize_returns(report.returns);
+      // Every rank's finished episodes, one metrics line each (rank 0 writes them).
+      std::string mine;
+      for (const double episode_return : report.returns) mine += fmt::format("{:.17g}\n", episode_return);
+      std::vector<double> returns;
+      for (const std::string& text : ranks.all_gather_text("collect_returns_" + std::to_string(e), mine)) {
+        std::istringstream lines(text);
+        for (std::string line; std::getline(lines, line);) returns.push_back(std::stod(line));
+      }
+      const int64_t steps_now = job_steps();
+      for (const double episode_return : returns) run.write_combined_metrics(steps_now, {{"collect/episode_return", episode_return}});
+      const envs::ReturnStats r = envs::summarize_returns(returns);
       spdlog::info("epoch {}: {} played {} steps and finished {} episodes (return {:.1f} +- {:.1f}); the store holds {} steps of finished episodes",
-                   e, agent->name(), report.steps, report.returns.size(), r.mean, r.std, store.total_steps());
+                   e, agent->name(), job_sum(report.steps), returns.size(), r.mean, r.std, steps_now);
       mark("collect");
     }
-    if (store.num_episodes() == 0) {
+    if (job_sum(store.num_episodes() == 0 ? 1 : 0) > 0) {
       // Nothing to learn from before the first episode has ended (Atari's last thousands of
-      // steps): collect on.
-      spdlog::info("epoch {}: no episode has ended yet; collecting on before training", e);
-      spdlog::info("{} ({} real steps, {:.0f} s so far)", summary, store.total_steps(), run.elapsed_s());
+      // steps; on every rank, as each learns from its own store): collect on.
+      spdlog::info("epoch {}: no episode has ended yet{}; collecting on before training", e, ranks.world_size() > 1 ? " on every rank" : "");
+      spdlog::info("{} ({} real steps, {:.0f} s so far)", summary, job_steps(), run.elapsed_s());
       continue;
     }
     if (e >= loop.tokenizer_start && !state.has("tokenizer")) {
       frames = std::make_unique<TokenizerData>(config, root);
-      batches = std::make_unique<dataloader::PrefetchingSampler>(
-          dataloader::WindowSampler(frames->train_part(), reseeded(frames->sampling(config.tokenizer_train.batch_size), 1, tokenizer.step())),
-          /*depth=*/2);
+      batches = phase_batches(run, frames->train_part(), reseeded(frames->sampling(config.tokenizer_train.batch_size), 1), tokenizer.step(), /*depth=*/2);
       tokenizer.model()->train();
       const core::PhaseReport report = core::run_phase(run, tokenizer_phase, (e - loop.tokenizer_start + 1) * loop.tokenizer_steps);
       batches.reset();
@@ -284,9 +319,7 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
     }
     if (e >= loop.dynamics_start && !state.has("dynamics")) {
       holdout = windows->holdout_batches(config.dynamics_train.eval_batches, config.dynamics_train.batch_size);
-      batches = std::make_unique<dataloader::PrefetchingSampler>(
-          dataloader::WindowSampler(windows->train_part(), reseeded(windows->sampling(config.dynamics_train.batch_size), 2, dynamics.step())),
-          /*depth=*/2);
+      batches = phase_batches(run, windows->train_part(), reseeded(windows->sampling(config.dynamics_train.batch_size), 2), dynamics.step(), /*depth=*/2);
       const core::PhaseReport report = core::run_phase(run, dynamics_phase, (e - loop.dynamics_start + 1) * loop.dynamics_steps);
       batches.reset();
       if (const auto bits = core::find_scalar(report.evaluation, "dynamics/holdout_next_frame_bits")) {
@@ -307,21 +340,31 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
       policy.set_world_model(policy::dreaming_model(dynamics.model(), config.policy_train.dream_precision, device));
       dataloader::WindowSamplerOptions starts = windows->sampling(config.policy_train.batch_size, config.policy_train.context);
       starts.pad_before_start = false;
-      batches = std::make_unique<dataloader::PrefetchingSampler>(dataloader::WindowSampler(windows->train_part(), reseeded(starts, 3, policy.step())),
-                                                                 /*depth=*/2);
+      batches = phase_batches(run, windows->train_part(), reseeded(starts, 3), policy.step(), /*depth=*/2);
       core::run_phase(run, policy_phase, (e - loop.policy_start + 1) * loop.policy_steps);
       batches.reset();
       mark("policy");
     }
     if ((e % loop.eval_every == 0 || e == loop.epochs) && state.has_trained("policy") && loop.eval_episodes > 0 && !state.has("eval")) {
-      const auto agent = policy_agent(eval_seed);
-      const envs::ReturnStats r = envs::summarize_returns(envs::play_episodes(*agent, evaluation_env(), loop.eval_episodes, eval_seed));
-      policy.policy()->train();
-      run.write_metrics(store.total_steps(), {{"loop/eval_return_mean", r.mean}, {"loop/eval_return_std", r.std}, {"loop/epoch", static_cast<double>(e)}});
+      // Rank 0 plays the evaluation episodes; every rank learns the figures.
+      const std::string figures = run.from_rank0([&] {
+        const auto agent = policy_agent(eval_seed);
+        const envs::ReturnStats played = envs::summarize_returns(envs::play_episodes(*agent, evaluation_env(), loop.eval_episodes, eval_seed));
+        policy.policy()->train();
+        return fmt::format("{:.17g} {:.17g}", played.mean, played.std);
+      });
+      envs::ReturnStats r;
+      std::istringstream(figures) >> r.mean >> r.std;
+      run.write_metrics(job_steps(), {{"loop/eval_return_mean", r.mean}, {"loop/eval_return_std", r.std}, {"loop/epoch", static_cast<double>(e)}});
       summary += fmt::format(", real return {:.1f} +- {:.1f}", r.mean, r.std);
       mark("eval");
     }
-    spdlog::info("{} ({} real steps, {:.0f} s so far; {})", summary, store.total_steps(), run.elapsed_s(), describe_seconds(epoch_seconds));
+    spdlog::info("{} ({} real steps, {:.0f} s so far; {})", summary, job_steps(), run.elapsed_s(), describe_seconds(epoch_seconds));
+  }
+  const int64_t real_steps = job_steps();
+  if (!run.writes()) {
+    spdlog::info("the loop is done; rank 0 writes the strip, the table and the dream report");
+    return;
   }
 
   // A strip of real and dreamed frames: a held-out window against the world model's dream
@@ -351,7 +394,7 @@ void train_all(const std::string& config_file, const std::vector<std::string>& o
     envs::DrivingExpertAgent expert(judge);
     table.emplace_back("expert (scripted)", envs::summarize_returns(envs::play_episodes(expert, judge, final_episodes, eval_seed)));
   }
-  spdlog::info("done after {} epochs, {} real environment steps, {:.0f} s ({}); returns over {} episodes:", loop.epochs, store.total_steps(),
+  spdlog::info("done after {} epochs, {} real environment steps, {:.0f} s ({}); returns over {} episodes:", loop.epochs, real_steps,
                run.elapsed_s(), describe_seconds(total_seconds), final_episodes);
   for (const auto& [name, r] : table) spdlog::info("  {:<18} {:8.1f} +- {:.1f}", name, r.mean, r.std);
 

@@ -21,7 +21,7 @@ void train_dynamics(const std::string& config_file, const std::vector<std::strin
   const LoadedConfig loaded = load_wm_config(config_file, overrides);
   WmConfig config = loaded.config;
   core::RunContext run = open_training_run(config, loaded.yaml);
-  const c10::Device device = core::resolve_device(config.run.device);
+  const c10::Device device = training_device(config);
   const auto& train_options = config.dynamics_train;
 
   // Data: token shards, or frames and a tokenizer; the options the data fixes are written
@@ -65,12 +65,10 @@ void train_dynamics(const std::string& config_file, const std::vector<std::strin
   // Once everything that reads the inputs has succeeded: a command that fails on its data or
   // model, or is refused here, leaves the run's checkpoints and configs as they were.
   core::claim_phase(run, "dynamics", start);
-  run.dir().write_config(run.config_yaml(), "train_dynamics");
+  run.write_config(run.config_yaml(), "train_dynamics");
   if (start == core::PhaseStart::kResume) core::resume_phase(run, phase);
-  // Batch k of the run is drawn from (seed, k): a resumed run continues the uninterrupted one's data.
-  dataloader::WindowSamplerOptions sampling = data.sampling(train_options.batch_size);
-  sampling.first_batch = trainer.step();
-  batches = std::make_unique<dataloader::PrefetchingSampler>(dataloader::WindowSampler(data.train_part(), sampling), /*depth=*/3);
+  trainer.share_across(run.shared_ranks());
+  batches = phase_batches(run, data.train_part(), data.sampling(train_options.batch_size), trainer.step(), /*depth=*/3);
 
   const auto& o = config.dynamics;
   int64_t parameters = 0;

@@ -26,7 +26,8 @@ void train_model_free(const std::string& config_file, const std::vector<std::str
   config.policy_train.steps = (config.model_free.real_steps + per_update - 1) / per_update;
   config.policy_train.time_budget_s = 0;
   core::RunContext run = open_training_run(config, loaded.yaml);
-  const c10::Device device = core::resolve_device(config.run.device);
+  require_one_process(run, "wm train modelfree");
+  const c10::Device device = training_device(config);
 
   auto env = envs::make_vector_env(config.env);
   const envs::ActionSpace& actions = env->action_space();
@@ -73,7 +74,7 @@ void train_model_free(const std::string& config_file, const std::vector<std::str
   // Once everything that reads the inputs has succeeded: a command that fails on its data or
   // model, or is refused here, leaves the run's checkpoints and configs as they were.
   core::claim_phase(run, "policy", start);
-  run.dir().write_config(run.config_yaml(), "train_modelfree");
+  run.write_config(run.config_yaml(), "train_modelfree");
   if (start == core::PhaseStart::kResume) core::resume_phase(run, phase);
 
   spdlog::info("training the policy model-free (pixels, {} channels, GRU {}) on {} for {} real steps: {} updates of {} environments x {} steps",

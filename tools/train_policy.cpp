@@ -9,6 +9,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/seed_mix.h"
 #include "core/train_loop.h"
 #include "dataloader/window_sampler.h"
 #include "dynamics/dynamics_checkpoint.h"
@@ -46,14 +47,18 @@ void train_policy(const std::string& config_file, const std::vector<std::string>
   const LoadedConfig loaded = load_wm_config(config_file, overrides);
   WmConfig config = loaded.config;
   core::RunContext run = open_training_run(config, loaded.yaml);
-  const c10::Device device = core::resolve_device(config.run.device);
+  const c10::Device device = training_device(config);
   const auto& options = config.policy_train;
   options.validate();
 
   // The frozen parts: the tokenizer the policy reads through, and the world model it dreams in.
   const std::string root = run.dir().root().string();
-  const auto tokenizer_path = resolve_checkpoint(options.tokenizer.empty() ? root : options.tokenizer, "tokenizer");
-  const auto dynamics_path = resolve_checkpoint(options.dynamics.empty() ? root : options.dynamics, "dynamics");
+  // Rank 0 picks the files (resolving may set a damaged newest checkpoint aside); every rank
+  // loads the same ones.
+  const std::filesystem::path tokenizer_path =
+      run.from_rank0([&] { return resolve_checkpoint(options.tokenizer.empty() ? root : options.tokenizer, "tokenizer").string(); });
+  const std::filesystem::path dynamics_path =
+      run.from_rank0([&] { return resolve_checkpoint(options.dynamics.empty() ? root : options.dynamics, "dynamics").string(); });
   const tokenizer::LoadedTokenizer loaded_tokenizer = tokenizer::load_tokenizer(tokenizer_path, device);
   const tokenizer::VQModel tokenizer = loaded_tokenizer.model;
   // Real start windows: the data the world model trained on, frames tokenized by the
@@ -90,7 +95,8 @@ void train_policy(const std::string& config_file, const std::vector<std::string>
   std::unique_ptr<dataloader::PrefetchingSampler> starts;  // made once the step is known (after --resume)
   policy::PolicyTrainer trainer(policy::ActorCritic(config.policy), policy::dreaming_model(world, options.dream_precision, device), inputs, options,
                                 device);
-  trainer.set_dream_seed(static_cast<uint64_t>(config.run.seed));
+  // Each rank dreams with draws of its own (rank 0 of a job, or one process, from run.seed).
+  trainer.set_dream_seed(run.rank() == 0 ? static_cast<uint64_t>(config.run.seed) : core::seed_for(static_cast<uint64_t>(config.run.seed), static_cast<uint64_t>(run.rank())));
 
   const uint64_t eval_seed = static_cast<uint64_t>(config.run.seed) * 7919u + 1000003u;  // the same episodes at every evaluation
   core::TrainPhase phase{.name = "policy",
@@ -113,11 +119,10 @@ void train_policy(const std::string& config_file, const std::vector<std::string>
   // Once everything that reads the inputs has succeeded: a command that fails on its data or
   // model, or is refused here, leaves the run's checkpoints and configs as they were.
   core::claim_phase(run, "policy", start);
-  run.dir().write_config(run.config_yaml(), "train_policy");
+  run.write_config(run.config_yaml(), "train_policy");
   if (start == core::PhaseStart::kResume) core::resume_phase(run, phase);
-  // Batch k of the run is drawn from (seed, k): a resumed run continues the uninterrupted one's data.
-  sampling.first_batch = trainer.step();
-  starts = std::make_unique<dataloader::PrefetchingSampler>(dataloader::WindowSampler(data.train_part(), sampling), /*depth=*/2);
+  trainer.share_across(run.shared_ranks());
+  starts = phase_batches(run, data.train_part(), sampling, trainer.step(), /*depth=*/2);
 
   const auto& p = config.policy;
   spdlog::info("training the policy ({} input, {} channels, GRU {}, {}) in {} ({} steps of dreams from {} real frames, {} trajectories) "

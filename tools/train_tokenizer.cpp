@@ -18,7 +18,7 @@ void train_tokenizer(const std::string& config_file, const std::vector<std::stri
   const LoadedConfig loaded = load_wm_config(config_file, overrides);
   const WmConfig& config = loaded.config;
   core::RunContext run = open_training_run(config, loaded.yaml);
-  const c10::Device device = core::resolve_device(config.run.device);
+  const c10::Device device = training_device(config);
   const auto& options = config.tokenizer_train;
 
   // Data: the training part and the held-out tail of every episode.
@@ -55,12 +55,10 @@ void train_tokenizer(const std::string& config_file, const std::vector<std::stri
   // Once everything that reads the inputs has succeeded: a command that fails on its data or
   // model, or is refused here, leaves the run's checkpoints and configs as they were.
   core::claim_phase(run, "tokenizer", start);
-  run.dir().write_config(loaded.yaml, "train_tokenizer");
+  run.write_config(loaded.yaml, "train_tokenizer");
   if (start == core::PhaseStart::kResume) core::resume_phase(run, phase);
-  // Batch k of the run is drawn from (seed, k): a resumed run continues the uninterrupted one's data.
-  dataloader::WindowSamplerOptions sampling = data.sampling(options.batch_size);
-  sampling.first_batch = trainer.step();
-  batches = std::make_unique<dataloader::PrefetchingSampler>(dataloader::WindowSampler(data.train_part(), sampling), /*depth=*/3);
+  trainer.share_across(run.shared_ranks());
+  batches = phase_batches(run, data.train_part(), data.sampling(options.batch_size), trainer.step(), /*depth=*/3);
 
   spdlog::info("training the tokenizer ({}x{} -> {}x{} tokens of {}) on {} ({} episodes, {} held out) on {}",
                config.tokenizer.height, config.tokenizer.width, config.tokenizer.grid_height(), config.tokenizer.grid_width(),

@@ -92,6 +92,7 @@ void describe(core::ConfigSchema& schema, WmConfig& config) {
   describe_section(schema, "model_free", config.model_free);
   describe_section(schema, "log", config.log);
   describe_section(schema, "checkpoint", config.checkpoint);
+  describe_section(schema, "dist", config.dist);
 }
 
 LoadedConfig load_wm_config(const std::filesystem::path& file,

@@ -10,6 +10,7 @@
 #include "core/options.h"
 #include "dataloader/data_source.h"
 #include "dataloader/dataset_options.h"
+#include "dist/dist_options.h"
 #include "dynamics/dynamics_options.h"
 #include "dynamics/dynamics_trainer.h"
 #include "envs/env_options.h"
@@ -71,6 +72,7 @@ struct WmConfig {
   ModelFreeOptions model_free;
   core::LogOptions log;
   core::CheckpointOptions checkpoint;
+  dist::DistOptions dist;
 };
 
 void describe(core::ConfigSchema& schema, CollectOptions& collect);

@@ -1,6 +1,7 @@
 // The shared optimizer setup and the training-loop skeleton every trainer runs on: the
 // schedule, the decay groups, the option ranges, the metrics / evaluation / checkpoint
-// cadence, resume, the time budget and rank awareness — on a toy regression phase.
+// cadence, resume and the time budget — on a toy regression phase (several ranks:
+// tests/dist/distributed_loop_test.cpp).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -125,7 +126,7 @@ std::vector<nlohmann::json> metrics_lines(const std::filesystem::path& run) {
 
 class TrainLoop : public ::testing::Test {
  protected:
-  RunContext context(int rank = 0, int64_t log_every = 3, int64_t checkpoint_every = 5, int64_t keep_last = 10) {
+  RunContext context(int64_t log_every = 3, int64_t checkpoint_every = 5, int64_t keep_last = 10) {
     RunOptions run;
     run.out_dir = dir_.path().string();
     run.name = "r";
@@ -135,7 +136,7 @@ class TrainLoop : public ::testing::Test {
     CheckpointOptions checkpoint;
     checkpoint.every_steps = checkpoint_every;
     checkpoint.keep_last = keep_last;
-    return RunContext(run, log, checkpoint, "model: toy\n", rank);
+    return RunContext(run, log, checkpoint, "model: toy\n");
   }
   test::TempDir dir_;
 };
@@ -233,15 +234,6 @@ TEST_F(TrainLoop, TheTimeBudgetStopsThePhaseWhichStillSavesWhereItStopped) {
   EXPECT_EQ(Checkpoint::load(run.checkpoints().list("toy").front()).counter("toy_step"), report.steps);
 }
 
-TEST_F(TrainLoop, RanksOtherThanZeroWriteNeitherMetricsNorCheckpoints) {
-  RunContext run = context(/*rank=*/1);
-  ToyPhase toy(toy_options());
-  run_phase(run, toy.phase(), 10);
-  EXPECT_EQ(toy.step, 10);
-  EXPECT_FALSE(std::filesystem::exists(run.dir().root() / "metrics.jsonl"));
-  EXPECT_TRUE(run.checkpoints().list("toy").empty());
-}
-
 // A toy phase whose held-out figure follows `curve`, one value per evaluation (then the last
 // one again): early stopping watches it, lower is better.
 TrainPhase scripted_phase(ToyPhase& toy, std::vector<double> curve) {
@@ -259,7 +251,7 @@ TrainPhase scripted_phase(ToyPhase& toy, std::vector<double> curve) {
 // keep_last 2 would have removed it — with the trainer restored there and the later
 // checkpoints renamed, not deleted.
 TEST_F(TrainLoop, EarlyStoppingEndsOnTheBestEvaluationsCheckpoint) {
-  RunContext run = context(0, 3, /*checkpoint_every=*/5, /*keep_last=*/2);
+  RunContext run = context(3, /*checkpoint_every=*/5, /*keep_last=*/2);
   TrainingOptions o = toy_options();
   o.steps = 100, o.eval_every = 5, o.early_stop_evals = 2;
   ToyPhase toy(o);
@@ -280,7 +272,7 @@ TEST_F(TrainLoop, EarlyStoppingEndsOnTheBestEvaluationsCheckpoint) {
 
 // A figure that keeps improving never stops the phase, and it ends where it is.
 TEST_F(TrainLoop, EarlyStoppingLeavesAnImprovingPhaseAlone) {
-  RunContext run = context(0, 3, 5, 2);
+  RunContext run = context(3, 5, 2);
   TrainingOptions o = toy_options();
   o.steps = 30, o.eval_every = 5, o.early_stop_evals = 1;
   ToyPhase toy(o);
@@ -310,13 +302,13 @@ TEST_F(TrainLoop, EarlyStoppingWithoutEvaluationsIsRefusedNamingTheKey) {
 
 TEST_F(TrainLoop, ZeroCadencesAreRefusedNamingTheKey) {
   try {
-    context(0, /*log_every=*/0);
+    context(/*log_every=*/0);
     ADD_FAILURE() << "log.every_steps = 0 accepted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("log.every_steps = 0"), std::string::npos) << e.what();
   }
   try {
-    context(0, 3, /*checkpoint_every=*/0);
+    context(3, /*checkpoint_every=*/0);
     ADD_FAILURE() << "checkpoint.every_steps = 0 accepted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("checkpoint.every_steps = 0"), std::string::npos) << e.what();
@@ -333,7 +325,7 @@ TEST_F(TrainLoop, ANonFiniteLossStopsThePhaseNamingTheStepAndTheLastGoodCheckpoi
     log.tensorboard = false;
     CheckpointOptions checkpoint;
     checkpoint.every_steps = 2;
-    RunContext run(run_options, log, checkpoint, "model: toy\n", 0);
+    RunContext run(run_options, log, checkpoint, "model: toy\n");
     ToyPhase toy(toy_options());
     TrainPhase phase = toy.phase();
     const auto train_step = phase.train_step;

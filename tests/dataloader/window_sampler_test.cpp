@@ -115,6 +115,45 @@ TEST(WindowSampler, PrefetchingGivesTheSameBatchesAsTheSampler) {
   }
 }
 
+// Under data parallelism rank r of R draws the job's batches k * R + r: together the ranks draw
+// one process's sequence, none twice, and a rank resumed at its step k continues it.
+TEST(WindowSampler, RanksDrawOneProcessesBatchesInterleaved) {
+  test::TempDir dir;
+  auto store = make_store(dir.path(), {9, 4, 12, 7});
+  WindowSamplerOptions options;
+  options.window = 3;
+  options.batch = 4;
+  options.seed = 5;
+  WindowSampler one(store, options);
+  std::vector<WindowSampler> ranks;
+  for (int64_t r = 0; r < 2; ++r) {
+    WindowSamplerOptions rank_options = options;
+    rank_options.rank = r;
+    rank_options.ranks = 2;
+    ranks.emplace_back(store, rank_options);
+  }
+  WindowSamplerOptions resumed_options = options;
+  resumed_options.rank = 1, resumed_options.ranks = 2, resumed_options.first_batch = 2;
+  WindowSampler resumed(store, resumed_options);
+  std::vector<torch::Tensor> of_rank1;
+  for (int k = 0; k < 4; ++k) {
+    for (auto& rank : ranks) {
+      const torch::Tensor expected = one.sample().observations;
+      const torch::Tensor drawn = rank.sample().observations;
+      EXPECT_TRUE(torch::equal(drawn, expected)) << "batch " << k;
+      if (&rank == &ranks[1]) of_rank1.push_back(drawn);
+    }
+  }
+  EXPECT_FALSE(torch::equal(of_rank1[0], of_rank1[1]));
+  EXPECT_TRUE(torch::equal(resumed.sample().observations, of_rank1[2]));
+  EXPECT_NE(test::error_of([&] {
+              WindowSamplerOptions bad = options;
+              bad.rank = 2, bad.ranks = 2;
+              WindowSampler sampler(store, bad);
+            }).find("rank 2 of 2 is not a rank of the job"),
+            std::string::npos);
+}
+
 TEST(WindowSampler, AnEmptySourceIsAClearError) {
   test::TempDir dir;
   auto store = make_store(dir.path(), {});

@@ -130,6 +130,7 @@ const std::map<std::string, std::vector<BenchOption>> kBenchBudget = {
     {"dump", {{"--loops", "1"}, {"--batch", "8"}}},
     {"decode", {{"--min-time", "0.1"}}},
     {"env", {{"--min-time", "0.05"}, {"--episodes", "1"}, {"--envs", "2"}}},
+    {"allreduce", {{"--steps", "1"}, {"--batch", "2"}}},
 };
 
 // The example with the short budget, or "" with `why` set when it is skipped here.

@@ -139,6 +139,25 @@ TEST(TokensDump, ACorruptSourceIsSkippedAndTheRunFailsAtTheEnd) {
   EXPECT_FALSE(std::filesystem::exists(out / "broken.mp4"));
 }
 
+// Under a launcher each rank takes every other source, and the manifest the last rank writes
+// lists them all: the same shards as one process's dump.
+TEST(TokensDump, TwoRanksUnderWmrunSplitTheSourcesAndTheManifestListsThemAll) {
+  test::TempDir dir;
+  const auto tok = write_tokenizer(dir.path());
+  write_dataset(dir / "data");
+  ASSERT_EQ(test::run_command(dump_command(tok, dir / "one", (dir / "data").string())).exit_code, 0);
+  const std::string wmrun = (std::filesystem::path(test::wm_binary()).parent_path() / "wmrun").string();
+  const auto r = test::run_command(wmrun + " --standalone --nproc-per-node 2 --log-dir " + (dir / "logs").string() + " -- " +
+                                   dump_command(tok, dir / "two", (dir / "data").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("[rank 0] "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("tokenizing 2 source(s)"), std::string::npos) << "rank 0's half of the 4 sources: " << r.err;
+  const nlohmann::json one = read_json(dir / "one" / "manifest.json"), two = read_json(dir / "two" / "manifest.json");
+  ASSERT_EQ(two["shards"].size(), 4u) << two.dump();
+  EXPECT_EQ(two["shards"], one["shards"]) << "the same shards, tokens and all (tokens_crc32c)";
+  EXPECT_EQ(two["frames"], one["frames"]);
+}
+
 TEST(TokensDump, ASecondRunSkipsWhatIsDoneAndForceRedoesIt) {
   test::TempDir dir;
   const auto tok = write_tokenizer(dir.path());

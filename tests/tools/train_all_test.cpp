@@ -7,6 +7,9 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
+#include <fstream>
+
 #include "core/checkpoint.h"
 #include "core/file_io.h"
 #include "dataloader/episode_store.h"
@@ -98,6 +101,42 @@ TEST(TrainAll, RunsItsEpochsResumesAfterAKillAndEndsWithTheTable) {
   for (const char* file : {"report.html", "dream.mp4", "dream.gif", "errors.csv"}) EXPECT_TRUE(std::filesystem::is_regular_file(run / "dreams" / file)) << file;
   EXPECT_FALSE(test::last_with(run / "metrics.jsonl", "dynamics/holdout_copy_bits").is_null());
   EXPECT_FALSE(test::last_with(run / "metrics.jsonl", "dynamics/holdout_unigram_bits").is_null());
+}
+
+// Data parallel under wmrun: each rank collects its half of the epoch's real steps into its own
+// store and trains on it; the job logs once, trains each component its steps, and rank 0 ends
+// with the table.
+TEST(TrainAll, TwoRanksUnderWmrunEachCollectIntoTheirOwnStoreAndFinishTheLoop) {
+  test::TempDir dir;
+  const auto run = dir / "loop";
+  std::vector<std::string> args = tiny_loop(dir.path());
+  std::replace(args.begin(), args.end(), std::string("loop.epochs=3"), std::string("loop.epochs=2"));
+  // 120 steps a rank and epoch: an episode of each environment ends in the first epoch.
+  std::replace(args.begin(), args.end(), std::string("loop.collect_steps=150"), std::string("loop.collect_steps=240"));
+  const std::string wmrun = (std::filesystem::path(test::wm_binary()).parent_path() / "wmrun").string();
+  const auto r = test::run_command(wmrun + " --standalone --nproc-per-node 2 --log-dir " + (dir / "wmrun").string() + " -- " + shell_words(args) +
+                                   " dist.timeout_s=120");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("done after 2 epochs"), std::string::npos) << r.err;
+  for (const char* row : {"trained policy", "random", "expert (scripted)"}) EXPECT_NE(r.err.find(row), std::string::npos) << row;
+  EXPECT_NE(test::read_bytes(run / "logs" / "rank1.log").find("the loop is done"), std::string::npos);
+  // Each rank's store: its half of 2 epochs x 240 steps, in finished episodes of <= 40 steps.
+  int64_t stored = 0;
+  for (const char* folder : {"episodes", "episodes_rank1"}) {
+    const dataloader::EpisodeStore store(run / folder, dataloader::EpisodeStore::Mode::kRead);
+    EXPECT_GT(store.num_episodes(), 0) << folder;
+    EXPECT_LE(store.total_steps(), 240) << folder << ": a rank collects its half, not the job's steps";
+    stored += store.total_steps();
+  }
+  EXPECT_GT(stored, 240) << "both ranks' collections count";
+  EXPECT_EQ(core::Checkpoint::load(run / "checkpoints" / "tokenizer_000000012.ckpt").counter("tokenizer_step"), 12);
+  EXPECT_EQ(core::Checkpoint::load(run / "checkpoints" / "policy_000000008.ckpt").counter("policy_step"), 8);
+  // One line per phase and epoch, written by rank 0 for the job.
+  int collect_lines = 0;
+  std::ifstream in(run / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) collect_lines += nlohmann::json::parse(line).contains("loop/seconds_collect") ? 1 : 0;
+  EXPECT_EQ(collect_lines, 2);
+  EXPECT_TRUE(std::filesystem::is_regular_file(run / "dreams" / "report.html"));
 }
 
 }  // namespace
