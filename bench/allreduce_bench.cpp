@@ -46,6 +46,39 @@ class PerParameterAllReduce final : public core::GradientSync {
   std::vector<at::Tensor> parameters_;
 };
 
+// The bucketed all-reduce, timed: when this rank's backward ended (steady_clock, which every
+// process of one machine shares) and how long finish() then waited. Part of that wait is the
+// slower peer still in its backward pass, not communication: measure_exposed() takes it out.
+class TimedSync final : public core::GradientSync {
+ public:
+  explicit TimedSync(std::unique_ptr<core::GradientSync> inner) : inner_(std::move(inner)) {}
+  void before_backward(bool last) override { inner_->before_backward(last); }
+  void finish() override {
+    const auto backward_done = Clock::now();
+    inner_->finish();
+    backward_done_s.push_back(std::chrono::duration<double>(backward_done.time_since_epoch()).count());
+    wait_s.push_back(std::chrono::duration<double>(Clock::now() - backward_done).count());
+  }
+  std::vector<double> backward_done_s, wait_s;
+
+ private:
+  std::unique_ptr<core::GradientSync> inner_;
+};
+
+// Seconds per step the all-reduces still held the step up after backward, averaged over the
+// steps and the ranks: each rank's wait less the time until the last rank's backward ended.
+double measure_exposed(dist::ProcessGroup& group, const TimedSync& timed) {
+  const auto steps = static_cast<int64_t>(timed.wait_s.size());
+  at::Tensor done = torch::zeros({group.world_size(), steps}, torch::kFloat64);
+  done[group.rank()] = torch::tensor(timed.backward_done_s, torch::kFloat64);
+  group.all_reduce_sum(done);  // every rank's row: [ranks, steps]
+  const at::Tensor last_done = std::get<0>(done.max(0));
+  const at::Tensor waited_for_peer = (last_done - done[group.rank()]).clamp_min(0);
+  at::Tensor exposed = (torch::tensor(timed.wait_s, torch::kFloat64) - waited_for_peer).clamp_min(0).mean().reshape({1});
+  group.all_reduce_sum(exposed);
+  return exposed.item<double>() / group.world_size();
+}
+
 dynamics::DynamicsOptions model_options(bool iris) {
   dynamics::DynamicsOptions o;
   o.layers = iris ? 10 : 4;
@@ -107,18 +140,22 @@ void run_allreduce_worker(const AllreduceBenchOptions& options, const std::strin
   } else {
     const auto bucket_bytes = static_cast<int64_t>(options.bucket_mb * (1 << 20));
     dist::BucketedAllReduce* bucketed = nullptr;
+    TimedSync* timed = nullptr;
     trainer.set_gradient_sync([&](const std::vector<at::Tensor>& p) {
       auto made = std::make_unique<dist::BucketedAllReduce>(group, p, bucket_bytes);
       bucketed = made.get();
-      return made;
+      auto wrapped = std::make_unique<TimedSync>(std::move(made));
+      timed = wrapped.get();
+      return wrapped;
     });
     trainer.train_step(batch);  // warm-up (its wait is not counted)
+    timed->backward_done_s.clear();
+    timed->wait_s.clear();
     const dist::GradientSyncTimes before = bucketed->times();
     figures["step_s"] = seconds_per_step();
     const dist::GradientSyncTimes after = bucketed->times();
     figures["buckets"] = bucketed->buckets();
-    // The waits of the timed steps only.
-    figures["exposed_s"] = (after.finish_seconds - before.finish_seconds) / static_cast<double>(after.steps - before.steps);
+    figures["exposed_s"] = measure_exposed(*group, *timed);
     figures["launched_in_backward"] = after.buckets_launched_in_backward - before.buckets_launched_in_backward;
     trainer.set_gradient_sync([&](const std::vector<at::Tensor>& p) { return std::make_unique<PerParameterAllReduce>(group, p); });
     trainer.train_step(batch);

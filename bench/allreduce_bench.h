@@ -3,7 +3,8 @@
 // tokens/s of the job against one rank, the step with bucketed all-reduces started from
 // gradient hooks against the naive one (one blocking all-reduce per parameter after backward),
 // and the share of communication hidden behind backward: 1 - (time the step still waits for
-// the buckets after backward) / (time the same all-reduces take alone).
+// the buckets after backward, less the time it waits for the slower rank's backward) / (time
+// the same all-reduces take alone).
 #pragma once
 
 #include <string>
