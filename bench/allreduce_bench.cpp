@@ -1,6 +1,7 @@
 #include "bench/allreduce_bench.h"
 
 #include <spdlog/spdlog.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <filesystem>
 
 #include "core/build_info.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/run_dir.h"
@@ -91,6 +93,17 @@ dynamics::DynamicsOptions model_options(bool iris) {
   return o;
 }
 
+// The device rank `local_rank` trains on: CUDA ranks take one GPU each.
+c10::Device worker_device(const std::string& spec, int local_rank) {
+  const c10::Device device = core::resolve_device(spec);
+  return device.is_cuda() ? c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(local_rank)) : device;
+}
+
+// Waits for the device's queued work, so that a clock read after it has seen the work done.
+void synchronize(const c10::Device& device) {
+  if (device.is_cuda()) c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->synchronizeDevice(device.index());
+}
+
 dynamics::DynamicsBatch random_batch(const dynamics::DynamicsOptions& o, int64_t batch) {
   const int64_t L = o.context_steps;
   return {torch::randint(0, o.vocab_size, {batch, L, o.tokens_per_frame}, torch::kInt64),
@@ -110,15 +123,18 @@ std::string self_program() {
 void run_allreduce_worker(const AllreduceBenchOptions& options, const std::string& out) {
   const dist::WorkerEnv env = dist::worker_env();
   const int threads = core::configure_threads(0, env.local_world_size);
+  const c10::Device device = worker_device(options.device, env.local_rank);
+  if (device.is_cuda()) c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->setDevice(device);
+  const core::Precision precision = options.precision == "bf16" ? core::Precision::kBf16 : core::Precision::kFp32;
   std::shared_ptr<dist::ProcessGroup> group;
-  if (env.distributed()) {
-    group = dist::ProcessGroup::connect(env, c10::Device(c10::kCPU), std::chrono::milliseconds(static_cast<int64_t>(options.timeout_s * 1000)));
+  if (env.distributed() || device.is_cuda()) {
+    group = dist::ProcessGroup::connect(env, device, std::chrono::milliseconds(static_cast<int64_t>(options.timeout_s * 1000)));
   }
   const dynamics::DynamicsOptions o = model_options(options.iris);
   torch::manual_seed(0);  // the same weights on every rank
   dynamics::DynamicsTrainOptions train;
   train.batch_size = options.batch;
-  dynamics::DynamicsTrainer trainer(dynamics::WorldModel(o), train, c10::Device(c10::kCPU), core::Precision::kFp32);
+  dynamics::DynamicsTrainer trainer(dynamics::WorldModel(o), train, device, precision);
   torch::manual_seed(1 + env.rank);  // each rank its own windows
   const dynamics::DynamicsBatch batch = random_batch(o, options.batch);
   const std::vector<at::Tensor> parameters = trainer.model()->parameters();
@@ -127,12 +143,15 @@ void run_allreduce_worker(const AllreduceBenchOptions& options, const std::strin
 
   // Seconds per step (the caller runs a warm-up step first).
   auto seconds_per_step = [&] {
+    synchronize(device);
     if (group) group->barrier();
     const auto start = Clock::now();
     for (int64_t s = 0; s < options.steps; ++s) trainer.train_step(batch);
+    synchronize(device);
     return std::chrono::duration<double>(Clock::now() - start).count() / static_cast<double>(options.steps);
   };
   nlohmann::ordered_json figures = {{"world_size", env.world_size}, {"threads", threads}, {"parameters", numel},
+                                    {"device", device.str()}, {"backend", device.is_cuda() ? "nccl" : "gloo"},
                                     {"tokens_per_step", options.batch * o.context_steps * o.positions_per_step()}};
   if (!group) {
     trainer.train_step(batch);
@@ -155,14 +174,24 @@ void run_allreduce_worker(const AllreduceBenchOptions& options, const std::strin
     figures["step_s"] = seconds_per_step();
     const dist::GradientSyncTimes after = bucketed->times();
     figures["buckets"] = bucketed->buckets();
-    figures["exposed_s"] = measure_exposed(*group, *timed);
+    const double exposed_on_host = measure_exposed(*group, *timed);  // before the sync (and `timed`) is replaced
+    // On a GPU finish() only queues the wait on the stream: the host's clocks cannot see it.
+    // There the exposed time is the step's cost over the same step without communication.
+    trainer.set_gradient_sync(core::local_gradients());
+    trainer.train_step(batch);
+    figures["local_step_s"] = seconds_per_step();
+    figures["exposed_s"] = device.is_cuda() ? std::max(0.0, figures["step_s"].get<double>() - figures["local_step_s"].get<double>())
+                                            : exposed_on_host;
     figures["launched_in_backward"] = after.buckets_launched_in_backward - before.buckets_launched_in_backward;
     trainer.set_gradient_sync([&](const std::vector<at::Tensor>& p) { return std::make_unique<PerParameterAllReduce>(group, p); });
     trainer.train_step(batch);
     figures["naive_step_s"] = seconds_per_step();
     // The same bytes all-reduced alone: what the buckets cost with nothing to hide behind.
     std::vector<at::Tensor> flats;
-    for (int64_t left = numel; left > 0; left -= bucket_bytes / 4) flats.push_back(torch::ones({std::min(left, bucket_bytes / 4) + 1}));
+    for (int64_t left = numel; left > 0; left -= bucket_bytes / 4) {
+      flats.push_back(torch::ones({std::min(left, bucket_bytes / 4) + 1}, torch::TensorOptions().device(device)));
+    }
+    synchronize(device);
     group->barrier();
     const auto start = Clock::now();
     for (int64_t s = 0; s < options.steps; ++s) {
@@ -170,6 +199,7 @@ void run_allreduce_worker(const AllreduceBenchOptions& options, const std::strin
       for (auto& flat : flats) pending.push_back(group->all_reduce_sum_async(flat));
       for (auto& p : pending) p->wait();
     }
+    synchronize(device);
     figures["communication_s"] = std::chrono::duration<double>(Clock::now() - start).count() / static_cast<double>(options.steps);
   }
   if (env.rank == 0) core::write_file_atomic(out, figures.dump() + "\n");
@@ -189,7 +219,7 @@ std::vector<BenchRecord> run_allreduce_bench(const AllreduceBenchOptions& option
     launch.log_dir = (scratch / ("logs_" + std::to_string(world))).string();
     launch.command = {program, "bench", "allreduce", "--worker", out.string(), "--steps", std::to_string(options.steps),
                       "--batch", std::to_string(options.batch), "--bucket-mb", std::to_string(options.bucket_mb),
-                      "--timeout", std::to_string(options.timeout_s)};
+                      "--timeout", std::to_string(options.timeout_s), "--device", options.device, "--precision", options.precision};
     if (options.iris) launch.command.push_back("--iris");
     spdlog::info("wm bench allreduce: {} rank(s), {} timed steps per variant", world, options.steps);
     if (const int code = dist::run_launcher(launch); code != 0) {
@@ -209,7 +239,9 @@ std::vector<BenchRecord> run_allreduce_bench(const AllreduceBenchOptions& option
                                 {"cores", core::usable_cores()},
                                 {"batch_per_rank", options.batch},
                                 {"parameters", job["parameters"]},
-                                {"backend", "gloo"},
+                                {"backend", job["backend"]},
+                                {"device", job["device"]},
+                                {"precision", options.precision},
                                 {"cpu", info.cpu_capability}};
     return c;
   };
@@ -223,7 +255,7 @@ std::vector<BenchRecord> run_allreduce_bench(const AllreduceBenchOptions& option
       tokens.baseline_value = (*one)["tokens_per_step"].get<double>() / (*one)["step_s"].get<double>();
     }
     records.push_back(tokens);
-    if (world == 1) continue;
+    if (!job.contains("naive_step_s")) continue;  // a one-rank job on the CPU has no group
     nlohmann::ordered_json c = context(job);
     c["buckets"] = job["buckets"];
     records.push_back({.bench = "allreduce", .metric = "steps_per_s_bucketed_" + std::to_string(world) + "_ranks",

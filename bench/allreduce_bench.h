@@ -21,6 +21,11 @@ struct AllreduceBenchOptions {
   double bucket_mb = 25;
   bool iris = false;                // IRIS's model size (10 x 256, 20 steps of 64 tokens) instead of the demo's
   double timeout_s = 300;           // of the workers' process group
+  // cpu (Gloo), or cuda (NCCL, rank r on cuda:<local rank>; a one-rank job then also joins a
+  // group of one, so that its bucketed and naive steps go through NCCL too); auto: cuda when
+  // one is visible.
+  std::string device = "cpu";
+  std::string precision = "fp32";   // fp32 | bf16 (autocast)
 };
 
 // Launches the workers (this program with `bench allreduce --worker <file>`) and collects rank

@@ -60,6 +60,7 @@ class Imagination {
 
   // The token draws from here on come from `seed` (see TokenSampler::reseed).
   void reseed(uint64_t seed) { sampler_.reseed(seed); }
+  void set_temperature(double temperature) { sampler_.set_temperature(temperature); }
   int64_t steps_in_cache() const { return steps_; }
   const KVCache& cache() const { return cache_; }
 

@@ -34,6 +34,8 @@ class TokenSampler {
   // Starts the generator afresh from `seed` (a trainer reseeds per step, so a resumed run
   // draws what the uninterrupted one drew).
   void reseed(uint64_t seed);
+  // From the next draw on (wm play's temperature control).
+  void set_temperature(double temperature) { options_.temperature = temperature; }
 
  private:
   SamplingOptions options_;

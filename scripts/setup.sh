@@ -15,6 +15,7 @@ apt_packages=(
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg
   chromium  # headless, for the test that renders wm dream's report.html
   clang libclang-rt-dev  # libFuzzer and the sanitizers, for make fuzz
+  libcpp-httplib-dev  # wm play's web server
   iproute2 procps  # ip netns for the two-node test; pgrep/pkill for the launcher tests
   libgloo-dev  # headers only: the torch wheel has c10d's ProcessGroupGloo compiled in but not gloo's headers, which its header includes
 )

@@ -24,6 +24,7 @@
 #include "tools/commands.h"
 #include "tools/dream_options_cli.h"
 #include "tools/dream_report.h"
+#include "tools/play_bench.h"
 #include "tools/precision_bench.h"
 
 namespace wm::tools {
@@ -166,7 +167,7 @@ void add_bench_command(CLI::App& app) {
   };
   auto allreduce = std::make_shared<AllreduceArgs>();
   CLI::App* allreduce_cmd = bench->add_subcommand(
-      "allreduce", "Data-parallel world-model training on 1 and 2 ranks (wmrun workers, Gloo): tokens/s against one rank, bucketed "
+      "allreduce", "Data-parallel world-model training on 1 and 2 ranks (wmrun workers; Gloo, or NCCL on GPUs): tokens/s against one rank, bucketed "
                    "all-reduce overlapped with backward against one all-reduce per parameter, the share of communication hidden");
   allreduce_cmd->add_flag("--json", allreduce->json, "one JSON object per line");
   allreduce_cmd->add_option("--ranks", allreduce->options.ranks, "job sizes, each launched on this machine, e.g. 1,2")
@@ -186,6 +187,12 @@ void add_bench_command(CLI::App& app) {
   allreduce_cmd->add_option("--timeout", allreduce->options.timeout_s, "seconds the workers wait for each other")
       ->capture_default_str()
       ->check(CLI::Range(1.0, 86400.0));
+  allreduce_cmd->add_option("--device", allreduce->options.device, "cpu (Gloo), cuda (NCCL, one GPU per rank) or auto")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  allreduce_cmd->add_option("--precision", allreduce->options.precision, "fp32, or bf16 (autocast)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   allreduce_cmd->add_option("--worker", allreduce->worker, "(internal) run as a launched worker, rank 0 writing its figures here")
       ->group("");
   allreduce_cmd->callback([allreduce] {
@@ -194,6 +201,21 @@ void add_bench_command(CLI::App& app) {
       return;
     }
     for (const auto& record : bench::run_allreduce_bench(allreduce->options)) bench::print_record(record, allreduce->json);
+  });
+
+  struct PlayArgs {
+    bool json = false;
+    PlayBenchOptions options;
+  };
+  auto play = std::make_shared<PlayArgs>();
+  CLI::App* play_cmd = bench->add_subcommand(
+      "play", "wm play's speed: dreamed frames/s end to end over loopback HTTP (action in, PNG out), and the server's imagine/decode/encode split");
+  play_cmd->add_flag("--json", play->json, "one JSON object per line");
+  play_cmd->add_option("--run", play->options.run, "a run folder with tokenizer and dynamics checkpoints")->required();
+  play_cmd->add_option("--from", play->options.from, "where the start frames come from (as wm play)")->capture_default_str();
+  play_cmd->add_option("--frames", play->options.frames, "timed frames")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  play_cmd->callback([play] {
+    for (const auto& record : run_play_bench(play->options)) bench::print_record(record, play->json);
   });
 
   struct DynamicsArgs {

@@ -14,6 +14,7 @@ void add_collect_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_dream_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_play_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_tokens_command(CLI::App& app);
 

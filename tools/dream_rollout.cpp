@@ -23,6 +23,7 @@
 #include "tools/agents.h"
 #include "tools/checkpoint_paths.h"
 #include "tools/collect_episodes.h"
+#include "tools/dream_models.h"
 #include "tools/wm_config.h"
 
 namespace wm::tools {
@@ -34,56 +35,6 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
-
-// Whether a run folder holds a valid checkpoint of `kind`.
-bool has_checkpoint(const std::filesystem::path& run, const std::string& kind) {
-  try {
-    resolve_checkpoint(run.string(), kind);
-    return true;
-  } catch (const core::Error&) {
-    return false;
-  }
-}
-
-// The source of real frames `--from` names.
-struct Source {
-  std::shared_ptr<dataloader::WindowSource> all;
-  std::string description;
-};
-
-Source open_frames(const DreamOptions& options, const WmConfig& config, const std::filesystem::path& scratch, const std::string& policy_path) {
-  const std::string& from = options.from;
-  if (from == "env") {
-    // Episodes played now in the run's environment: by its policy when it has one, else the
-    // scripted expert (the driving game) or random actions.
-    const std::unique_ptr<envs::VectorEnv> env = envs::make_vector_env(config.env);
-    const std::string agent_name = !policy_path.empty() ? policy_path : (envs::is_builtin_env(config.env.id) ? "expert" : "random");
-    const std::unique_ptr<envs::Agent> agent = make_agent(agent_name, *env, options.seed, "--policy");
-    dataloader::EpisodeStore store(scratch / "episodes", dataloader::EpisodeStore::Mode::kAppend);
-    const int64_t need = options.context + options.horizon;
-    for (int attempt = 0; attempt < 8; ++attempt) {
-      collect_episodes(*env, *agent, store, std::max<int64_t>(1000, need) * env->size(), options.seed + 7919u * attempt, {}, false);
-      int64_t long_enough = 0;
-      for (const auto& e : store.episodes()) long_enough += e.length >= need;
-      if (long_enough >= 1) break;
-    }
-    return {std::make_shared<dataloader::EpisodeStore>(scratch / "episodes", dataloader::EpisodeStore::Mode::kRead),
-            config.env.id + " played now by " + agent->name()};
-  }
-  std::filesystem::path path;
-  if (from == "episodes") {
-    path = std::filesystem::is_directory(options.run / "episodes") ? options.run / "episodes" : std::filesystem::path(config.data.path);
-    if (path.empty()) throw core::Error(options.run.string() + " has no episodes/ and its config names no data.path: give --from video:PATH or --from env");
-  } else if (starts_with(from, "episodes:")) {
-    path = from.substr(9);
-  } else if (starts_with(from, "video:")) {
-    path = from.substr(6);
-  } else {
-    throw core::Error("--from '" + from + "': expected episodes, episodes:PATH, video:PATH or env");
-  }
-  if (!std::filesystem::exists(path)) throw core::Error("--from: " + path.string() + " does not exist");
-  return {dataloader::open_source(path, config.dataset.video), path.string()};
-}
 
 // The actions of --actions file:CSV: one row per step, one value per action dimension, an
 // optional header; checked against the world model's action space.
@@ -169,14 +120,6 @@ at::Tensor parse_constant_action(const std::string& text, const dynamics::Dynami
   return torch::tensor(std::vector<float>(values.begin(), values.end()));
 }
 
-std::vector<std::string> driving_action_names() {
-  std::vector<std::string> names;
-  for (const char* steer : {"LEFT", "AHEAD", "RIGHT"}) {
-    for (const char* throttle : {"BRAKE", "COAST", "GAS"}) names.push_back(std::string(steer) + " " + throttle);
-  }
-  return names;
-}
-
 double psnr(const at::Tensor& a, const at::Tensor& b) {  // uint8 frames, any shape
   const double mse = (a.to(torch::kFloat64) - b.to(torch::kFloat64)).pow(2).mean().item<double>() / (255.0 * 255.0);
   return mse <= 1e-10 ? 100.0 : -10.0 * std::log10(mse);  // identical frames: 100 dB, not infinity
@@ -201,22 +144,14 @@ DreamResult dream_from_run(const DreamOptions& options, const std::filesystem::p
   // dynamics training read through).
   DreamDescription d;
   d.run = options.run.string();
-  const std::string tokenizer_given =
-      !options.tokenizer.empty() ? options.tokenizer : (!config.dynamics_train.tokenizer.empty() && !has_checkpoint(options.run, "tokenizer") ? config.dynamics_train.tokenizer : options.run.string());
-  const std::filesystem::path tokenizer_path = resolve_checkpoint(tokenizer_given, "tokenizer");
-  const std::filesystem::path dynamics_path = resolve_checkpoint(options.dynamics.empty() ? options.run.string() : options.dynamics, "dynamics");
-  tokenizer::VQModel tokenizer = tokenizer::load_tokenizer(tokenizer_path, cpu).model;
-  tokenizer->eval();
-  const dynamics::WorldModel world = dynamics::load_dynamics(dynamics_path, cpu).model;
+  const DreamModels models = load_dream_models(options.run, config, options.tokenizer, options.dynamics, cpu);
+  tokenizer::VQModel tokenizer = models.tokenizer;
+  const dynamics::WorldModel world = models.world;
+  const std::filesystem::path& dynamics_path = models.dynamics_path;
   const auto& t = tokenizer->options();
   const auto& w = world->options();
-  d.tokenizer = tokenizer_path.string();
+  d.tokenizer = models.tokenizer_path.string();
   d.dynamics = dynamics_path.string();
-  if (t.tokens_per_frame() != w.tokens_per_frame || t.vocab_size != w.vocab_size) {
-    throw core::Error(dynamics_path.string() + " models " + std::to_string(w.tokens_per_frame) + " tokens of " + std::to_string(w.vocab_size) +
-                      " codes a frame, the tokenizer " + tokenizer_path.string() + " writes " + std::to_string(t.tokens_per_frame()) + " of " +
-                      std::to_string(t.vocab_size));
-  }
   if (C >= w.context_steps) {
     throw core::Error("--context " + std::to_string(C) + ": the world model sees " + std::to_string(w.context_steps) +
                       " steps (dynamics.context_steps), so at most " + std::to_string(w.context_steps - 1) + " real frames prime it");
@@ -241,32 +176,14 @@ DreamResult dream_from_run(const DreamOptions& options, const std::filesystem::p
   d.actions = options.actions;
   d.comparable = recorded;
   d.env = config.env.id;
-  if (envs::is_builtin_env(config.env.id) && !config.env.continuous && w.discrete_actions() && w.num_actions == 9) d.action_names = driving_action_names();
+  d.action_names = action_names(config, w);
 
   // The source and its start windows: held-out episodes where they are long enough (the model
   // never trained on them), else anywhere.
-  const Source source = open_frames(options, config, scratch, options.from == "env" ? policy_path : "");
+  const DreamSource source = open_dream_source(options.from, options.run, config, scratch, options.from == "env" ? policy_path : "", options.seed,
+                                               options.context + options.horizon);
+  check_source_fits(source, models);
   const auto shape = source.all->observation_shape();
-  if (source.all->observation_dtype() != at::kByte || shape.size() != 3 || shape[2] != 3) {
-    throw core::Error(source.description + " holds tokens or other arrays, not RGB frames: give the frames with --from video:PATH or --from episodes:PATH");
-  }
-  if (shape[0] != t.height || shape[1] != t.width) {
-    throw core::Error(source.description + " has " + std::to_string(shape[0]) + "x" + std::to_string(shape[1]) + " frames, the tokenizer reads " +
-                      std::to_string(t.height) + "x" + std::to_string(t.width) + " (set dataset.height / dataset.width for a video)");
-  }
-  const bool source_discrete = source.all->action_dim() == 0;
-  {
-    // The recorded actions feed the dream's context whatever drives it, and with `recorded`
-    // the dream itself.
-    if (source_discrete != w.discrete_actions() || (!source_discrete && source.all->action_dim() != w.action_dim)) {
-      throw core::Error(source.description + " records " + (source_discrete ? std::string("discrete actions") : std::to_string(source.all->action_dim()) + "-value actions") +
-                        ", the world model takes " + (w.discrete_actions() ? std::to_string(w.num_actions) + " discrete actions" : std::to_string(w.action_dim) + "-value actions"));
-    }
-    if (source_discrete && source.all->discrete_action_count() > w.num_actions) {
-      throw core::Error(source.description + " uses " + std::to_string(source.all->discrete_action_count()) + " actions, the world model knows " +
-                        std::to_string(w.num_actions));
-    }
-  }
   const int64_t T = C + H, need = recorded ? T : C;
   std::shared_ptr<dataloader::WindowSource> pool = std::make_shared<dataloader::SplitSource>(source.all, config.data, dataloader::SplitSource::Part::kHoldout);
   d.split = "held-out episodes (never trained on)";
@@ -347,14 +264,9 @@ DreamResult dream_from_run(const DreamOptions& options, const std::filesystem::p
   policy::ActorCritic actor{nullptr};
   std::optional<policy::PolicyInputs> inputs;
   if (use_policy) {
-    actor = policy::load_policy(policy_path, cpu);
-    const auto& p = actor->options();
-    if (p.discrete_actions() != w.discrete_actions() || (p.discrete_actions() ? p.num_actions != w.num_actions : p.action_dim() != w.action_dim)) {
-      throw core::Error(policy_path + " acts in another action space than the world model " + dynamics_path.string() + " imagines");
-    }
-    if (p.input == policy::PolicyInput::kPixels) throw core::Error(policy_path + " reads pixels: a pixel policy cannot act in a dream of tokens");
-    inputs.emplace(tokenizer::load_tokenizer(policy_path, cpu).model, p.input);
-    actor->eval();
+    DreamPolicy loaded = load_dream_policy(policy_path, w, cpu);
+    actor = loaded.actor;
+    inputs = std::move(loaded.inputs);
   }
   started = Clock::now();
   for (int64_t s = 0; s < S; ++s) {

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   wm::tools::add_data_command(app);
   wm::tools::add_dream_command(app);
   wm::tools::add_eval_command(app);
+  wm::tools::add_play_command(app);
   wm::tools::add_train_command(app);
   wm::tools::add_tokens_command(app);
   wm::tools::add_bench_command(app);

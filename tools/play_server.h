@@ -1,0 +1,88 @@
+// `wm play`'s web server (cpp-httplib): one page, embedded in the binary, and a small JSON/PNG
+// API for it. Each page holds an imagination session (PlaySession) that steps per action.
+//
+//   GET    /                                the page
+//   GET    /api/info                        the run, the action space and its key names, limits
+//   POST   /api/sessions                    a new session -> {"id": ...}; 503 when all are taken
+//   POST   /api/sessions/ID/restart         a new random real start -> PNG (its last frame as
+//                                           the tokenizer sees it)
+//   POST   /api/sessions/ID/step            {"action": 4 | [0.1, -1] | "policy"} -> PNG of the
+//                                           dreamed frame
+//   GET    /api/sessions/ID/start.png       the real frame the dream started from
+//   POST   /api/sessions/ID/temperature     {"temperature": 0.5}
+//   POST   /api/sessions/ID/record          records the frames shown from now on
+//   GET    /api/sessions/ID/recording.mp4   ... as video, recording.csv: the actions
+//   DELETE /api/sessions/ID
+//
+// Frames carry X-Step, X-Reward, X-Done-Probability, X-Action, X-Policy-Action and X-Server-Ms
+// (imagine + decode + encode). A bad request is HTTP 400 with a one-line reason and the
+// session goes on; an unknown session 404; more step requests waiting than the queue holds
+// 503. Nothing from disk is served. Sessions idle longer than the timeout are freed.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "tools/play_session.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace wm::tools {
+
+struct PlayServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;                // 0: a free one
+  int max_sessions = 4;
+  double idle_timeout_s = 120;  // a session without requests this long is freed
+  int max_waiting_steps = 8;    // step requests queued for the model beyond the one it runs; more: 503
+  size_t max_body_bytes = 4096;
+};
+
+class PlayServer {
+ public:
+  PlayServer(PlayWorld& world, PlayServerOptions options, std::filesystem::path scratch);
+  ~PlayServer();
+  PlayServer(const PlayServer&) = delete;
+  PlayServer& operator=(const PlayServer&) = delete;
+
+  // Binds (throws wm::core::Error naming the host and port when it cannot) and serves on a
+  // thread of its own; returns the port.
+  int start();
+  void stop();
+  // Blocks until stop() (from another thread or a signal handler's flag).
+  void wait();
+  std::string url() const;
+  size_t session_count() const;
+
+ private:
+  struct Entry {
+    std::unique_ptr<PlaySession> session;
+    std::mutex mutex;  // one request of a session at a time
+    std::chrono::steady_clock::time_point last_used;
+  };
+  std::shared_ptr<Entry> find(const std::string& id);
+  void routes();
+  void expire_idle();
+
+  PlayWorld& world_;
+  PlayServerOptions options_;
+  std::filesystem::path scratch_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread listener_, reaper_;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex sessions_mutex_;
+  std::map<std::string, std::shared_ptr<Entry>> sessions_;
+  uint64_t next_session_ = 0;
+  std::mutex model_mutex_;            // one imagined step at a time: the cores are shared
+  std::atomic<int> waiting_steps_{0};
+};
+
+}  // namespace wm::tools
