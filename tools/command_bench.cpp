@@ -213,6 +213,7 @@ void add_bench_command(CLI::App& app) {
   play_cmd->add_flag("--json", play->json, "one JSON object per line");
   play_cmd->add_option("--run", play->options.run, "a run folder with tokenizer and dynamics checkpoints")->required();
   play_cmd->add_option("--from", play->options.from, "where the start frames come from (as wm play)")->capture_default_str();
+  play_cmd->add_option("--device", play->options.device, "auto|cpu|cuda|cuda:<i>")->capture_default_str();
   play_cmd->add_option("--frames", play->options.frames, "timed frames")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{100000}));
   play_cmd->callback([play] {
     for (const auto& record : run_play_bench(play->options)) bench::print_record(record, play->json);

@@ -24,7 +24,10 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-void request_stop(int) { g_stop = true; }
+// The first Ctrl-C stops the server cleanly; a second one ends the process at once.
+void request_stop(int) {
+  if (g_stop.exchange(true)) ::_exit(130);
+}
 
 bool is_loopback(const std::string& host) { return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0; }
 
@@ -52,10 +55,19 @@ void add_play_command(CLI::App& app) {
   play->add_option("--idle-timeout", args->server.idle_timeout_s, "seconds without requests after which a page's session is freed")
       ->capture_default_str()
       ->check(CLI::Range(1.0, 86400.0));
+  play->add_option("--device", args->play.device, "auto (a GPU when one is visible), cpu, cuda or cuda:<i>")->capture_default_str();
+  play->add_option("--max-waiting", args->server.max_waiting_steps, "frames that may wait for the model; more are answered 503")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1024));
   play->add_option("--seed", args->play.seed, "where the starts and the dreams' draws come from")->capture_default_str();
   play->add_flag("--open", args->open, "open the page in the desktop's browser (xdg-open)");
   play->add_option("overrides", args->play.overrides, "key.path=value overrides of the run's config (e.g. dataset.height=64 for a video)");
   play->callback([args] {
+    // First of all: a Ctrl-C while the models load ends the command cleanly too (and a
+    // script that starts wm play in the background, where SIGINT may come in ignored, can
+    // still stop it).
+    std::signal(SIGINT, request_stop);
+    std::signal(SIGTERM, request_stop);
     core::init_logging(core::LogOptions{.tensorboard = false}, {}, /*rank=*/0);
     if (!is_loopback(args->server.host)) {
       spdlog::warn("wm play: listening on {}: anyone who can reach this machine can play (and use its cores); loopback is 127.0.0.1",
@@ -72,6 +84,7 @@ void add_play_command(CLI::App& app) {
       }
     } remove_scratch{scratch};
     PlayWorld world(args->play, scratch);
+    if (g_stop) throw core::Error("wm play: stopped before it served");
     PlayServer server(world, args->server, scratch);
     server.start();
     spdlog::info("wm play: {} (dynamics {}, starts from {}; {}); Ctrl-C stops", server.url(), world.models().dynamics_path.string(),
@@ -81,8 +94,6 @@ void add_play_command(CLI::App& app) {
       const int rc = std::system(("xdg-open '" + server.url() + "' >/dev/null 2>&1 &").c_str());
       if (rc != 0) spdlog::warn("wm play: could not start a browser (xdg-open); open {} yourself", server.url());
     }
-    std::signal(SIGINT, request_stop);
-    std::signal(SIGTERM, request_stop);
     while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     spdlog::info("wm play: stopping ({} session(s) open)", server.session_count());
     server.stop();

@@ -23,6 +23,7 @@ std::vector<bench::BenchRecord> run_play_bench(const PlayBenchOptions& options) 
   play.run = options.run;
   play.from = options.from;
   play.seed = options.seed;
+  play.device = options.device;
   PlayWorld world(play, scratch);
   PlayServer server(world, PlayServerOptions{}, scratch);
   const int port = server.start();
@@ -81,6 +82,7 @@ std::vector<bench::BenchRecord> run_play_bench(const PlayBenchOptions& options) 
                                           {"frame", std::to_string(t.height) + "x" + std::to_string(t.width)},
                                           {"frames", options.frames},
                                           {"png_bytes_per_frame", static_cast<double>(png_bytes) / n},
+                                          {"device", world.device().str()},
                                           {"threads", at::get_num_threads()},
                                           {"cpu", core::build_info().cpu_capability}};
   std::vector<bench::BenchRecord> records;

@@ -15,6 +15,7 @@ struct PlayBenchOptions {
   std::string from = "episodes";
   int64_t frames = 60;  // timed frames, after a restart
   uint64_t seed = 0;
+  std::string device = "auto";
 };
 
 std::vector<bench::BenchRecord> run_play_bench(const PlayBenchOptions& options);

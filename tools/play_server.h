@@ -10,14 +10,18 @@
 //                                           dreamed frame
 //   GET    /api/sessions/ID/start.png       the real frame the dream started from
 //   POST   /api/sessions/ID/temperature     {"temperature": 0.5}
-//   POST   /api/sessions/ID/record          records the frames shown from now on
+//   POST   /api/sessions/ID/record          {"on": true}: records the frames shown from now on
+//                                           (at most 10 minutes' worth); {"on": false} stops
 //   GET    /api/sessions/ID/recording.mp4   ... as video, recording.csv: the actions
 //   DELETE /api/sessions/ID
 //
 // Frames carry X-Step, X-Reward, X-Done-Probability, X-Action, X-Policy-Action and X-Server-Ms
-// (imagine + decode + encode). A bad request is HTTP 400 with a one-line reason and the
-// session goes on; an unknown session 404; more step requests waiting than the queue holds
-// 503. Nothing from disk is served. Sessions idle longer than the timeout are freed.
+// (imagine + decode + encode). A bad request (an action outside the space, a body that is not
+// JSON or has other keys) is HTTP 400 with a one-line reason and the session goes on; an
+// unknown session 404; a body over the bound 413; a POST that is not JSON 415; on loopback a
+// Host other than loopback 403; a frame while more than the bound wait, or while the session's
+// previous frame is still being dreamed, 503. Nothing from disk is served. Sessions idle longer
+// than the timeout are freed.
 #pragma once
 
 #include <atomic>
@@ -41,7 +45,7 @@ struct PlayServerOptions {
   int port = 0;                // 0: a free one
   int max_sessions = 4;
   double idle_timeout_s = 120;  // a session without requests this long is freed
-  int max_waiting_steps = 8;    // step requests queued for the model beyond the one it runs; more: 503
+  int max_waiting_steps = 8;    // frames waiting for the model beyond the one it dreams; more: 503
   size_t max_body_bytes = 4096;
 };
 
@@ -56,8 +60,6 @@ class PlayServer {
   // thread of its own; returns the port.
   int start();
   void stop();
-  // Blocks until stop() (from another thread or a signal handler's flag).
-  void wait();
   std::string url() const;
   size_t session_count() const;
 
@@ -65,7 +67,8 @@ class PlayServer {
   struct Entry {
     std::unique_ptr<PlaySession> session;
     std::mutex mutex;  // one request of a session at a time
-    std::chrono::steady_clock::time_point last_used;
+    std::atomic<int64_t> last_used_ns{0};  // steady clock
+    std::atomic<int> in_flight{0};         // requests under way: it does not expire meanwhile
   };
   std::shared_ptr<Entry> find(const std::string& id);
   void routes();
@@ -77,6 +80,7 @@ class PlayServer {
   std::unique_ptr<httplib::Server> server_;
   std::thread listener_, reaper_;
   int port_ = 0;
+  int listening_socket_ = -1;
   std::atomic<bool> stopping_{false};
   mutable std::mutex sessions_mutex_;
   std::map<std::string, std::shared_ptr<Entry>> sessions_;

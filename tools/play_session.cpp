@@ -8,6 +8,7 @@
 #include <cmath>
 #include <unistd.h>
 
+#include "core/device.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "dataloader/data_source.h"
@@ -39,19 +40,19 @@ PlayWorld::PlayWorld(const PlayOptions& options, const std::filesystem::path& sc
   if (!(options.temperature >= 0) || !std::isfinite(options.temperature)) throw core::Error("--temperature must be a number >= 0");
   if (!(options.fps > 0) || options.fps > 240) throw core::Error("--fps " + fmt::format("{}", options.fps) + " is outside (0, 240]");
   if (options.actions != "human" && options.actions != "policy") throw core::Error("--actions '" + options.actions + "': expected human or policy");
-  const c10::Device cpu(c10::kCPU);
+  device_ = core::resolve_device(options.device);
   torch::NoGradGuard no_grad;
 
-  models_ = load_dream_models(options.run, config, "", "", cpu);
+  models_ = load_dream_models(options.run, config, "", "", device_);
   const auto& w = models_.world->options();
-  dreamer_ = policy::dreaming_model(models_.world, config.policy_train.dream_precision, cpu);
+  dreamer_ = policy::dreaming_model(models_.world, config.policy_train.dream_precision, device_);
   context_ = options.context > 0 ? options.context : std::min<int64_t>(4, w.context_steps - 1);
   if (context_ < 1 || context_ >= w.context_steps) {
     throw core::Error("--context " + std::to_string(context_) + ": the world model sees " + std::to_string(w.context_steps) +
                       " steps (dynamics.context_steps), so 1.." + std::to_string(w.context_steps - 1) + " real frames prime it");
   }
   if (has_checkpoint(options.run, "policy")) {
-    policy_ = load_dream_policy(resolve_checkpoint(options.run.string(), "policy").string(), w, cpu);
+    policy_ = load_dream_policy(resolve_checkpoint(options.run.string(), "policy").string(), w, device_);
   } else if (options.actions == "policy") {
     throw core::Error("--actions policy: " + options.run.string() + " has no policy checkpoint (wm train policy or wm train all makes one)");
   }
@@ -152,12 +153,17 @@ PlayFrame PlaySession::show(const at::Tensor& tokens, int64_t step) {
   frame.step = step;
   auto started = Clock::now();
   tokenizer::VQModel tokenizer = world_.models().tokenizer;  // a handle: the models are shared, not const
-  const at::Tensor pixels = tokenizer->decode(tokens.reshape({1, t.grid_height(), t.grid_width()})).contiguous();  // uint8 [1, H, W, 3]
+  const at::Tensor pixels = tokenizer->decode(tokens.reshape({1, t.grid_height(), t.grid_width()})).to(torch::kCPU).contiguous();  // uint8 [1, H, W, 3]
   frame.decode_s = seconds_since(started);
   started = Clock::now();
   frame.png = encoder_.encode(pixels.data_ptr<uint8_t>());
   frame.encode_s = seconds_since(started);
-  if (recording_) recorded_frames_.push_back(pixels[0].clone());
+  if (recording_) {
+    const auto most = static_cast<size_t>(600 * world_.options().fps);
+    if (recorded_frames_.size() < most) recorded_frames_.push_back(pixels[0].clone());
+    else recording_ = false;  // full: what is recorded stays, nothing more is kept
+  }
+  frame.recording = recording_;
   if (policy_proposal_.defined()) frame.policy_action = world_.describe_action(policy_proposal_);
   return frame;
 }
@@ -168,9 +174,9 @@ PlayFrame PlaySession::restart() {
   const int64_t C = world_.context(), K = t.tokens_per_frame();
   const PlayWorld::Start start = world_.draw_start(rng_);
   tokenizer::VQModel tokenizer = world_.models().tokenizer;
-  const at::Tensor tokens = tokenizer->encode(start.frames.reshape({C, t.height, t.width, 3})).reshape({1, C, K});
+  const at::Tensor tokens = tokenizer->encode(start.frames.reshape({C, t.height, t.width, 3}).to(world_.device())).reshape({1, C, K});
   dream_.emplace(world_.dreamer(), 1, dynamics::SamplingOptions{.temperature = temperature_, .seed = rng_()});
-  dream_->reset(tokens, start.actions);
+  dream_->reset(tokens, start.actions.to(world_.device()));
   start_png_ = encoder_.encode(start.frames[0][C - 1].contiguous().data_ptr<uint8_t>());
   if (world_.has_policy()) {
     policy_state_ = world_.policy().actor->initial_state(1);
@@ -190,7 +196,7 @@ PlayFrame PlaySession::step(const at::Tensor& action) {
     chosen = policy_proposal_;
   }
   const auto started = Clock::now();
-  const dynamics::ImaginedStep imagined = dream_->step(chosen.unsqueeze(0));
+  const dynamics::ImaginedStep imagined = dream_->step(chosen.unsqueeze(0).to(world_.device()));
   const double imagine_s = seconds_since(started);
   watch(imagined.tokens);
   PlayFrame frame = show(imagined.tokens, ++step_);
@@ -219,15 +225,17 @@ void PlaySession::start_recording() {
 std::string PlaySession::recording_mp4(const std::filesystem::path& scratch, double fps) const {
   if (recorded_frames_.empty()) throw core::Error("nothing recorded yet: press record, then play");
   const auto& t = world_.models().tokenizer->options();
-  const std::filesystem::path file = scratch / fmt::format("recording_{}_{}.mp4", ::getpid(), reinterpret_cast<uintptr_t>(this));
-  {
-    viz::VideoWriter writer(file, static_cast<int>(t.height), static_cast<int>(t.width), viz::VideoWriterOptions{.fps = fps});
-    for (const at::Tensor& frame : recorded_frames_) writer.write(frame.data_ptr<uint8_t>());
-    writer.close();
-  }
-  std::string bytes = core::read_file(file);
-  std::filesystem::remove(file);
-  return bytes;
+  struct RemovedAfter {
+    std::filesystem::path path;
+    ~RemovedAfter() {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);
+    }
+  } file{scratch / fmt::format("recording_{}_{}.mp4", ::getpid(), reinterpret_cast<uintptr_t>(this))};
+  viz::VideoWriter writer(file.path, static_cast<int>(t.height), static_cast<int>(t.width), viz::VideoWriterOptions{.fps = fps});
+  for (const at::Tensor& frame : recorded_frames_) writer.write(frame.data_ptr<uint8_t>());
+  writer.close();
+  return core::read_file(file.path);
 }
 
 std::string PlaySession::recording_csv() const {

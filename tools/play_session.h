@@ -30,6 +30,7 @@ struct PlayOptions {
   int64_t context = 0;            // real frames that prime a dream; 0: the world model's context - 1, at most 4
   double temperature = 1.0;
   double fps = 15;                // the pace the page asks frames at
+  std::string device = "auto";    // where the models dream: a GPU when one is visible
   uint64_t seed = 0;
   std::vector<std::string> overrides;  // key=value on the run's config (dataset keys for video:)
 };
@@ -42,6 +43,7 @@ struct PlayFrame {
   double done_probability = 0;  // the episode ends after that action
   std::string action;           // that action, as the page shows it ("" at the start)
   std::string policy_action;    // what the policy would do next ("" without a policy)
+  bool recording = false;       // the session is recording (false again once the recording is full)
   double imagine_s = 0, decode_s = 0, encode_s = 0;
 };
 
@@ -54,6 +56,7 @@ class PlayWorld {
 
   const PlayOptions& options() const { return options_; }
   const DreamModels& models() const { return models_; }
+  c10::Device device() const { return device_; }
   const dynamics::WorldModel& dreamer() const { return dreamer_; }
   bool has_policy() const { return policy_.has_value(); }
   DreamPolicy& policy() { return *policy_; }
@@ -78,6 +81,7 @@ class PlayWorld {
 
  private:
   PlayOptions options_;
+  c10::Device device_{c10::kCPU};
   DreamModels models_;
   dynamics::WorldModel dreamer_{nullptr};
   std::optional<DreamPolicy> policy_;
@@ -102,9 +106,12 @@ class PlaySession {
   // The real frame this dream started from (PNG).
   const std::string& start_png() const { return start_png_; }
 
-  // Recording: the frames shown from now on, with the actions that led to them.
+  // Recording: the frames shown from now on, with the actions that led to them, up to ten
+  // minutes' worth at the page's pace (then it stops by itself).
   void start_recording();
+  void stop_recording() { recording_ = false; }
   bool recording() const { return recording_; }
+  int64_t recorded_frames() const { return static_cast<int64_t>(recorded_frames_.size()); }
   // The recording so far as an mp4 (the dream visualizer's writer, under `scratch`) and as CSV
   // (step, action, reward, done_probability); throws when nothing was recorded.
   std::string recording_mp4(const std::filesystem::path& scratch, double fps) const;

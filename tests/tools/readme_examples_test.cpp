@@ -13,7 +13,8 @@
 //     environments end episodes after env.max_steps=60 (so short collections store episodes);
 //     benchmarks get their own shortest settings (kBenchBudget below: a value the example
 //     gives is replaced, as CLI11 takes an option once, except the sizes lists it shows); the
-//     kill soak runs one trial of the tokenizer;
+//     kill soak runs one trial of the tokenizer; `wm play` (a server) runs until its page has
+//     been fetched, then gets Ctrl-C;
 //   - skipped, each with its reason in the output: setup and build commands (make, cmake,
 //     scripts/setup.sh: what runs this test; make fuzz, which CI runs on its own), ctest (this test is one), configs needing a GPU
 //     where none is visible, and the Udacity dream of runs that BENCHMARKS.md's long runs made.
@@ -131,6 +132,7 @@ const std::map<std::string, std::vector<BenchOption>> kBenchBudget = {
     {"decode", {{"--min-time", "0.1"}}},
     {"env", {{"--min-time", "0.05"}, {"--episodes", "1"}, {"--envs", "2"}}},
     {"allreduce", {{"--steps", "1"}, {"--batch", "2"}}},
+    {"play", {{"--frames", "5"}}},
 };
 
 // The example with the short budget, or "" with `why` set when it is skipped here.
@@ -198,6 +200,39 @@ std::string with_short_budget(std::string command, const std::string& shared, bo
   return command;
 }
 
+// `wm play` serves until it is stopped: it runs in the background; once it prints its URL,
+// its page and /api/info are fetched (with the .venv's Python), then Ctrl-C (SIGINT) must end
+// it with exit code 0. The result: that code, its log and the fetch's output.
+test::CommandResult run_server_example(const std::string& command, const std::filesystem::path& work) {
+  const auto out = work / "play_example.out", err = work / "play_example.err", rc = work / "play_example.rc", pid = work / "play_example.pid";
+  for (const auto& f : {out, err, rc, pid}) std::filesystem::remove(f);
+  test::run_command("cd " + work.string() + " && (sh -c 'exec " + command + "' > " + out.string() + " 2> " + err.string() + " & echo $! > " +
+                    pid.string() + "; wait $!; echo $? > " + rc.string() + ") > /dev/null 2>&1 &");
+  std::smatch url;
+  const bool serving = test::wait_for(
+      [&] {
+        const std::string text = std::filesystem::exists(out) ? test::read_bytes(out) : "";
+        return std::regex_search(text, url, std::regex("http://[^ \n]+/")) || std::filesystem::exists(rc);
+      },
+      180);
+  test::CommandResult result;
+  if (serving && !std::filesystem::exists(rc)) {
+    const std::string address = url[0];
+    const auto fetched = test::run_command(test::venv_python() +
+                                           " -c \"import sys, urllib.request as u; page = u.urlopen(sys.argv[1]).read().decode(); "
+                                           "assert 'wm play' in page, page[:200]; print(u.urlopen(sys.argv[1] + 'api/info').read().decode())\" " +
+                                           address);
+    std::cout << "            served " << address << ": " << fetched.out.substr(0, 200) << std::endl;
+    if (fetched.exit_code != 0) result.err += "fetching " + address + " failed: " + fetched.err + "\n";
+    test::run_command("kill -INT " + test::read_bytes(pid));
+  }
+  test::wait_for([&] { return std::filesystem::exists(rc) && !test::read_bytes(rc).empty(); }, 60);
+  result.exit_code = std::filesystem::exists(rc) ? std::stoi(test::read_bytes(rc)) : -1;
+  if (!result.err.empty() && result.exit_code == 0) result.exit_code = 1;
+  result.err += std::filesystem::exists(err) ? test::read_bytes(err) : "";
+  return result;
+}
+
 TEST(ReadmeExamples, EveryExampleRunsAsWrittenInOrder) {
   const std::filesystem::path checkout = std::filesystem::current_path();
   const std::vector<Example> examples = readme_examples(test::read_bytes(checkout / "README.md"));
@@ -231,7 +266,8 @@ TEST(ReadmeExamples, EveryExampleRunsAsWrittenInOrder) {
       continue;
     }
     std::cout << "[ example " << index << " ] " << command << std::endl;
-    const test::CommandResult result = test::run_command("cd " + work.string() + " && " + command);
+    const test::CommandResult result = command.rfind("build/wm play ", 0) == 0 ? run_server_example(command, work)
+                                                                              : test::run_command("cd " + work.string() + " && " + command);
     ++ran;
     if (example.expected_error.empty()) {
       EXPECT_EQ(result.exit_code, 0) << "README example failed: " << example.command << "\nran as: " << command << "\n" << result.err;
