@@ -208,16 +208,17 @@ test::CommandResult run_server_example(const std::string& command, const std::fi
   for (const auto& f : {out, err, rc, pid}) std::filesystem::remove(f);
   test::run_command("cd " + work.string() + " && (sh -c 'exec " + command + "' > " + out.string() + " 2> " + err.string() + " & echo $! > " +
                     pid.string() + "; wait $!; echo $? > " + rc.string() + ") > /dev/null 2>&1 &");
-  std::smatch url;
+  std::string address;  // the URL it printed
   const bool serving = test::wait_for(
       [&] {
         const std::string text = std::filesystem::exists(out) ? test::read_bytes(out) : "";
-        return std::regex_search(text, url, std::regex("http://[^ \n]+/")) || std::filesystem::exists(rc);
+        std::smatch url;
+        if (std::regex_search(text, url, std::regex("http://[^ \n]+/"))) address = url[0];
+        return !address.empty() || std::filesystem::exists(rc);
       },
       180);
   test::CommandResult result;
   if (serving && !std::filesystem::exists(rc)) {
-    const std::string address = url[0];
     const auto fetched = test::run_command(test::venv_python() +
                                            " -c \"import sys, urllib.request as u; page = u.urlopen(sys.argv[1]).read().decode(); "
                                            "assert 'wm play' in page, page[:200]; print(u.urlopen(sys.argv[1] + 'api/info').read().decode())\" " +
