@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 
@@ -137,6 +138,14 @@ NpyHeader read_npy_header(const std::filesystem::path& path) {
     }
   }
   out.data_bytes = bytes;
+  // A zero dimension makes the data empty, but the tensor's strides are still products of the
+  // other dimensions (each at least 1): those must fit too, or making the tensor throws.
+  int64_t strides = 1;
+  for (int64_t d : out.shape) {
+    if (__builtin_mul_overflow(strides, std::max<int64_t>(d, 1), &strides)) {
+      fail(path, "header shape " + dict_value(header, "shape", path) + " is larger than any array");
+    }
+  }
   if (file_size < out.data_offset || file_size - out.data_offset < out.data_bytes) {
     fail(path, "truncated: the header announces " + std::to_string(out.data_bytes) +
                    " bytes of data but the file holds " +

@@ -94,6 +94,21 @@ TEST(Npy, AShapeLargerThanAnyFileIsRefused) {
   EXPECT_NE(message.find("is larger than any file"), std::string::npos) << message;
 }
 
+// Found by fuzz_npy: no data (a zero dimension), but strides beyond int64 from the others.
+TEST(Npy, AnEmptyShapeWhoseStridesOverflowIsRefused) {
+  test::TempDir dir;
+  const auto path = dir / "z.npy";
+  std::string header = "{'descr': '<i2', 'fortran_order': False, 'shape': (0, 4294967296, 4294967296), }";
+  header.append(64 - (10 + header.size() + 1) % 64, ' ');
+  header += '\n';
+  std::string bytes("\x93NUMPY\x01\x00", 8);
+  bytes += static_cast<char>(header.size() & 0xff);
+  bytes += static_cast<char>(header.size() >> 8);
+  write_bytes(path, bytes + header);
+  const std::string message = error_of([&] { read_npy(path); });
+  EXPECT_NE(message.find("is larger than any array"), std::string::npos) << message;
+}
+
 TEST(Npy, NotAnNpyFileIsAnError) {
   test::TempDir dir;
   const auto path = dir / "x.npy";
