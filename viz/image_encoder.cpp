@@ -8,18 +8,9 @@ extern "C" {
 #include <algorithm>
 
 #include "core/error.h"
+#include "viz/av_error.h"
 
 namespace wm::viz {
-
-namespace {
-
-std::string av_error_text(int code) {
-  char text[AV_ERROR_MAX_STRING_SIZE] = {0};
-  av_strerror(code, text, sizeof(text));
-  return text;
-}
-
-}  // namespace
 
 struct ImageEncoder::State {
   ImageFormat format = ImageFormat::kPng;

@@ -11,18 +11,13 @@ extern "C" {
 #include <algorithm>
 
 #include "core/error.h"
+#include "viz/av_error.h"
 #include "core/file_io.h"
 #include "viz/palette.h"
 
 namespace wm::viz {
 
 namespace {
-
-std::string av_error(int code) {
-  char text[AV_ERROR_MAX_STRING_SIZE] = {0};
-  av_strerror(code, text, sizeof(text));
-  return text;
-}
 
 std::string default_codec(const std::filesystem::path& path) {
   const std::string ext = path.extension().string();
@@ -51,7 +46,7 @@ struct VideoWriter::State {
   bool closed = false;
 
   [[noreturn]] void fail(const std::string& what, int code) const {
-    throw core::Error(path.string() + ": " + what + (code ? ": " + av_error(code) : ""));
+    throw core::Error(path.string() + ": " + what + (code ? ": " + av_error_text(code) : ""));
   }
 
   // Sends a frame (or nullptr to flush) and writes every packet the encoder returns.

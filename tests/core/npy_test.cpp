@@ -19,6 +19,16 @@ void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
   out << bytes;
 }
 
+// A version 1.0 .npy file of `header` (a Python dict literal) and no data, padded as numpy pads.
+void write_header_only(const std::filesystem::path& path, std::string header) {
+  header.append(64 - (10 + header.size() + 1) % 64, ' ');
+  header += '\n';
+  std::string bytes("\x93NUMPY\x01\x00", 8);
+  bytes += static_cast<char>(header.size() & 0xff);
+  bytes += static_cast<char>(header.size() >> 8);
+  write_bytes(path, bytes + header);
+}
+
 TEST(Npy, RoundTripKeepsDtypeShapeAndValuesForEverySupportedDtype) {
   test::TempDir dir;
   for (auto dtype : {torch::kUInt8, torch::kInt16, torch::kInt32, torch::kInt64, torch::kFloat32}) {
@@ -83,13 +93,7 @@ TEST(Npy, AHeaderLengthBeyondTheFileIsRefusedBeforeReadingIt) {
 TEST(Npy, AShapeLargerThanAnyFileIsRefused) {
   test::TempDir dir;
   const auto path = dir / "s.npy";
-  std::string header = "{'descr': '|u1', 'fortran_order': False, 'shape': (4294967296, 4294967296), }";
-  header.append(64 - (10 + header.size() + 1) % 64, ' ');
-  header += '\n';
-  std::string bytes("\x93NUMPY\x01\x00", 8);
-  bytes += static_cast<char>(header.size() & 0xff);
-  bytes += static_cast<char>(header.size() >> 8);
-  write_bytes(path, bytes + header);
+  write_header_only(path, "{'descr': '|u1', 'fortran_order': False, 'shape': (4294967296, 4294967296), }");
   const std::string message = error_of([&] { read_npy(path); });
   EXPECT_NE(message.find("is larger than any file"), std::string::npos) << message;
 }
@@ -98,13 +102,7 @@ TEST(Npy, AShapeLargerThanAnyFileIsRefused) {
 TEST(Npy, AnEmptyShapeWhoseStridesOverflowIsRefused) {
   test::TempDir dir;
   const auto path = dir / "z.npy";
-  std::string header = "{'descr': '<i2', 'fortran_order': False, 'shape': (0, 4294967296, 4294967296), }";
-  header.append(64 - (10 + header.size() + 1) % 64, ' ');
-  header += '\n';
-  std::string bytes("\x93NUMPY\x01\x00", 8);
-  bytes += static_cast<char>(header.size() & 0xff);
-  bytes += static_cast<char>(header.size() >> 8);
-  write_bytes(path, bytes + header);
+  write_header_only(path, "{'descr': '<i2', 'fortran_order': False, 'shape': (0, 4294967296, 4294967296), }");
   const std::string message = error_of([&] { read_npy(path); });
   EXPECT_NE(message.find("is larger than any array"), std::string::npos) << message;
 }
